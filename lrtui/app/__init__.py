@@ -1,0 +1,1 @@
+"""The Textual app: screens, widgets, messages. Gets its engine and store injected."""
