@@ -1,0 +1,751 @@
+"""SQLite run history, written while runs train so that a crash loses at most the epoch in progress.
+
+One file (`runs.db` in the user data dir, or `--db PATH` / env `LRTUI_DB`) in WAL mode, so a
+training process and any number of readers (the TUI, `lrtui runs list` in another terminal) share
+it. Every write is one short `BEGIN IMMEDIATE` transaction, retried while another process holds
+the lock.
+
+This module is core: it imports neither torch nor textual, so `lrtui runs list` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sqlite3
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar, cast, get_args
+
+from lrtui import __version__
+
+Status = Literal["running", "finished", "stopped", "diverged", "interrupted", "failed"]
+STATUSES: Final[tuple[str, ...]] = get_args(Status)
+ENDED_STATUSES: Final[tuple[str, ...]] = tuple(s for s in STATUSES if s != "running")
+
+#: PRAGMA application_id in the file header ("LRTU"): tells our files from other SQLite files.
+APPLICATION_ID: Final = 0x4C525455
+#: Seconds one statement waits for another process's lock before SQLite reports "busy".
+BUSY_TIMEOUT_S: Final = 5.0
+#: Overall seconds a write keeps retrying while the database stays busy.
+RETRY_FOR_S: Final = 30.0
+
+_SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+
+# Forward migrations: MIGRATIONS[i] takes a database from schema version i to i + 1. Never edit a
+# released entry; append a new one. All pending entries run in one transaction (SQLite DDL is
+# transactional), so a database is never left half-migrated.
+MIGRATIONS: list[tuple[str, ...]] = [
+    # v1: runs and their per-epoch metrics.
+    (
+        """CREATE TABLE meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        """CREATE TABLE runs (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            batch_id      TEXT    NOT NULL,          -- shared by the runs of one train() call
+            batch_index   INTEGER NOT NULL,          -- the run's index in that call
+            label         TEXT    NOT NULL,
+            scheduler     TEXT    NOT NULL,          -- format_spec() of the scheduler
+            optimizer     TEXT    NOT NULL,          -- sgd / adam / adamw
+            lr            REAL    NOT NULL,          -- base LR
+            dataset       TEXT    NOT NULL,          -- actually used (after any fallback)
+            device        TEXT    NOT NULL,
+            epochs        INTEGER NOT NULL,          -- planned
+            config        TEXT    NOT NULL,          -- RunConfig JSON
+            notice        TEXT,                      -- e.g. why the dataset fell back
+            status        TEXT    NOT NULL CHECK (status IN ('running', 'finished', 'stopped',
+                                                   'diverged', 'interrupted', 'failed')),
+            reason        TEXT    NOT NULL DEFAULT '',
+            started_at    REAL    NOT NULL,          -- unix time
+            ended_at      REAL,
+            seconds       REAL,                      -- wall time from start to end
+            lrtui_version TEXT    NOT NULL,
+            torch_version TEXT    NOT NULL,
+            pid           INTEGER NOT NULL,          -- the writing process, to detect a dead writer
+            host          TEXT    NOT NULL
+        )""",
+        "CREATE INDEX runs_status ON runs (status)",
+        """CREATE TABLE epochs (
+            run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            epoch       INTEGER NOT NULL,
+            train_loss  REAL,                        -- NULL when not a number
+            valid_loss  REAL,
+            valid_acc   REAL,
+            lr          REAL    NOT NULL,            -- LR of the epoch's first step
+            momentum    REAL,
+            seconds     REAL    NOT NULL,
+            plateau_best             REAL,           -- ReduceLROnPlateau state after the epoch
+            plateau_num_bad_epochs   INTEGER,
+            plateau_cooldown_counter INTEGER,
+            PRIMARY KEY (run_id, epoch)
+        ) WITHOUT ROWID""",
+    ),
+    # v2: the exact LR (and momentum) of every optimizer step, one compact row per run per epoch;
+    # the steps in an epoch; a heartbeat (time of the run's last write) to date an interruption.
+    (
+        """CREATE TABLE steps (
+            run_id     INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            epoch      INTEGER NOT NULL,
+            first_step INTEGER NOT NULL,             -- global index of the row's first step
+            lr         BLOB    NOT NULL,             -- little-endian float64 array
+            momentum   BLOB,                         -- same length as lr, or NULL
+            PRIMARY KEY (run_id, epoch)
+        ) WITHOUT ROWID""",
+        "ALTER TABLE runs ADD COLUMN steps_per_epoch INTEGER",
+        "ALTER TABLE runs ADD COLUMN updated_at REAL",
+        "UPDATE runs SET updated_at = COALESCE(ended_at, started_at)",
+    ),
+]
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """A problem with the run database, as one readable line (commands show it and exit 2)."""
+
+
+class UnknownRunError(StoreError):
+    """No run with that id in the database."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What opens a run row; the store adds pid, host, lrtui version and the start time."""
+
+    batch_id: str
+    batch_index: int
+    label: str
+    scheduler: str
+    optimizer: str
+    lr: float
+    dataset: str
+    device: str
+    epochs: int
+    config: dict[str, Any]
+    torch_version: str
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One finished epoch. A loss is None where training produced NaN (SQLite stores it as NULL)."""
+
+    epoch: int
+    train_loss: float | None
+    valid_loss: float | None
+    valid_acc: float | None
+    lr: float
+    momentum: float | None
+    seconds: float
+    plateau_best: float | None = None
+    plateau_num_bad_epochs: int | None = None
+    plateau_cooldown_counter: int | None = None
+
+
+@dataclass(frozen=True)
+class StepsRecord:
+    """The LR (and momentum) of each optimizer step of one epoch, from global step `first_step`."""
+
+    epoch: int
+    first_step: int
+    lr: tuple[float, ...]
+    momentum: tuple[float, ...] | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run row plus what its epochs sum up to (epochs done, best validation numbers)."""
+
+    id: int
+    batch_id: str
+    batch_index: int
+    label: str
+    scheduler: str
+    optimizer: str
+    lr: float
+    dataset: str
+    device: str
+    epochs: int
+    notice: str | None
+    status: Status
+    reason: str
+    started_at: float
+    ended_at: float | None
+    seconds: float | None
+    lrtui_version: str
+    torch_version: str
+    pid: int
+    host: str
+    steps_per_epoch: int | None
+    epochs_done: int
+    best_valid_loss: float | None
+    best_valid_acc: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (non-finite floats become None so the output is strict JSON)."""
+        return {k: _json_float(v) for k, v in self.__dict__.items()}
+
+
+def _json_float(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def pack_floats(values: Sequence[float]) -> bytes:
+    """Little-endian float64 array: 8 bytes a step, the same on every machine."""
+    return struct.pack(f"<{len(values)}d", *values)
+
+
+def unpack_floats(blob: bytes) -> tuple[float, ...]:
+    return struct.unpack(f"<{len(blob) // 8}d", blob)
+
+
+# ---------------------------------------------------------------------------------------------
+# Locations and liveness
+
+
+def default_db_path() -> Path:
+    """`$LRTUI_DB` when set, else `runs.db` in the platform's user data dir for lrtui."""
+    env = os.environ.get("LRTUI_DB", "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("lrtui")) / "runs.db"
+
+
+def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
+    """An explicit `--db` wins over `$LRTUI_DB`, which wins over the default location."""
+    if path is None or str(path) == "":
+        return default_db_path()
+    return Path(path).expanduser()
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def _process_start_time(pid: int) -> float | None:
+    """Unix time the process started (Linux /proc only), to tell a reused pid from our writer."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # Field 22 (starttime, clock ticks after boot) counted after the parenthesised command name.
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def pid_alive(pid: int, *, since: float | None = None) -> bool:
+    """Whether `pid` on this host is still the process that started at or before `since`.
+
+    On systems without a cheap, safe check (Windows: os.kill would terminate the process) a pid
+    counts as alive, so runs are never marked interrupted wrongly.
+    """
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by another user
+    if since is not None:
+        started = _process_start_time(pid)
+        # /proc's start time has clock-tick resolution; allow a couple of seconds of slack.
+        if started is not None and started > since + 2.0:
+            return False  # the pid was reused by a process that started after the run
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# The store
+
+_T = TypeVar("_T")
+
+_RUN_COLUMNS: Final = (
+    "r.id, r.batch_id, r.batch_index, r.label, r.scheduler, r.optimizer, r.lr, r.dataset, "
+    "r.device, r.epochs, r.notice, r.status, r.reason, r.started_at, r.ended_at, r.seconds, "
+    "r.lrtui_version, r.torch_version, r.pid, r.host, r.steps_per_epoch, "
+    "(SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id), "
+    "(SELECT MIN(valid_loss) FROM epochs e WHERE e.run_id = r.id), "
+    "(SELECT MAX(valid_acc) FROM epochs e WHERE e.run_id = r.id)"
+)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    name = getattr(exc, "sqlite_errorname", "")
+    if name:
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+class Store:
+    """The run database. Thread-safe: one connection guarded by a lock, so the TUI's UI thread can
+    read while its training thread writes; other processes share the file through WAL.
+
+    Raises StoreError with one readable line when the path cannot hold a database, is not an lrtui
+    database, is read-only, or comes from a newer lrtui. Use as a context manager or call close().
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, mark_dead: bool = True) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
+        self._memory = str(path) == ":memory:"
+        self._lock = threading.RLock()
+        self._conn = self._connect()
+        try:
+            self._check_ours()
+            self._enable_wal()
+            self._migrate()
+            if mark_dead:
+                self.mark_interrupted()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return str(self.path)
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self._memory:
+            self._check_path()
+        try:
+            conn = sqlite3.connect(
+                self._where(),
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+                check_same_thread=False,  # guarded by self._lock
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"database: cannot open {self.path}: {exc}") from None
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        return conn
+
+    def _check_path(self) -> None:
+        """Refuse unusable paths before SQLite creates anything there."""
+        path = self.path
+        if path.is_dir():
+            raise StoreError(f"database: {path} is a directory, not a database file")
+        if path.exists():
+            try:
+                with path.open("rb") as fh:
+                    header = fh.read(len(_SQLITE_MAGIC))
+            except OSError as exc:
+                raise StoreError(f"database: cannot read {path}: {exc.strerror}") from None
+            if header and header != _SQLITE_MAGIC:
+                raise StoreError(f"database: {path} is not an lrtui database (not an SQLite file)")
+            if not os.access(path, os.W_OK):
+                raise StoreError(
+                    f"database: {path} is read-only; lrtui needs to write to it "
+                    "(fix its permissions, or copy it and pass --db COPY)"
+                )
+            parent = path.parent
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise StoreError(
+                    f"database: the folder {parent} is read-only; SQLite needs to write its "
+                    "journal next to the database"
+                )
+            return
+        parent = path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"database: cannot create the folder {parent}: {exc.strerror or exc}"
+            ) from None
+        if not parent.is_dir():
+            raise StoreError(f"database: {parent} is not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise StoreError(f"database: cannot create {path}: the folder {parent} is read-only")
+
+    def _check_ours(self) -> None:
+        """A non-empty SQLite file must be an lrtui database: ours by application_id or meta."""
+        try:
+            app_id = int(self._conn.execute("PRAGMA application_id").fetchone()[0])
+            tables = {
+                str(r[0])
+                for r in self._conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+            }
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"database: {self.path} is not an lrtui database ({exc})") from None
+        if app_id == APPLICATION_ID or (not tables and app_id == 0):
+            return
+        shown = ", ".join(sorted(tables)[:5]) or "none"
+        raise StoreError(
+            f"database: {self.path} is an SQLite file but not an lrtui database (tables: {shown})"
+        )
+
+    def _enable_wal(self) -> None:
+        try:
+            self._retry(lambda: self._conn.execute("PRAGMA journal_mode = WAL").fetchone())
+        except sqlite3.OperationalError as exc:
+            raise self._write_error(exc) from None
+
+    def _write_error(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            return StoreError(f"database: {self.path} is read-only; lrtui needs to write to it")
+        return StoreError(f"database: cannot write {self.path}: {text}")
+
+    def schema_version(self) -> int:
+        """The version the file is at (0 for a new, empty file)."""
+        with self._lock:
+            return self._read_version()
+
+    def _read_version(self) -> int:
+        has_meta = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if not has_meta:
+            return 0
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            return int(row[0]) if row else 0
+        except ValueError:
+            raise StoreError(
+                f"database: {self.path} has an unreadable schema version ({row[0]!r})"
+            ) from None
+
+    def _migrate(self) -> None:
+        """Bring the file up to len(MIGRATIONS) in one transaction, or leave it as it was."""
+        target = len(MIGRATIONS)
+        with self._lock:
+            # Quick read first: an up-to-date database needs no write lock at all.
+            current = self._read_version()
+            if current == target:
+                return
+            if current > target:
+                raise self._newer(current, target)
+            try:
+                with self._transaction():
+                    # Again, under the write lock: another process may have migrated meanwhile.
+                    current = self._read_version()
+                    if current > target:
+                        raise self._newer(current, target)
+                    for version in range(current, target):
+                        for statement in MIGRATIONS[version]:
+                            self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                        (str(target),),
+                    )
+            except sqlite3.Error as exc:
+                if "readonly" in str(exc):
+                    raise self._write_error(exc) from None
+                raise StoreError(
+                    f"database: upgrading {self.path} from schema v{current} to v{target} failed "
+                    f"({exc}); the file is unchanged"
+                ) from None
+
+    def _newer(self, found: int, known: int) -> StoreError:
+        return StoreError(
+            f"database: {self.path} has schema version {found}, newer than this lrtui "
+            f"{__version__} understands ({known}); upgrade lrtui to use it"
+        )
+
+    # -- transactions ------------------------------------------------------------------------------
+
+    def _retry(self, fn: Callable[[], _T]) -> _T:
+        """Call fn, retrying while another process holds the database lock (beyond busy_timeout)."""
+        deadline = time.monotonic() + RETRY_FOR_S
+        delay = 0.01
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE (take the write lock first: no deadlock upgrading a read); COMMIT."""
+        with self._lock:
+            self._retry(lambda: self._conn.execute("BEGIN IMMEDIATE"))
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._retry(lambda: self._conn.execute("COMMIT"))
+
+    def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run fn in one write transaction; SQLite errors become StoreError."""
+        try:
+            with self._transaction() as conn:
+                return fn(conn)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"database: {exc}") from None
+        except sqlite3.Error as exc:
+            raise self._write_error(exc) from None
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._retry(lambda: self._conn.execute(sql, params).fetchall())
+            except sqlite3.Error as exc:
+                raise StoreError(f"database: cannot read {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def start_run(self, run: NewRun, *, started_at: float | None = None) -> int:
+        """Insert a run with status running, written by this process; returns its id."""
+        when = time.time() if started_at is None else started_at
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO runs (batch_id, batch_index, label, scheduler, optimizer, lr, dataset,"
+                " device, epochs, config, notice, status, reason, started_at, updated_at,"
+                " lrtui_version, torch_version, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " 'running', '', ?, ?, ?, ?, ?, ?)",
+                (
+                    run.batch_id,
+                    run.batch_index,
+                    run.label,
+                    run.scheduler,
+                    run.optimizer,
+                    run.lr,
+                    run.dataset,
+                    run.device,
+                    run.epochs,
+                    json.dumps(run.config, sort_keys=True),
+                    run.notice,
+                    when,
+                    when,
+                    __version__,
+                    run.torch_version,
+                    os.getpid(),
+                    this_host(),
+                ),
+            )
+            return int(cast(int, cur.lastrowid))
+
+        return self._write(insert)
+
+    def record_epoch(
+        self, run_id: int, epoch: EpochRecord, steps: StepsRecord | None = None
+    ) -> None:
+        """Write one finished epoch and its steps together: the unit a crash can lose."""
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, valid_loss, valid_acc,"
+                " lr, momentum, seconds, plateau_best, plateau_num_bad_epochs,"
+                " plateau_cooldown_counter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    epoch.epoch,
+                    _finite_or_none(epoch.train_loss),
+                    _finite_or_none(epoch.valid_loss),
+                    _finite_or_none(epoch.valid_acc),
+                    epoch.lr,
+                    epoch.momentum,
+                    epoch.seconds,
+                    _finite_or_none(epoch.plateau_best),
+                    epoch.plateau_num_bad_epochs,
+                    epoch.plateau_cooldown_counter,
+                ),
+            )
+            if steps is not None:
+                self._insert_steps(conn, run_id, steps)
+            conn.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (time.time(), run_id))
+
+        self._write(insert)
+
+    def record_steps(self, run_id: int, steps: StepsRecord) -> None:
+        """Write the steps of an epoch that ended without an epoch row (a run stopped midway)."""
+        self._write(lambda conn: self._insert_steps(conn, run_id, steps))
+
+    def _insert_steps(self, conn: sqlite3.Connection, run_id: int, steps: StepsRecord) -> None:
+        if steps.momentum is not None and len(steps.momentum) != len(steps.lr):
+            raise StoreError(
+                f"steps: momentum has {len(steps.momentum)} values for {len(steps.lr)} steps"
+            )
+        conn.execute(
+            "INSERT OR REPLACE INTO steps (run_id, epoch, first_step, lr, momentum)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                run_id,
+                steps.epoch,
+                steps.first_step,
+                pack_floats(steps.lr),
+                None if steps.momentum is None else pack_floats(steps.momentum),
+            ),
+        )
+        if steps.epoch == 0:
+            conn.execute(
+                "UPDATE runs SET steps_per_epoch = ? WHERE id = ? AND steps_per_epoch IS NULL",
+                (len(steps.lr), run_id),
+            )
+
+    def end_run(
+        self,
+        run_id: int,
+        status: Status,
+        reason: str = "",
+        *,
+        ended_at: float | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """Close a run: its final status, why, and when."""
+        if status not in ENDED_STATUSES:
+            raise ValueError(f"status: must be one of {', '.join(ENDED_STATUSES)} (got {status!r})")
+        when = time.time() if ended_at is None else ended_at
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE runs SET status = ?, reason = ?, ended_at = ?, updated_at = ?,"
+                " seconds = COALESCE(?, ? - started_at) WHERE id = ?",
+                (status, reason, when, when, seconds, when, run_id),
+            )
+
+        self._write(update)
+
+    def mark_interrupted(self) -> list[int]:
+        """Runs left `running` by a process on this host that no longer exists become `interrupted`
+        (their epochs stay). Runs written from other hosts are left alone: we cannot see their pids.
+        Returns the ids changed."""
+        host = this_host()
+        rows = self._read(
+            "SELECT id, pid, started_at FROM runs WHERE status = 'running' AND host = ?", (host,)
+        )
+        dead = [int(r[0]) for r in rows if not pid_alive(int(r[1]), since=float(r[2]))]
+        if not dead:
+            return []
+
+        def update(conn: sqlite3.Connection) -> list[int]:
+            changed = []
+            for run_id in dead:
+                cur = conn.execute(
+                    "UPDATE runs SET status = 'interrupted', reason = ?, ended_at = updated_at,"
+                    " seconds = updated_at - started_at WHERE id = ? AND status = 'running'",
+                    ("the lrtui process writing it ended before the run did", run_id),
+                )
+                if cur.rowcount:
+                    changed.append(run_id)
+            return changed
+
+        return self._write(update)
+
+    def delete_runs(self, run_ids: Sequence[int]) -> int:
+        """Delete runs with their epochs and steps, all or none (an unknown id: UnknownRunError)."""
+        ids = list(dict.fromkeys(run_ids))
+
+        def delete(conn: sqlite3.Connection) -> int:
+            for run_id in ids:
+                if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                    raise UnknownRunError(f"run id: no run {run_id} in {self.path}")
+            for run_id in ids:
+                conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            return len(ids)
+
+        return self._write(delete)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _run_from_row(self, row: tuple[Any, ...]) -> RunRecord:
+        (
+            run_id, batch_id, batch_index, label, scheduler, optimizer, lr, dataset, device, epochs,
+            notice, status, reason, started_at, ended_at, seconds, lrtui_version, torch_version,
+            pid, host, steps_per_epoch, epochs_done, best_loss, best_acc,
+        ) = row  # fmt: skip
+        return RunRecord(
+            id=run_id, batch_id=batch_id, batch_index=batch_index, label=label,
+            scheduler=scheduler, optimizer=optimizer, lr=lr, dataset=dataset, device=device,
+            epochs=epochs, notice=notice, status=status, reason=reason, started_at=started_at,
+            ended_at=ended_at, seconds=seconds, lrtui_version=lrtui_version,
+            torch_version=torch_version, pid=pid, host=host, steps_per_epoch=steps_per_epoch,
+            epochs_done=epochs_done, best_valid_loss=best_loss, best_valid_acc=best_acc,
+        )  # fmt: skip
+
+    def list_runs(self) -> list[RunRecord]:
+        """Every run, oldest first."""
+        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs r ORDER BY r.id")
+        return [self._run_from_row(r) for r in rows]
+
+    def get_run(self, run_id: int) -> RunRecord:
+        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.id = ?", (run_id,))
+        if not rows:
+            raise UnknownRunError(f"run id: no run {run_id} in {self.path}")
+        return self._run_from_row(rows[0])
+
+    def get_runs(self, run_ids: Sequence[int]) -> list[RunRecord]:
+        """The runs with these ids in the order given (an unknown id: UnknownRunError)."""
+        return [self.get_run(run_id) for run_id in run_ids]
+
+    def get_config(self, run_id: int) -> dict[str, Any]:
+        """The RunConfig dict the run was started with (RunConfig.from_dict rebuilds it)."""
+        rows = self._read("SELECT config FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise UnknownRunError(f"run id: no run {run_id} in {self.path}")
+        return cast(dict[str, Any], json.loads(rows[0][0]))
+
+    def epochs(self, run_id: int) -> list[EpochRecord]:
+        """The run's finished epochs in order."""
+        rows = self._read(
+            "SELECT epoch, train_loss, valid_loss, valid_acc, lr, momentum, seconds, plateau_best,"
+            " plateau_num_bad_epochs, plateau_cooldown_counter FROM epochs WHERE run_id = ?"
+            " ORDER BY epoch",
+            (run_id,),
+        )
+        return [EpochRecord(*row) for row in rows]
+
+    def steps(self, run_id: int) -> list[StepsRecord]:
+        """The run's per-step LR rows in epoch order."""
+        rows = self._read(
+            "SELECT epoch, first_step, lr, momentum FROM steps WHERE run_id = ? ORDER BY epoch",
+            (run_id,),
+        )
+        return [
+            StepsRecord(
+                epoch=int(e),
+                first_step=int(f),
+                lr=unpack_floats(lr),
+                momentum=None if m is None else unpack_floats(m),
+            )
+            for e, f, lr, m in rows
+        ]
