@@ -190,6 +190,7 @@ class RunRecord:
     pid: int
     host: str
     steps_per_epoch: int | None
+    config: dict[str, Any]  # the RunConfig dict the run started with
     epochs_done: int
     best_valid_loss: float | None
     best_valid_acc: float | None
@@ -197,6 +198,10 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (non-finite floats become None so the output is strict JSON)."""
         return {k: _json_float(v) for k, v in self.__dict__.items()}
+
+    @property
+    def ended(self) -> bool:
+        return self.status != "running"
 
 
 def _json_float(value: Any) -> Any:
@@ -287,7 +292,7 @@ _T = TypeVar("_T")
 _RUN_COLUMNS: Final = (
     "r.id, r.batch_id, r.batch_index, r.label, r.scheduler, r.optimizer, r.lr, r.dataset, "
     "r.device, r.epochs, r.notice, r.status, r.reason, r.started_at, r.ended_at, r.seconds, "
-    "r.lrtui_version, r.torch_version, r.pid, r.host, r.steps_per_epoch, "
+    "r.lrtui_version, r.torch_version, r.pid, r.host, r.steps_per_epoch, r.config, "
     "(SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id), "
     "(SELECT MIN(valid_loss) FROM epochs e WHERE e.run_id = r.id), "
     "(SELECT MAX(valid_acc) FROM epochs e WHERE e.run_id = r.id)"
@@ -691,7 +696,7 @@ class Store:
         (
             run_id, batch_id, batch_index, label, scheduler, optimizer, lr, dataset, device, epochs,
             notice, status, reason, started_at, ended_at, seconds, lrtui_version, torch_version,
-            pid, host, steps_per_epoch, epochs_done, best_loss, best_acc,
+            pid, host, steps_per_epoch, config, epochs_done, best_loss, best_acc,
         ) = row  # fmt: skip
         return RunRecord(
             id=run_id, batch_id=batch_id, batch_index=batch_index, label=label,
@@ -699,7 +704,8 @@ class Store:
             epochs=epochs, notice=notice, status=status, reason=reason, started_at=started_at,
             ended_at=ended_at, seconds=seconds, lrtui_version=lrtui_version,
             torch_version=torch_version, pid=pid, host=host, steps_per_epoch=steps_per_epoch,
-            epochs_done=epochs_done, best_valid_loss=best_loss, best_valid_acc=best_acc,
+            config=json.loads(config), epochs_done=epochs_done, best_valid_loss=best_loss,
+            best_valid_acc=best_acc,
         )  # fmt: skip
 
     def list_runs(self) -> list[RunRecord]:

@@ -1,0 +1,153 @@
+"""Engine events → run history: the callback that writes a training call to the store as it goes.
+
+Each run's row is inserted at RunStarted (status `running`); every EpochEnd commits that epoch
+and its per-step LRs in one transaction; RunEnded closes the row. A process killed mid-training
+therefore loses at most the epoch in progress; the next Store() open marks the run `interrupted`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from types import TracebackType
+
+import torch
+
+from lrtui.engine import EpochEnd, Event, RunEnded, RunStarted, StepChunk
+from lrtui.store import EpochRecord, NewRun, Status, StepsRecord, Store
+
+
+def _merge_chunks(epoch: int, chunks: list[StepChunk]) -> StepsRecord:
+    """One row for an epoch's chunks (contiguous, in step order, as the engine emits them)."""
+    ordered = sorted(chunks, key=lambda c: c.first_step)
+    lr: list[float] = []
+    momentum: list[float] | None = [] if all(c.momentum is not None for c in ordered) else None
+    for chunk in ordered:
+        lr.extend(chunk.lr)
+        if momentum is not None and chunk.momentum is not None:
+            momentum.extend(chunk.momentum)
+    return StepsRecord(
+        epoch=epoch,
+        first_step=ordered[0].first_step,
+        lr=tuple(lr),
+        momentum=None if momentum is None else tuple(momentum),
+    )
+
+
+class Recorder:
+    """The `on_event` callback for one `train()` call (all its runs share one batch id).
+
+    Call it with every event, on the training thread; Progress events are ignored. Use it as a
+    context manager (or call close()) so runs that never got a RunEnded — an exception in training,
+    Ctrl-C — are closed as `failed` / `interrupted` instead of staying `running`.
+    Store errors propagate: losing history silently would be worse than stopping.
+    """
+
+    def __init__(self, store: Store, *, batch_id: str | None = None) -> None:
+        self.store = store
+        self.batch_id = batch_id or uuid.uuid4().hex
+        #: engine run index → store run id, filled as RunStarted events arrive.
+        self.run_ids: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._started: dict[int, float] = {}  # engine run → time.monotonic() at RunStarted
+        self._pending: dict[int, list[StepChunk]] = {}  # engine run → chunks of epochs in progress
+        self._open: set[int] = set()  # engine runs started and not yet ended
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, RunStarted):
+                self._run_started(event)
+            elif isinstance(event, StepChunk):
+                self._pending.setdefault(event.run, []).append(event)
+            elif isinstance(event, EpochEnd):
+                self._epoch_end(event)
+            elif isinstance(event, RunEnded):
+                self._run_ended(event)
+
+    def _run_started(self, event: RunStarted) -> None:
+        config = event.config
+        run_id = self.store.start_run(
+            NewRun(
+                batch_id=self.batch_id,
+                batch_index=event.run,
+                label=config.label,
+                scheduler=str(config.scheduler),
+                optimizer=config.optimizer.name,
+                lr=config.lr,
+                dataset=event.dataset,
+                device=event.device,
+                epochs=config.epochs,
+                config=config.to_dict(),
+                torch_version=torch.__version__,
+                notice=event.notice,
+            )
+        )
+        self.run_ids[event.run] = run_id
+        self._started[event.run] = time.monotonic()
+        self._pending[event.run] = []
+        self._open.add(event.run)
+
+    def _take_steps(self, run: int, epoch: int) -> StepsRecord | None:
+        chunks = self._pending.get(run, [])
+        mine = [c for c in chunks if c.epoch == epoch]
+        self._pending[run] = [c for c in chunks if c.epoch != epoch]
+        return _merge_chunks(epoch, mine) if mine else None
+
+    def _epoch_end(self, event: EpochEnd) -> None:
+        plateau = event.plateau
+        self.store.record_epoch(
+            self.run_ids[event.run],
+            EpochRecord(
+                epoch=event.epoch,
+                train_loss=event.train_loss,
+                valid_loss=event.valid_loss,
+                valid_acc=event.valid_acc,
+                lr=event.lr,
+                momentum=event.momentum,
+                seconds=event.seconds,
+                plateau_best=None if plateau is None else plateau.best,
+                plateau_num_bad_epochs=None if plateau is None else plateau.num_bad_epochs,
+                plateau_cooldown_counter=None if plateau is None else plateau.cooldown_counter,
+            ),
+            self._take_steps(event.run, event.epoch),
+        )
+
+    def _run_ended(self, event: RunEnded) -> None:
+        self._end(event.run, event.status, event.reason)
+
+    def _end(self, run: int, status: Status, reason: str) -> None:
+        run_id = self.run_ids[run]
+        # Steps of an epoch that never ended (stopped or diverged midway) are kept: they are the
+        # LRs the run really used before it stopped.
+        for epoch in sorted({c.epoch for c in self._pending.get(run, [])}):
+            steps = self._take_steps(run, epoch)
+            if steps is not None:
+                self.store.record_steps(run_id, steps)
+        self.store.end_run(run_id, status, reason, seconds=time.monotonic() - self._started[run])
+        self._open.discard(run)
+
+    def close(self, status: Status = "interrupted", reason: str = "") -> list[int]:
+        """End every run still open with `status`; returns their store ids."""
+        with self._lock:
+            closed = []
+            for run in sorted(self._open):
+                self._end(run, status, reason or "training ended before this run did")
+                closed.append(self.run_ids[run])
+            return closed
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+        elif isinstance(exc, KeyboardInterrupt):
+            self.close("interrupted", "interrupted by Ctrl-C")
+        else:
+            self.close("failed", f"{type(exc).__name__}: {exc}")
