@@ -240,6 +240,16 @@ def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(path).expanduser()
 
 
+def check_location(path: Path) -> None:
+    """Raise StoreError when no database could ever be created at `path` (a file where a folder
+    must be). Used by readers too, which never create anything."""
+    for ancestor in path.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise StoreError(f"database: cannot use {path}: {ancestor} is a file, not a folder")
+            return
+
+
 def this_host() -> str:
     return socket.gethostname()
 
@@ -380,6 +390,7 @@ class Store:
                     "journal next to the database"
                 )
             return
+        check_location(path)
         parent = path.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from lrtui.store import (
     Store,
     StoreError,
     UnknownRunError,
+    check_location,
     pid_alive,
     resolve_db_path,
     this_host,
@@ -120,6 +121,7 @@ def main(args: argparse.Namespace) -> int:
 def _existing(path: Path) -> Iterator[Store | None]:
     """The store at path, or None when no file is there yet (reading must not create one)."""
     if not path.exists():
+        check_location(path)
         yield None
         return
     with Store(path) as store:
@@ -494,6 +496,7 @@ def _confirm(question: str, stdin: TextIO) -> bool:
 def _delete(args: argparse.Namespace, path: Path) -> int:
     ids = list(dict.fromkeys(args.ids))
     if not path.exists():
+        check_location(path)
         raise _unknown(ids[0], path)
     with Store(path) as store:
         try:
