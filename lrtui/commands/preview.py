@@ -27,6 +27,9 @@ from lrtui.schedulers import (
     warnings_of,
 )
 
+MAX_STEPS = 2_000_000
+"""Longest run a preview steps through (each step is a real torch scheduler step)."""
+
 _CADENCE_TEXT = {
     "epoch": "epoch (scheduler.step() once per epoch)",
     "batch": "batch (scheduler.step() after every optimizer step)",
@@ -125,6 +128,11 @@ def main(args: argparse.Namespace) -> int:
     steps_per_epoch = _int("--steps-per-epoch", args.steps_per_epoch)
     base_lr = _float("--lr", args.lr, positive=True)
     shape = _shape(args)
+    if epochs * steps_per_epoch > MAX_STEPS:
+        raise UsageError(
+            f"--epochs x --steps-per-epoch: at most {MAX_STEPS} steps in a preview "
+            f"(got {epochs * steps_per_epoch})"
+        )
     try:
         spec = parse_spec(args.spec)
     except SpecError as exc:
@@ -180,16 +188,34 @@ def _print_chart(result: Preview, *, log: bool) -> None:
     size = shutil.get_terminal_size((80, 24))
     plt.clear_figure()
     plt.plotsize(max(40, size.columns), max(12, min(size.lines - 6, 30)))
-    steps = list(range(len(result.lr_per_step)))
-    lrs = result.lr_per_step
+    steps, lrs = _envelope(result.lr_per_step, 4 * max(40, size.columns))
     if log and min(lrs) > 0:
         plt.yscale("log")
-    plt.plot(steps, lrs, marker="braille")
+    per_epoch = result.steps_per_epoch
+    plt.plot([x / per_epoch for x in steps], lrs, marker="braille")
     plt.title(format_spec(result.spec))
-    plt.xlabel("optimizer step" if result.steps_per_epoch > 1 else "epoch")
+    plt.xlabel("epoch" if per_epoch == 1 else f"epoch ({per_epoch} steps each)")
     chart = plt.build()
     print(chart if sys.stdout.isatty() else plt.uncolorize(chart))
     plt.clear_figure()
+
+
+def _envelope(values: list[float], limit: int) -> tuple[list[int], list[float]]:
+    """At most ~`limit` points with every bucket's min and max kept (no smoothing: the drawn curve
+    still touches each extreme), so long per-batch runs plot quickly."""
+    if len(values) <= limit:
+        return list(range(len(values))), list(values)
+    size = math.ceil(len(values) / (limit // 2))
+    xs: list[int] = []
+    ys: list[float] = []
+    for start in range(0, len(values), size):
+        chunk = values[start : start + size]
+        lo = min(range(len(chunk)), key=chunk.__getitem__)
+        hi = max(range(len(chunk)), key=chunk.__getitem__)
+        for i in sorted({lo, hi}):
+            xs.append(start + i)
+            ys.append(chunk[i])
+    return xs, ys
 
 
 def _print_summary(result: Preview, epochs: int) -> None:
