@@ -14,12 +14,12 @@ from types import TracebackType
 
 import torch
 
-from lrtui.engine import EpochEnd, Event, RunEnded, RunStarted, StepChunk
+from lrtui.engine import EpochEnd, Event, Progress, RunEnded, RunStarted, StepChunk
 from lrtui.store import EpochRecord, NewRun, Status, StepsRecord, Store
 
 
-def _merge_chunks(epoch: int, chunks: list[StepChunk]) -> StepsRecord:
-    """One row for an epoch's chunks (contiguous, in step order, as the engine emits them)."""
+def _merge_chunks(chunks: list[StepChunk]) -> tuple[int, list[float], list[float] | None]:
+    """(first in-epoch step, LRs, momenta) of one epoch's chunks, in step order."""
     ordered = sorted(chunks, key=lambda c: c.first_step)
     lr: list[float] = []
     momentum: list[float] | None = [] if all(c.momentum is not None for c in ordered) else None
@@ -27,12 +27,7 @@ def _merge_chunks(epoch: int, chunks: list[StepChunk]) -> StepsRecord:
         lr.extend(chunk.lr)
         if momentum is not None and chunk.momentum is not None:
             momentum.extend(chunk.momentum)
-    return StepsRecord(
-        epoch=epoch,
-        first_step=ordered[0].first_step,
-        lr=tuple(lr),
-        momentum=None if momentum is None else tuple(momentum),
-    )
+    return ordered[0].first_step, lr, momentum
 
 
 class Recorder:
@@ -53,6 +48,9 @@ class Recorder:
         self._started: dict[int, float] = {}  # engine run → time.monotonic() at RunStarted
         self._pending: dict[int, list[StepChunk]] = {}  # engine run → chunks of epochs in progress
         self._open: set[int] = set()  # engine runs started and not yet ended
+        # Optimizer steps per epoch (shared by the runs of one call), to number steps globally:
+        # from Progress, or from the chunks of the first complete epoch.
+        self._steps_per_epoch: int | None = None
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -64,6 +62,8 @@ class Recorder:
                 self._epoch_end(event)
             elif isinstance(event, RunEnded):
                 self._run_ended(event)
+            elif isinstance(event, Progress) and self._steps_per_epoch is None:
+                self._steps_per_epoch = event.steps_per_epoch
 
     def _run_started(self, event: RunStarted) -> None:
         config = event.config
@@ -88,11 +88,27 @@ class Recorder:
         self._pending[event.run] = []
         self._open.add(event.run)
 
-    def _take_steps(self, run: int, epoch: int) -> StepsRecord | None:
+    def _take_steps(self, run: int, epoch: int, *, complete: bool) -> StepsRecord | None:
+        """The epoch's pending chunks as one row numbered by global step (StepChunk.first_step
+        counts within the epoch). None when there are none, or when an unfinished epoch cannot
+        be placed because the steps per epoch are still unknown."""
         chunks = self._pending.get(run, [])
         mine = [c for c in chunks if c.epoch == epoch]
         self._pending[run] = [c for c in chunks if c.epoch != epoch]
-        return _merge_chunks(epoch, mine) if mine else None
+        if not mine:
+            return None
+        first, lr, momentum = _merge_chunks(mine)
+        if complete and first == 0 and self._steps_per_epoch is None:
+            self._steps_per_epoch = len(lr)
+        spe = self._steps_per_epoch
+        if spe is None and epoch > 0:
+            return None
+        return StepsRecord(
+            epoch=epoch,
+            first_step=epoch * (spe or 0) + first,
+            lr=tuple(lr),
+            momentum=None if momentum is None else tuple(momentum),
+        )
 
     def _epoch_end(self, event: EpochEnd) -> None:
         plateau = event.plateau
@@ -110,7 +126,8 @@ class Recorder:
                 plateau_num_bad_epochs=None if plateau is None else plateau.num_bad_epochs,
                 plateau_cooldown_counter=None if plateau is None else plateau.cooldown_counter,
             ),
-            self._take_steps(event.run, event.epoch),
+            self._take_steps(event.run, event.epoch, complete=True),
+            steps_per_epoch=self._steps_per_epoch,
         )
 
     def _run_ended(self, event: RunEnded) -> None:
@@ -121,7 +138,7 @@ class Recorder:
         # Steps of an epoch that never ended (stopped or diverged midway) are kept: they are the
         # LRs the run really used before it stopped.
         for epoch in sorted({c.epoch for c in self._pending.get(run, [])}):
-            steps = self._take_steps(run, epoch)
+            steps = self._take_steps(run, epoch, complete=False)
             if steps is not None:
                 self.store.record_steps(run_id, steps)
         self.store.end_run(run_id, status, reason, seconds=time.monotonic() - self._started[run])

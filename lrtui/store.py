@@ -583,9 +583,15 @@ class Store:
         return self._write(insert)
 
     def record_epoch(
-        self, run_id: int, epoch: EpochRecord, steps: StepsRecord | None = None
+        self,
+        run_id: int,
+        epoch: EpochRecord,
+        steps: StepsRecord | None = None,
+        *,
+        steps_per_epoch: int | None = None,
     ) -> None:
-        """Write one finished epoch and its steps together: the unit a crash can lose."""
+        """Write one finished epoch and its steps together: the unit a crash can lose.
+        `steps_per_epoch`, when given, is kept on the run (the first value given wins)."""
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -608,7 +614,11 @@ class Store:
             )
             if steps is not None:
                 self._insert_steps(conn, run_id, steps)
-            conn.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (time.time(), run_id))
+            conn.execute(
+                "UPDATE runs SET updated_at = ?, steps_per_epoch = COALESCE(steps_per_epoch, ?)"
+                " WHERE id = ?",
+                (time.time(), steps_per_epoch, run_id),
+            )
 
         self._write(insert)
 
@@ -632,11 +642,6 @@ class Store:
                 None if steps.momentum is None else pack_floats(steps.momentum),
             ),
         )
-        if steps.epoch == 0:
-            conn.execute(
-                "UPDATE runs SET steps_per_epoch = ? WHERE id = ? AND steps_per_epoch IS NULL",
-                (len(steps.lr), run_id),
-            )
 
     def end_run(
         self,

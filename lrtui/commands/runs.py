@@ -260,12 +260,12 @@ def _list(args: argparse.Namespace, path: Path) -> int:
 
 def pytorch_code(config: dict[str, Any], *, steps_per_epoch: int | None) -> str:
     """Plain PyTorch that builds this run's model, optimizer and scheduler (torch's own classes)."""
-    from lrtui.engine import RunConfig
+    from lrtui.model import RunConfig
     from lrtui.schedulers import to_code
 
     cfg = RunConfig.from_dict(config)
     sizes = [784, *cfg.hidden, 10]
-    layers: list[str] = []
+    layers: list[str] = ["nn.Flatten()"]
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(f"nn.Linear({a}, {b})")
         if i < len(sizes) - 2:
@@ -289,7 +289,6 @@ def pytorch_code(config: dict[str, Any], *, steps_per_epoch: int | None) -> str:
         "import torch",
         "from torch import nn",
         "",
-        "# inputs are flattened 28x28 images (784 values)",
         f"model = nn.Sequential({', '.join(layers)})",
         f"optimizer = {optimizer}",
     ]
