@@ -1,0 +1,928 @@
+"""The training engine: K runs of the tutorial's MLP trained at once, each with its own scheduler.
+
+Runs that share dataset, model shape, batch size, epochs and device are trained in one vectorized
+pass: their parameters are stacked along a leading run axis and every layer is one batched matmul.
+Forward and backward are written out by hand (no autograd) and the optimizer update is vectorized
+over runs with per-run LR / momentum / beta1 read from tables that each run's real torch scheduler
+fills once per epoch (`lrtui.schedulers.ScheduleDriver`). The result equals the plain PyTorch loop
+(nn.Module, torch.optim, scheduler.step()) to rounding; tests/test_engine.py checks it in float64.
+
+Nothing in the step loop waits for the device: losses are summed on the device and read only at
+reporting points (about every PROGRESS_EVERY_S seconds and at each epoch end); a run whose loss
+turns NaN/inf is frozen by an on-device mask and reported `diverged` at the next reporting point.
+
+Parameter layout: each layer's weight and bias are kept together as one augmented matrix
+[W | b] of shape [out, in + 1] (the bias is the last column) and every activation carries a trailing
+column of ones, so a layer is a single matmul and its weight+bias gradient a single matmul too.
+Layers are stored one after another, each as [K, out, in + 1] (layer-major), so every per-layer
+gradient is written in place into one flat gradient buffer.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from lrtui.data import DeviceDataset, load_with_fallback, to_device
+from lrtui.model import N_CLASSES, RunConfig, init_params, layer_shapes, validate_config
+from lrtui.schedulers import PlateauState, ScheduleDriver, resolve
+
+__all__ = [
+    "Control",
+    "EpochEnd",
+    "Event",
+    "Progress",
+    "RunEnded",
+    "RunStarted",
+    "StepChunk",
+    "Trainer",
+    "resolve_device",
+    "steps_per_epoch",
+    "train",
+]
+
+RunStatus = Literal["finished", "stopped", "diverged", "failed"]
+
+#: Seconds between Progress events (and between the host's looks at the device's loss sums).
+PROGRESS_EVERY_S = 0.25
+#: Activation elements per evaluation chunk (K runs x rows x widest layer).
+EVAL_CHUNK_ELEMENTS = 1 << 23
+
+
+# ------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A run begins: its resolved config (derived scheduler params filled) and what it runs on."""
+
+    run: int
+    config: RunConfig
+    device: str
+    dataset: str  # the dataset actually used (after any fallback)
+    notice: str | None  # why the dataset differs from the one asked for, or None
+
+
+@dataclass(frozen=True)
+class StepChunk:
+    """The LR (and momentum or beta1, when the run has one) of consecutive optimizer steps."""
+
+    run: int
+    epoch: int
+    first_step: int  # index within the epoch of lr[0]
+    lr: tuple[float, ...]
+    momentum: tuple[float, ...] | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Emitted at most every PROGRESS_EVERY_S seconds during an epoch, for all runs at once."""
+
+    epoch: int
+    step: int  # optimizer steps done in this epoch
+    steps_per_epoch: int
+    global_step: int  # optimizer steps done in the whole call
+    total_steps: int
+    samples_per_s: (
+        float  # training examples per second through the batch (counted once, not per run)
+    )
+    train_loss: tuple[
+        float, ...
+    ]  # per run: mean loss per sample so far this epoch (nan when ended)
+    elapsed_s: float  # seconds of training so far (pauses excluded)
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """One run finished an epoch. Losses are means per sample; valid_acc is a fraction."""
+
+    run: int
+    epoch: int
+    train_loss: float
+    valid_loss: float
+    valid_acc: float
+    lr: float  # LR of the epoch's first step
+    momentum: float | None  # momentum (SGD) or beta1 (Adam) of the first step; None without one
+    seconds: float
+    plateau: PlateauState | None  # ReduceLROnPlateau's state after this epoch's step
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """The last event of a run."""
+
+    run: int
+    status: RunStatus
+    reason: str
+    epochs_done: int
+
+
+Event = RunStarted | StepChunk | Progress | EpochEnd | RunEnded
+
+
+# ------------------------------------------------------------------------------------ control
+
+
+class Control:
+    """Stop / pause / resume a training call from any thread."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._paused = False
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def wait_while_paused(self) -> None:
+        """Block while paused; return on resume() or stop()."""
+        with self._cond:
+            while self._paused and not self._stopped:
+                self._cond.wait()
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto`: CUDA if available, else MPS, else CPU; an explicit device must exist here."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device: CUDA is not available on this machine (got {name!r})")
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device: there are {torch.cuda.device_count()} CUDA devices (got {name!r})"
+            )
+        return torch.device("cuda", index)
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device: MPS is not available on this machine (got {name!r})")
+    return device
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimizer steps per epoch, as a DataLoader with drop_last=False (last batch may be short)."""
+    return -(-n_train // batch_size)
+
+
+def check_batch(configs: Sequence[RunConfig], *, independent_seeds: bool = False) -> None:
+    """Raise ValueError unless the configs can train together in one vectorized pass."""
+    if not configs:
+        raise ValueError("train: no run configs given")
+    first = configs[0]
+    shared = ["dataset", "hidden", "batch_size", "epochs", "device"]
+    if not independent_seeds:
+        shared.append("seed")
+    for i, config in enumerate(configs):
+        problems = validate_config(config)
+        if problems:
+            field, message = next(iter(problems.items()))
+            raise ValueError(f"run {i}: {field}: {message}")
+        for name in shared:
+            if getattr(config, name) != getattr(first, name):
+                hint = " (or pass independent_seeds=True)" if name == "seed" else ""
+                raise ValueError(
+                    f"runs trained together must share {name}{hint}: run 0 has "
+                    f"{getattr(first, name)!r}, run {i} has {getattr(config, name)!r}"
+                )
+
+
+def _failure_reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, torch.OutOfMemoryError):
+        return f"out of memory: {text} (try fewer runs or a smaller batch)"
+    return f"{type(exc).__name__}: {text}"
+
+
+class _CallbackError(Exception):
+    """Wraps an exception raised by on_event so the loop never mistakes it for a device error."""
+
+
+# -------------------------------------------------------------------------- optimizer updates
+
+
+class _Family:
+    """The runs of one optimizer family: a contiguous block [lo, hi) of the (internal) run axis."""
+
+    n_coef = 0
+
+    def __init__(self, configs: Sequence[RunConfig], lo: int, hi: int, st: _Stack) -> None:
+        self.lo, self.hi = lo, hi
+        self.k = hi - lo
+        self.p = [p[lo:hi] for p in st.p2d]
+        self.g = [g[lo:hi] for g in st.g2d]
+        self.dead = st.dead_col[lo:hi]
+        self.device, self.dtype = st.device, st.dtype
+
+    def column(self, values: Sequence[float]) -> Tensor:
+        """A per-run constant as a [k, 1] device tensor that broadcasts over each run's row."""
+        return (
+            torch.tensor(list(values), dtype=torch.float64).view(-1, 1).to(self.device, self.dtype)
+        )
+
+    def plan(self, lrs: Tensor, moms: Tensor, first_step: int) -> None:
+        """Coefficient tables for one epoch from [steps, k] float64 LR and momentum/beta1."""
+        raise NotImplementedError
+
+    def update(self, s: int) -> None:
+        """Apply optimizer step `s` of the epoch to the family's runs (gradients are ready)."""
+        raise NotImplementedError
+
+
+class _SGD(_Family):
+    """torch.optim.SGD (its single-tensor path) vectorized over runs, with per-step LR and momentum.
+
+    Per step and run the host precomputes coefficients so one formula covers every case:
+        buf = buf * a + g * c    (a, c) = (0, 1) on the first step with momentum != 0 (torch clones
+                                 the gradient into the new buffer), (m, 1 - dampening) afterwards,
+                                 (1, 0) on a step with momentum 0 (torch leaves the buffer alone)
+        d   = g * e + buf * f    nesterov (1, m); plain momentum (0, 1); momentum 0: (1, 0)
+        p   = p + d * (-lr)
+    Multiplying by exactly 1 or 0 and adding exactly 0 change no bits, so every run follows
+    torch's own sequence of operations. Weight decay g = g + p * wd comes first, as in torch.
+    """
+
+    def __init__(self, configs: Sequence[RunConfig], lo: int, hi: int, st: _Stack) -> None:
+        super().__init__(configs, lo, hi, st)
+        self.dampening = torch.tensor([c.optimizer.dampening for c in configs], dtype=torch.float64)
+        self.nesterov = torch.tensor([c.optimizer.nesterov for c in configs], dtype=torch.bool)
+        wd = [c.optimizer.weight_decay for c in configs]
+        self.wd = self.column(wd) if any(wd) else None
+        self.buffer_started = torch.zeros(self.k, dtype=torch.bool)
+        self.buf: list[Tensor] | None = None
+        self.plain = True
+        self.table = torch.empty(0)
+        self.d_mode = "general"
+
+    def plan(self, lrs: Tensor, moms: Tensor, first_step: int) -> None:
+        steps = lrs.shape[0]
+        nonzero = moms != 0
+        self.plain = not bool(nonzero.any())
+        if self.plain:  # every step of the epoch is p = p - lr * g (buffers, if any, untouched)
+            self.table = (-lrs).to(self.device, self.dtype).view(steps, 1, self.k, 1)
+            return
+        if self.buf is None:
+            self.buf = [torch.zeros_like(p) for p in self.p]
+        seen = (nonzero.cumsum(0) - nonzero.to(torch.int64)) > 0
+        started = self.buffer_started | seen  # the buffer exists before this step
+        one, zero = torch.ones_like(lrs), torch.zeros_like(lrs)
+        a = torch.where(nonzero, torch.where(started, moms, zero), one)
+        c = torch.where(
+            nonzero, torch.where(started, (1 - self.dampening).expand_as(lrs), one), zero
+        )
+        e = torch.where(nonzero & ~self.nesterov, zero, one)
+        f = torch.where(nonzero, torch.where(self.nesterov, moms, one), zero)
+        self.buffer_started = started[-1] | nonzero[-1]
+        if bool((e == 1).all()):
+            self.d_mode = "g+buf*f"
+        elif bool(((e == 0) & (f == 1)).all()):
+            self.d_mode = "buf"
+        else:
+            self.d_mode = "general"
+        table = torch.stack([a, c, e, f, -lrs], dim=1)  # [steps, 5, k]
+        self.table = table.to(self.device, self.dtype).unsqueeze(-1)
+
+    def update(self, s: int) -> None:
+        if self.wd is not None:
+            for p, g in zip(self.p, self.g, strict=True):
+                g.addcmul_(p, self.wd)
+        if self.plain:
+            neg_lr = self.table[s, 0]
+            for p, g in zip(self.p, self.g, strict=True):
+                p.addcmul_(g, neg_lr)  # dead runs have g == 0 exactly
+            return
+        assert self.buf is not None
+        a, c, e, f, neg_lr = self.table[s].unbind(0)
+        neg_lr = neg_lr.masked_fill(self.dead, 0.0)  # the buffer of a dead run may still be != 0
+        mode = self.d_mode
+        for p, g, buf in zip(self.p, self.g, self.buf, strict=True):
+            buf.mul_(a).addcmul_(g, c)
+            if mode == "g+buf*f":
+                d = torch.addcmul(g, buf, f)
+            elif mode == "buf":
+                d = buf
+            else:
+                d = torch.mul(g, e).addcmul_(buf, f)
+            p.addcmul_(d, neg_lr)
+
+
+class _Adam(_Family):
+    """torch.optim.Adam / AdamW (their single-tensor path) vectorized over runs.
+
+    The host computes, per step and run, what torch computes in Python floats: bias_correction1
+    = 1 - beta1**step with the beta1 the scheduler set for that step, step_size = lr /
+    bias_correction1, bias_correction2 ** 0.5, and AdamW's decay factor 1 - lr * weight_decay.
+    """
+
+    def __init__(self, configs: Sequence[RunConfig], lo: int, hi: int, st: _Stack) -> None:
+        super().__init__(configs, lo, hi, st)
+        self.beta2 = torch.tensor([c.optimizer.betas[1] for c in configs], dtype=torch.float64)
+        self.decoupled = torch.tensor([c.optimizer.name == "adamw" for c in configs])
+        wd = torch.tensor([c.optimizer.weight_decay for c in configs], dtype=torch.float64)
+        self.decay_wd = torch.where(self.decoupled, wd, 0.0)
+        l2 = torch.where(self.decoupled, 0.0, wd)
+        self.has_decay = bool(self.decay_wd.any())
+        self.l2 = self.column(l2.tolist()) if bool(l2.any()) else None
+        self.beta2_col = self.column(self.beta2.tolist())
+        self.one_minus_beta2 = self.column((1 - self.beta2).tolist())
+        self.eps = self.column([c.optimizer.eps for c in configs])
+        self.exp_avg = [torch.zeros_like(p) for p in self.p]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.p]
+        self.table = torch.empty(0)
+
+    def plan(self, lrs: Tensor, moms: Tensor, first_step: int) -> None:
+        steps = lrs.shape[0]
+        step = torch.arange(first_step + 1, first_step + steps + 1, dtype=torch.float64)
+        step = step.view(steps, 1)
+        bias_correction1 = 1 - torch.pow(moms, step)
+        bias_correction2 = 1 - torch.pow(self.beta2, step)
+        neg_step_size = -(lrs / bias_correction1)
+        decay = 1 - lrs * self.decay_wd
+        table = torch.stack([1 - moms, neg_step_size, bias_correction2.sqrt(), decay], dim=1)
+        self.table = table.to(self.device, self.dtype).unsqueeze(-1)  # [steps, 4, k, 1]
+
+    def update(self, s: int) -> None:
+        w1, neg_step, bc2_sqrt, decay = self.table[s].unbind(0)
+        neg_step = neg_step.masked_fill(self.dead, 0.0)
+        if self.has_decay:
+            decay = decay.masked_fill(self.dead, 1.0)
+            for p in self.p:
+                p.mul_(decay)
+        if self.l2 is not None:
+            for p, g in zip(self.p, self.g, strict=True):
+                g.addcmul_(p, self.l2)
+        for p, g, m, v in zip(self.p, self.g, self.exp_avg, self.exp_avg_sq, strict=True):
+            m.lerp_(g, w1)
+            v.mul_(self.beta2_col).addcmul_(g * self.one_minus_beta2, g)
+            denom = v.sqrt().div_(bc2_sqrt).add_(self.eps)
+            p.addcdiv_(m * neg_step, denom)
+
+
+# ---------------------------------------------------------------------------- stacked model
+
+
+class _Stack:
+    """The K runs' parameters, gradients and activation buffers, laid out for the step loop."""
+
+    def __init__(
+        self,
+        configs: Sequence[RunConfig],
+        independent_seeds: bool,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        k = len(configs)
+        self.k, self.device, self.dtype = k, device, dtype
+        hidden = configs[0].hidden
+        self.sizes = layer_shapes(hidden)
+        seeds = [c.seed for c in configs] if independent_seeds else [configs[0].seed] * k
+        inits = {seed: init_params(hidden, seed) for seed in dict.fromkeys(seeds)}
+        total = sum(k * o * (i + 1) for o, i in self.sizes)
+        self.flat = torch.empty(total, dtype=dtype, device=device)
+        self.grad = torch.zeros_like(self.flat)
+        self.weights: list[Tensor] = []  # [K, out, in + 1] views of flat
+        self.grads: list[Tensor] = []  # same views of grad
+        offsets: list[tuple[int, int]] = []
+        offset = 0
+        for li, (fan_out, fan_in) in enumerate(self.sizes):
+            size = k * fan_out * (fan_in + 1)
+            w = self.flat[offset : offset + size].view(k, fan_out, fan_in + 1)
+            for r, seed in enumerate(seeds):
+                w[r, :, :fan_in] = inits[seed][2 * li].to(device, dtype)
+                w[r, :, fan_in] = inits[seed][2 * li + 1].to(device, dtype)
+            self.weights.append(w)
+            self.grads.append(self.grad[offset : offset + size].view(k, fan_out, fan_in + 1))
+            offsets.append((offset, size))
+            offset += size
+        # [K, n] views for the optimizer: one for the whole buffer when K == 1 (it is then one
+        # run's contiguous parameters), one per layer otherwise.
+        if k == 1:
+            self.p2d = [self.flat.view(1, -1)]
+            self.g2d = [self.grad.view(1, -1)]
+        else:
+            self.p2d = [self.flat[o : o + n].view(k, -1) for o, n in offsets]
+            self.g2d = [self.grad[o : o + n].view(k, -1) for o, n in offsets]
+        self.dead_col = torch.zeros(k, 1, dtype=torch.bool, device=device)
+        self.live = torch.ones(k, dtype=torch.bool, device=device)
+        self._acts: dict[int, list[tuple[Tensor, Tensor]]] = {}
+
+    def run_params(self, run: int) -> list[Tensor]:
+        out: list[Tensor] = []
+        for (_, fan_in), w in zip(self.sizes, self.weights, strict=True):
+            out.append(w[run, :, :fan_in].clone())
+            out.append(w[run, :, fan_in].clone())
+        return out
+
+    def act_buffers(self, rows: int) -> list[tuple[Tensor, Tensor]]:
+        """Per hidden layer: a [K, rows, out + 1] buffer (last column ones) and its [..., :-1]."""
+        bufs = self._acts.get(rows)
+        if bufs is None:
+            bufs = []
+            for fan_out, _ in self.sizes[:-1]:
+                full = torch.ones(self.k, rows, fan_out + 1, device=self.device, dtype=self.dtype)
+                bufs.append((full, full[:, :, :fan_out]))
+            self._acts[rows] = bufs
+        return bufs
+
+    def forward(self, x: Tensor, rows: int, keep: bool) -> tuple[Tensor, list[Tensor]]:
+        """Logits [K, rows, 10] of inputs x ([K, rows, in + 1] with ones last); and activations."""
+        acts = [x]
+        h = x
+        bufs = self.act_buffers(rows) if keep else None
+        for li, w in enumerate(self.weights[:-1]):
+            z = torch.bmm(h, w.mT)
+            if bufs is not None:
+                full, body = bufs[li]
+                torch.clamp_min(z, 0, out=body)
+                h = full
+            else:
+                h = torch.cat([z.clamp_min_(0), x.new_ones(self.k, rows, 1)], dim=2)
+            acts.append(h)
+        return torch.bmm(h, self.weights[-1].mT), acts
+
+    def backward(self, g: Tensor, acts: list[Tensor]) -> None:
+        """Gradients (into self.grad) from g = dLoss/dlogits and the forward's activations."""
+        for li in range(len(self.weights) - 1, -1, -1):
+            torch.bmm(g.mT, acts[li], out=self.grads[li])
+            if li:
+                da = torch.bmm(g, self.weights[li])
+                fan_in = self.sizes[li][1]
+                g = torch.ops.aten.threshold_backward(da[:, :, :fan_in], acts[li][:, :, :fan_in], 0)
+
+
+# ------------------------------------------------------------------------------------ trainer
+
+
+class Trainer:
+    """One training call: K run configs trained together. `train()` is `Trainer(...).run()`.
+
+    After (or during) `run()`, `params(run)` gives a run's parameters in `MLP(hidden).parameters()`
+    order and layout (weight [out, in], bias [out]), e.g. to compare with a plain PyTorch loop.
+
+    Defaults: every run starts from the weights `torch.manual_seed(seed); MLP(hidden)` draws
+    (float32, then converted to `dtype`) and sees the same data order: one `torch.randperm(n_train,
+    generator=g, device=device)` per epoch, `g = torch.Generator(device).manual_seed(seed)` created
+    once. With `independent_seeds=True` each run does both with its own seed.
+    """
+
+    def __init__(
+        self,
+        configs: Sequence[RunConfig],
+        on_event: Callable[[Event], None],
+        control: Control | None = None,
+        *,
+        data: DeviceDataset | None = None,
+        data_dir: str | None = None,
+        independent_seeds: bool = False,
+        dtype: torch.dtype = torch.float32,
+        fast: bool = False,
+    ) -> None:
+        check_batch(configs, independent_seeds=independent_seeds)
+        self.configs = list(configs)
+        self.on_event = on_event
+        self.control = control if control is not None else Control()
+        self.independent_seeds = independent_seeds
+        self.dtype = dtype
+        self.fast = fast
+        self.device = resolve_device(self.configs[0].device)
+        self._data = data
+        self._data_dir = data_dir
+        # Internal run order: SGD runs first, then Adam/AdamW runs, so each optimizer family is a
+        # contiguous block of the stacked run axis. Events always carry the caller's indexes.
+        self.order = sorted(range(len(configs)), key=lambda i: configs[i].optimizer.name != "sgd")
+        self._stack: _Stack | None = None
+
+    def run(self) -> list[RunEnded]:
+        """Train every run to its end; returns each run's RunEnded, in config order.
+
+        An exception raised by `on_event` stops training and propagates unchanged. A RuntimeError
+        from torch in the loop (out of memory, a device error) ends every live run `failed`.
+        """
+        previous = None
+        if self.fast and self.device.type == "cuda":
+            previous = torch.backends.cuda.matmul.fp32_precision
+            torch.backends.cuda.matmul.fp32_precision = "tf32"
+        try:
+            with torch.no_grad():
+                return _Loop(self).run()
+        except _CallbackError as exc:
+            cause = exc.__cause__
+            assert cause is not None
+            raise cause from None
+        finally:
+            if previous is not None:
+                torch.backends.cuda.matmul.fp32_precision = previous
+
+    def params(self, run: int) -> list[Tensor]:
+        """Copies of the run's parameters, in `MLP(hidden).parameters()` order."""
+        if self._stack is None:
+            raise RuntimeError("Trainer.params: run() has not started")
+        return self._stack.run_params(self.order.index(run))
+
+    def emit(self, event: Event) -> None:
+        try:
+            self.on_event(event)
+        except BaseException as exc:
+            raise _CallbackError() from exc
+
+    def load_data(self) -> tuple[DeviceDataset, str | None]:
+        data = self._data
+        if data is None:
+            raw, notice = load_with_fallback(self.configs[0].dataset, data_dir=self._data_dir)
+            return to_device(raw, self.device, self.dtype), notice
+        if data.device != self.device or data.train_x.dtype != self.dtype:
+            data = replace(
+                data,
+                train_x=data.train_x.to(self.device, self.dtype),
+                train_y=data.train_y.to(self.device),
+                valid_x=data.valid_x.to(self.device, self.dtype),
+                valid_y=data.valid_y.to(self.device),
+                device=self.device,
+            )
+        return data, None
+
+
+def train(
+    configs: Sequence[RunConfig],
+    on_event: Callable[[Event], None],
+    control: Control | None = None,
+    *,
+    data: DeviceDataset | None = None,
+    data_dir: str | None = None,
+    independent_seeds: bool = False,
+    dtype: torch.dtype = torch.float32,
+    fast: bool = False,
+) -> list[RunEnded]:
+    """Train the runs together (see Trainer); returns each run's RunEnded, in config order."""
+    return Trainer(
+        configs,
+        on_event,
+        control,
+        data=data,
+        data_dir=data_dir,
+        independent_seeds=independent_seeds,
+        dtype=dtype,
+        fast=fast,
+    ).run()
+
+
+class _Loop:
+    """The epoch/step loop of one Trainer.run(); indexes here are internal run positions."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.t = trainer
+        self.control = trainer.control
+        self.configs = [trainer.configs[i] for i in trainer.order]
+        self.ext = trainer.order  # internal position -> caller's run index
+        self.k = len(self.configs)
+        first = self.configs[0]
+        self.batch = first.batch_size
+        self.epochs = first.epochs
+        self.ended: dict[int, RunEnded] = {}  # internal position -> its RunEnded
+        self.epochs_done = 0
+        self.lrs: list[list[float]] = [[] for _ in range(self.k)]
+        self.moms: list[list[float]] = [[] for _ in range(self.k)]
+
+    # ---- events
+
+    def end_run(self, j: int, status: RunStatus, reason: str, epochs_done: int) -> None:
+        event = RunEnded(self.ext[j], status, reason, epochs_done)
+        self.ended[j] = event
+        self.t.emit(event)
+
+    def chunk(self, j: int, epoch: int, steps: int) -> None:
+        if steps > 0:
+            momentum = tuple(self.moms[j][:steps]) if self.has_momentum[j] else None
+            self.t.emit(StepChunk(self.ext[j], epoch, 0, tuple(self.lrs[j][:steps]), momentum))
+
+    # ---- setup
+
+    def run(self) -> list[RunEnded]:
+        t = self.t
+        data, notice = t.load_data()
+        self.data = data
+        self.n_train = data.n_train
+        self.spe = steps_per_epoch(data.n_train, self.batch)
+        self.drivers: list[ScheduleDriver | None] = [
+            ScheduleDriver(
+                c.scheduler,
+                epochs=self.epochs,
+                steps_per_epoch=self.spe,
+                base_lr=c.lr,
+                optimizer=c.optimizer.shape(),
+            )
+            for c in self.configs
+        ]
+        self.has_momentum = [
+            c.optimizer.name != "sgd" or c.optimizer.momentum != 0 or bool(d and d.cycles_momentum)
+            for c, d in zip(self.configs, self.drivers, strict=True)
+        ]
+        for i, config in enumerate(t.configs):
+            spec = resolve(config.scheduler, epochs=self.epochs, steps_per_epoch=self.spe)
+            t.emit(RunStarted(i, replace(config, scheduler=spec), str(t.device), data.name, notice))
+        try:
+            self.setup()
+            self.loop()
+        except RuntimeError as exc:
+            reason = _failure_reason(exc)
+            for j in range(self.k):
+                if j not in self.ended:
+                    self.end_run(j, "failed", reason, self.epochs_done)
+        return [self.ended[self.ext.index(i)] for i in range(self.k)]
+
+    def setup(self) -> None:
+        t, k, dev, dt = self.t, self.k, self.t.device, self.t.dtype
+        st = _Stack(self.configs, t.independent_seeds, dev, dt)
+        t._stack = st
+        self.st = st
+
+        def rows(x: Tensor, y: Tensor) -> Tensor:
+            # [N, in + 1 + 10]: inputs, a column of ones (the bias input), one-hot targets.
+            ones = torch.ones(x.shape[0], 1, device=dev, dtype=dt)
+            onehot = torch.nn.functional.one_hot(y, N_CLASSES).to(dt)
+            return torch.cat([x.to(dt), ones, onehot], dim=1)
+
+        self.n_in = int(self.data.train_x.shape[1]) + 1
+        self.train_rows = rows(self.data.train_x, self.data.train_y)
+        self.valid_rows = rows(self.data.valid_x, self.data.valid_y)
+        n_sgd = sum(1 for c in self.configs if c.optimizer.name == "sgd")
+        self.families: list[_Family] = []
+        if n_sgd:
+            self.families.append(_SGD(self.configs[:n_sgd], 0, n_sgd, st))
+        if n_sgd < k:
+            self.families.append(_Adam(self.configs[n_sgd:], n_sgd, k, st))
+        seeds = [c.seed for c in self.configs] if t.independent_seeds else [self.configs[0].seed]
+        self.gens = [torch.Generator(device=dev).manual_seed(seed) for seed in seeds]
+
+    # ---- the loop
+
+    def mark_dead(self, j: int) -> None:
+        """Freeze a run's weights from now on (it ended for a reason other than divergence)."""
+        self.st.live[j] = False
+        self.st.dead_col[j] = True
+
+    def plan(self, epoch: int) -> None:
+        for j, driver in enumerate(self.drivers):
+            if j in self.ended or driver is None:
+                self.lrs[j] = [0.0] * self.spe
+                self.moms[j] = [0.0] * self.spe
+                continue
+            try:
+                self.lrs[j], self.moms[j] = driver.plan_epoch()
+            except Exception as exc:  # a scheduler that fails ends its own run only
+                self.drivers[j] = None
+                self.mark_dead(j)
+                self.end_run(j, "failed", f"scheduler: {_failure_reason(exc)}", epoch)
+                self.lrs[j] = [0.0] * self.spe
+                self.moms[j] = [0.0] * self.spe
+        lrs = torch.tensor(self.lrs, dtype=torch.float64).T  # [steps, K]
+        moms = torch.tensor(self.moms, dtype=torch.float64).T
+        first_step = epoch * self.spe
+        for fam in self.families:
+            fam.plan(lrs[:, fam.lo : fam.hi], moms[:, fam.lo : fam.hi], first_step)
+
+    def loop(self) -> None:
+        k, spe, batch, n = self.k, self.spe, self.batch, self.n_train
+        st, control = self.st, self.control
+        shared = not self.t.independent_seeds
+        dev = self.t.device
+        n_in = self.n_in
+        total_steps = spe * self.epochs
+        train_rows = self.train_rows
+        families = self.families
+        g2d = st.g2d
+        dead = st.dead_col
+        live = st.live
+        dead_flat = dead.view(-1)
+        self.elapsed = 0.0
+        for epoch in range(self.epochs):
+            if control.stopped or len(self.ended) == k:
+                break
+            self.plan(epoch)
+            if shared:
+                perm = torch.randperm(n, generator=self.gens[0], device=dev)
+            else:
+                perm = torch.stack([torch.randperm(n, generator=g, device=dev) for g in self.gens])
+            loss_rows = torch.zeros(spe, k, device=dev, dtype=self.t.dtype)
+            t0 = time.perf_counter()
+            paused = 0.0
+            last_report = t0
+            done = 0
+            for s in range(spe):
+                if control.stopped:
+                    break
+                if control.paused:
+                    p0 = time.perf_counter()
+                    control.wait_while_paused()
+                    paused += time.perf_counter() - p0
+                    if control.stopped:
+                        break
+                lo = s * batch
+                hi = min(lo + batch, n)
+                b = hi - lo
+                if shared:
+                    rows = train_rows.index_select(0, perm[lo:hi])
+                    x = rows[:, :n_in].expand(k, b, n_in)
+                    onehot = rows[:, n_in:]
+                else:
+                    rows = train_rows[perm[:, lo:hi]]
+                    x = rows[:, :, :n_in]
+                    onehot = rows[:, :, n_in:]
+                logits, acts = st.forward(x, b, keep=True)
+                logp = torch.log_softmax(logits, 2)
+                loss_row = loss_rows[s]
+                torch.sum(logp * onehot, dim=(1, 2), out=loss_row)
+                st.backward(logp.exp_().sub_(onehot).mul_(1.0 / b), acts)
+                # A run whose loss is not finite is dead from this step on: its gradients are
+                # zeroed and its LR-like coefficients masked, so its weights stay as they were.
+                torch.logical_and(live, torch.isfinite(loss_row), out=live)
+                torch.logical_not(live, out=dead_flat)
+                for g in g2d:
+                    g.masked_fill_(dead, 0.0)
+                for fam in families:
+                    fam.update(s)
+                done = s + 1
+                now = time.perf_counter()
+                if now - last_report >= PROGRESS_EVERY_S:
+                    last_report = now
+                    self.progress(epoch, done, loss_rows, now - t0 - paused, total_steps)
+            seconds = time.perf_counter() - t0 - paused
+            if done < spe:  # stopped inside the epoch
+                self.elapsed += seconds
+                self.stop_midway(epoch, done, loss_rows)
+                return
+            self.end_epoch(epoch, loss_rows, t0, paused)
+            self.epochs_done = epoch + 1
+        if control.stopped:
+            for j in range(k):
+                if j not in self.ended:
+                    self.end_run(j, "stopped", "stopped by user", self.epochs_done)
+            return
+        for j in range(k):
+            if j not in self.ended:
+                self.end_run(j, "finished", f"{self.epochs} epochs", self.epochs)
+
+    # ---- reporting points
+
+    def diverged(self, epoch: int, loss_rows: Tensor, done: int, live: list[bool]) -> None:
+        """Report the runs found dead since the last look (StepChunk of the steps they took)."""
+        for j in range(self.k):
+            if live[j] or j in self.ended:
+                continue
+            column = loss_rows[:done, j]
+            bad = (~torch.isfinite(column)).nonzero()
+            taken = int(bad[0, 0]) if bad.numel() else done
+            value = float(column[taken]) if taken < done else math.nan
+            self.chunk(j, epoch, taken)
+            self.end_run(
+                j,
+                "diverged",
+                f"loss became {-value} at epoch {epoch} step {taken}",
+                self.epochs_done,
+            )
+
+    def progress(
+        self, epoch: int, done: int, loss_rows: Tensor, seconds: float, total_steps: int
+    ) -> None:
+        sums = (-loss_rows[:done].sum(0)).tolist()
+        live = self.st.live.tolist()
+        self.diverged(epoch, loss_rows, done, live)
+        seen = min(done * self.batch, self.n_train)
+        losses = tuple(
+            sums[j] / seen if live[j] and j not in self.ended else math.nan
+            for j in self.ext_order()
+        )
+        self.t.emit(
+            Progress(
+                epoch=epoch,
+                step=done,
+                steps_per_epoch=self.spe,
+                global_step=epoch * self.spe + done,
+                total_steps=total_steps,
+                samples_per_s=seen / seconds if seconds > 0 else 0.0,
+                train_loss=losses,
+                elapsed_s=self.elapsed + seconds,
+            )
+        )
+
+    def ext_order(self) -> list[int]:
+        """Internal positions listed in the caller's run order."""
+        return [self.ext.index(i) for i in range(self.k)]
+
+    def stop_midway(self, epoch: int, done: int, loss_rows: Tensor) -> None:
+        live = self.st.live.tolist()
+        self.diverged(epoch, loss_rows, done, live)
+        for j in range(self.k):
+            if j not in self.ended:
+                self.chunk(j, epoch, done)
+                self.end_run(j, "stopped", f"stopped by user in epoch {epoch}", self.epochs_done)
+
+    def evaluate(self) -> tuple[Tensor, Tensor]:
+        """Validation loss sums and correct counts per run, in large batches."""
+        st, k = self.st, self.k
+        n = self.data.n_valid
+        widest = max(max(o for o, _ in st.sizes), self.n_in)
+        chunk = max(1, min(n, EVAL_CHUNK_ELEMENTS // (k * widest)))
+        loss = torch.zeros(k, device=self.t.device, dtype=self.t.dtype)
+        correct = torch.zeros(k, device=self.t.device, dtype=torch.int64)
+        y = self.data.valid_y
+        for lo in range(0, n, chunk):
+            rows = self.valid_rows[lo : lo + chunk]
+            b = rows.shape[0]
+            logits, _ = st.forward(rows[:, : self.n_in].expand(k, b, self.n_in), b, keep=False)
+            logp = torch.log_softmax(logits, 2)
+            loss -= (logp * rows[:, self.n_in :]).sum((1, 2))
+            correct += (logits.argmax(2) == y[lo : lo + chunk]).sum(1)
+        return loss, correct
+
+    def end_epoch(self, epoch: int, loss_rows: Tensor, t0: float, paused: float) -> None:
+        valid_loss_t, correct_t = self.evaluate()
+        train_sum = (-loss_rows.sum(0)).tolist()
+        valid_sum = valid_loss_t.tolist()
+        correct = correct_t.tolist()
+        live = self.st.live.tolist()
+        seconds = time.perf_counter() - t0 - paused
+        self.elapsed += seconds
+        self.diverged(epoch, loss_rows, self.spe, live)
+        n_valid = self.data.n_valid
+        for j in self.ext_order():
+            if j in self.ended:
+                continue
+            driver = self.drivers[j]
+            assert driver is not None
+            valid_loss = valid_sum[j] / n_valid
+            self.chunk(j, epoch, self.spe)
+            plateau: PlateauState | None = None
+            ok = math.isfinite(valid_loss)
+            if ok:
+                try:
+                    driver.end_epoch(valid_loss if driver.cadence == "metric" else None)
+                    plateau = driver.plateau_state()
+                except Exception as exc:
+                    self.t.emit(
+                        self.epoch_event(j, epoch, train_sum, valid_loss, correct, seconds, None)
+                    )
+                    self.mark_dead(j)
+                    self.end_run(j, "failed", f"scheduler: {_failure_reason(exc)}", epoch + 1)
+                    continue
+            self.t.emit(
+                self.epoch_event(j, epoch, train_sum, valid_loss, correct, seconds, plateau)
+            )
+            if not ok:
+                self.mark_dead(j)
+                self.end_run(j, "diverged", f"validation loss became {valid_loss}", epoch + 1)
+
+    def epoch_event(
+        self,
+        j: int,
+        epoch: int,
+        train_sum: list[float],
+        valid_loss: float,
+        correct: list[int],
+        seconds: float,
+        plateau: PlateauState | None,
+    ) -> EpochEnd:
+        return EpochEnd(
+            run=self.ext[j],
+            epoch=epoch,
+            train_loss=train_sum[j] / self.n_train,
+            valid_loss=valid_loss,
+            valid_acc=correct[j] / self.data.n_valid,
+            lr=self.lrs[j][0],
+            momentum=self.moms[j][0] if self.has_momentum[j] else None,
+            seconds=seconds,
+            plateau=plateau,
+        )

@@ -1,0 +1,282 @@
+"""The tutorial's MLP family and the typed configuration of one training run.
+
+`RunConfig` is what a form, a TOML file or the command line produces and what the store records;
+it round-trips through JSON. `MLP` is the plain `nn.Module` the tutorial trains (784-64-32-10 with
+ReLU by default); the engine does not train it directly but stacks the same parameters for K runs
+(`init_params` gives exactly the weights `torch.manual_seed(seed); MLP(hidden)` gets), so the plain
+PyTorch loop and lrtui agree bit for bit in their starting point.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast, get_args
+
+import torch
+from torch import Tensor, nn
+
+from lrtui.schedulers import OptimizerShape, SchedulerSpec
+
+OptimizerName = Literal["sgd", "adam", "adamw"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+
+#: Inputs (28x28 pixels, flattened) and classes of every dataset lrtui trains on.
+IN_FEATURES = 28 * 28
+N_CLASSES = 10
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def default_scheduler() -> SchedulerSpec:
+    """The tutorial's first schedule: StepLR(step_size=10, gamma=0.1)."""
+    return SchedulerSpec(name="StepLR", params={"step_size": 10, "gamma": 0.1})
+
+
+@dataclass
+class OptimizerConfig:
+    """The optimizer of one run, with torch's own meaning for every field."""
+
+    name: OptimizerName = "sgd"
+    momentum: float = 0.0  # sgd: torch.optim.SGD(momentum=...)
+    dampening: float = 0.0  # sgd
+    nesterov: bool = False  # sgd: needs momentum > 0 and dampening == 0
+    weight_decay: float = 0.0  # sgd/adam: L2 added to the gradient; adamw: decoupled decay
+    betas: tuple[float, float] = (0.9, 0.999)  # adam/adamw
+    eps: float = 1e-8  # adam/adamw: added to the denominator
+
+    def shape(self) -> OptimizerShape:
+        """What the scheduler's throwaway optimizer must look like (for momentum/beta1 cycling)."""
+        return OptimizerShape(name=self.name, momentum=self.momentum, betas=self.betas)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "momentum": self.momentum,
+            "dampening": self.dampening,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+            "betas": list(self.betas),
+            "eps": self.eps,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OptimizerConfig:
+        _check_keys(d, cls.__dataclass_fields__, "optimizer")
+        out = cls()
+        if "name" in d:
+            out.name = cast(OptimizerName, str(d["name"]))
+        for key in ("momentum", "dampening", "weight_decay", "eps"):
+            if key in d:
+                setattr(out, key, _as_float(d[key], f"optimizer.{key}"))
+        if "nesterov" in d:
+            if not isinstance(d["nesterov"], bool):
+                raise ValueError(
+                    f"optimizer.nesterov: must be true or false (got {d['nesterov']!r})"
+                )
+            out.nesterov = d["nesterov"]
+        if "betas" in d:
+            betas = d["betas"]
+            if not isinstance(betas, list | tuple) or len(betas) != 2:
+                raise ValueError(f"optimizer.betas: must be two numbers (got {betas!r})")
+            out.betas = (
+                _as_float(betas[0], "optimizer.betas"),
+                _as_float(betas[1], "optimizer.betas"),
+            )
+        return out
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one training run; JSON round-trips (`to_json` / `from_json`)."""
+
+    dataset: str = "mnist"  # a name in lrtui.data.DATASETS
+    hidden: tuple[int, ...] = (64, 32)  # hidden layer widths: 784-64-32-10 is the tutorial's MLP
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    lr: float = 0.1  # base LR, the optimizer's lr before any scheduler touches it
+    batch_size: int = 32
+    epochs: int = 25
+    seed: int = 0  # initial weights (as nn.Linear draws them) and the data order
+    device: str = "auto"  # auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps
+    scheduler: SchedulerSpec = field(default_factory=default_scheduler)
+    label: str = ""  # shown in tables and charts; empty means the scheduler spec string
+
+    @property
+    def display_label(self) -> str:
+        """The label, or the scheduler spec when none was given."""
+        return self.label or str(self.scheduler)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "hidden": list(self.hidden),
+            "optimizer": self.optimizer.to_dict(),
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "seed": self.seed,
+            "device": self.device,
+            "scheduler": self.scheduler.to_dict(),
+            "label": self.label,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        """Inverse of `to_dict`; missing keys take their defaults, unknown keys are an error."""
+        _check_keys(d, cls.__dataclass_fields__, "run")
+        out = cls()
+        if "dataset" in d:
+            out.dataset = str(d["dataset"])
+        if "hidden" in d:
+            hidden = d["hidden"]
+            if not isinstance(hidden, list | tuple):
+                raise ValueError(f"hidden: must be a list of integers (got {hidden!r})")
+            out.hidden = tuple(_as_int(h, "hidden") for h in hidden)
+        if "optimizer" in d:
+            out.optimizer = OptimizerConfig.from_dict(d["optimizer"])
+        if "lr" in d:
+            out.lr = _as_float(d["lr"], "lr")
+        for key in ("batch_size", "epochs", "seed"):
+            if key in d:
+                setattr(out, key, _as_int(d[key], key))
+        if "device" in d:
+            out.device = str(d["device"])
+        if "scheduler" in d:
+            out.scheduler = SchedulerSpec.from_dict(d["scheduler"])
+        if "label" in d:
+            out.label = str(d["label"])
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("run config: must be a JSON object")
+        return cls.from_dict(data)
+
+
+def _check_keys(d: object, known: dict[str, Any], where: str) -> None:
+    if not isinstance(d, dict):
+        raise ValueError(f"{where}: must be a table/object (got {d!r})")
+    unknown = sorted(set(d) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(known)})")
+
+
+def _as_float(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name}: must be a number (got {value!r})")
+    return float(value)
+
+
+def _as_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name}: must be an integer (got {value!r})")
+    return value
+
+
+def validate_optimizer(opt: OptimizerConfig, prefix: str = "optimizer.") -> dict[str, str]:
+    """Field -> message for every rule torch (or common sense) imposes; empty when valid."""
+    errors: dict[str, str] = {}
+    if opt.name not in OPTIMIZERS:
+        errors[prefix + "name"] = f"must be one of {', '.join(OPTIMIZERS)} (got {opt.name!r})"
+    if not (math.isfinite(opt.weight_decay) and opt.weight_decay >= 0):
+        errors[prefix + "weight_decay"] = f"must be >= 0 (got {opt.weight_decay:g})"
+    if opt.name == "sgd":
+        if not (0 <= opt.momentum < 1):
+            errors[prefix + "momentum"] = f"must be in [0, 1) (got {opt.momentum:g})"
+        if not (0 <= opt.dampening <= 1):
+            errors[prefix + "dampening"] = f"must be in [0, 1] (got {opt.dampening:g})"
+        if opt.nesterov and (opt.momentum <= 0 or opt.dampening != 0):
+            errors[prefix + "nesterov"] = (
+                "needs momentum > 0 and dampening = 0 "
+                f"(got momentum {opt.momentum:g}, dampening {opt.dampening:g})"
+            )
+    else:
+        for i, beta in enumerate(opt.betas):
+            if not (0 <= beta < 1):
+                errors[f"{prefix}betas[{i}]"] = f"must be in [0, 1) (got {beta:g})"
+        if not (math.isfinite(opt.eps) and opt.eps > 0):
+            errors[prefix + "eps"] = f"must be > 0 (got {opt.eps:g})"
+    return errors
+
+
+def validate_config(config: RunConfig, *, steps_per_epoch: int | None = None) -> dict[str, str]:
+    """Field -> message for a run config, like `schedulers.validate`; empty when valid.
+
+    With `steps_per_epoch` (known once the dataset is), the scheduler spec is validated too, with
+    the run's epochs and optimizer, and its messages are merged in under their own field names.
+    """
+    errors: dict[str, str] = {}
+    if not config.dataset:
+        errors["dataset"] = "must name a dataset (got '')"
+    for width in config.hidden:
+        if not isinstance(width, int) or width < 1:
+            errors["hidden"] = f"every layer width must be an integer >= 1 (got {width!r})"
+            break
+    if not (math.isfinite(config.lr) and config.lr > 0):
+        errors["lr"] = f"must be > 0 (got {config.lr:g})"
+    if config.batch_size < 1:
+        errors["batch_size"] = f"must be an integer >= 1 (got {config.batch_size})"
+    if config.epochs < 1:
+        errors["epochs"] = f"must be an integer >= 1 (got {config.epochs})"
+    if config.seed < 0:
+        errors["seed"] = f"must be an integer >= 0 (got {config.seed})"
+    if not _DEVICE_RE.match(config.device):
+        errors["device"] = f"must be auto, cpu, cuda, cuda:N or mps (got {config.device!r})"
+    errors.update(validate_optimizer(config.optimizer))
+    if steps_per_epoch is not None and "epochs" not in errors and "optimizer.name" not in errors:
+        from lrtui.schedulers import errors_of, validate
+
+        errors.update(
+            errors_of(
+                validate(
+                    config.scheduler,
+                    epochs=config.epochs,
+                    steps_per_epoch=steps_per_epoch,
+                    optimizer=config.optimizer.shape(),
+                )
+            )
+        )
+    return errors
+
+
+class MLP(nn.Module):
+    """The tutorial's network: flatten, Linear+ReLU per hidden width, then Linear to 10 classes."""
+
+    def __init__(self, hidden: tuple[int, ...] = (64, 32)) -> None:
+        super().__init__()
+        widths = (IN_FEATURES, *hidden, N_CLASSES)
+        layers: list[nn.Module] = []
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if i < len(widths) - 2:
+                layers.append(nn.ReLU())
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return cast(Tensor, self.layers(x.reshape(x.shape[0], -1)))
+
+
+def layer_shapes(hidden: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(fan_out, fan_in) of each Linear layer, input first: nn.Linear's weight shapes."""
+    widths = (IN_FEATURES, *hidden, N_CLASSES)
+    return [(fan_out, fan_in) for fan_in, fan_out in itertools.pairwise(widths)]
+
+
+def init_params(hidden: tuple[int, ...], seed: int) -> list[Tensor]:
+    """The parameters `torch.manual_seed(seed); MLP(hidden)` starts from, in `parameters()` order.
+
+    Drawn in float32 on the CPU exactly as nn.Linear does (so `.to(dtype)` of the module matches),
+    without disturbing the caller's global RNG state.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MLP(hidden)
+    return [p.detach().clone() for p in model.parameters()]
