@@ -177,13 +177,15 @@ def test_show_text(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = lrtui(capsys, "runs", "show", "1", "--db", str(db))
     assert rc == 0
     assert "  status     finished\n" in out
-    assert "  epochs     3 of 3 done\n" in out
+    assert "  epochs     3 of 3 done, 4 steps each\n" in out
     assert "  optimizer  sgd lr=0.1 m=0.9\n" in out
     epochs = out.split("\nEpochs\n")[1].split("\n\n")[0].splitlines()
     assert epochs[1].split() == ["0", "0.1", "0.9", "2.3026", "0.6931", "81.25%", "1.50"]
     assert epochs[3].split() == ["2", "0.01", "0.9", "0.3183", "0.4472", "93.75%", "1.00"]
     code = out.split("\nPyTorch code\n")[1]
-    assert "torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9" in code
+    assert "optimizer = torch.optim.SGD(\n" in code
+    assert "    model.parameters(), lr=0.1, momentum=0.9, dampening=0.0,\n" in code
+    assert '  optimizer.name          "sgd"\n' in out
     assert "scheduler = StepLR(optimizer, step_size=2, gamma=0.1)" in code
 
 
@@ -197,7 +199,8 @@ def test_show_json_has_the_code_that_rebuilds_the_schedule(
         {"run_id": 2, "label": "", **EPOCH_B.__dict__},
     ]
     code = shown["code"]
-    assert "torch.optim.AdamW(model.parameters(), lr=0.004, betas=(0.9, 0.999)" in code
+    assert "optimizer = torch.optim.AdamW(\n" in code
+    assert "model.parameters(), lr=0.004, betas=(0.9, 0.999), eps=1e-08," in code
     assert "weight_decay=0.01" in code
     assert "ReduceLROnPlateau(optimizer, patience=1)" in code
     assert "scheduler.step(valid_loss)" in code

@@ -265,36 +265,42 @@ def pytorch_code(config: dict[str, Any], *, steps_per_epoch: int | None) -> str:
 
     cfg = RunConfig.from_dict(config)
     sizes = [784, *cfg.hidden, 10]
-    layers: list[str] = ["nn.Flatten()"]
+    layers = ["nn.Flatten(),"]
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(f"nn.Linear({a}, {b})")
-        if i < len(sizes) - 2:
-            layers.append("nn.ReLU()")
+        layers.append(f"nn.Linear({a}, {b})," + (" nn.ReLU()," if i < len(sizes) - 2 else ""))
     opt = cfg.optimizer
     if opt.name == "sgd":
         optimizer = (
-            f"torch.optim.SGD(model.parameters(), lr={cfg.lr!r}, momentum={opt.momentum!r}, "
-            f"dampening={opt.dampening!r}, weight_decay={opt.weight_decay!r}, "
-            f"nesterov={opt.nesterov!r})"
+            f"torch.optim.SGD(\n    model.parameters(), lr={cfg.lr!r}, momentum={opt.momentum!r}, "
+            f"dampening={opt.dampening!r},\n    weight_decay={opt.weight_decay!r}, "
+            f"nesterov={opt.nesterov!r},\n)"
         )
     else:
         cls = "Adam" if opt.name == "adam" else "AdamW"
         optimizer = (
-            f"torch.optim.{cls}(model.parameters(), lr={cfg.lr!r}, "
-            f"betas={tuple(opt.betas)!r}, eps={opt.eps!r}, weight_decay={opt.weight_decay!r})"
+            f"torch.optim.{cls}(\n    model.parameters(), lr={cfg.lr!r}, "
+            f"betas={tuple(opt.betas)!r}, eps={opt.eps!r},\n"
+            f"    weight_decay={opt.weight_decay!r},\n)"
         )
-    spe = steps_per_epoch or 1
-    scheduler = to_code(cfg.scheduler, epochs=cfg.epochs, steps_per_epoch=spe)
+    scheduler = to_code(cfg.scheduler, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch or 1)
+    imports = ["import torch", "from torch import nn"]
+    body: list[str] = []
+    for line in scheduler.rstrip("\n").splitlines():
+        if line.startswith(("import ", "from ")):
+            imports.append(line)
+        elif line or (body and body[-1]):
+            body.append(line)
     lines = [
-        "import torch",
-        "from torch import nn",
+        *sorted(imports, key=lambda line: (not line.startswith("import "), line)),
         "",
-        f"model = nn.Sequential({', '.join(layers)})",
+        "model = nn.Sequential(",
+        *(f"    {layer}" for layer in layers),
+        ")",
         f"optimizer = {optimizer}",
     ]
     if steps_per_epoch is None:
-        lines.append("# steps per epoch unknown (no epoch finished): assumed 1 below")
-    return "\n".join(lines) + "\n" + scheduler.rstrip("\n")
+        lines.append("# steps per epoch unknown (no epoch finished): 1 assumed below")
+    return "\n".join([*lines, *body]).rstrip("\n") + "\n"
 
 
 def _code_or_reason(run: RunRecord) -> str:
@@ -332,7 +338,7 @@ def _show(args: argparse.Namespace, path: Path) -> int:
         ("optimizer", optimizer_text(run.config)),
         ("dataset", run.dataset + (f"  [{run.notice}]" if run.notice else "")),
         ("device", run.device),
-        ("epochs", f"{run.epochs_done} of {run.epochs} done"),
+        ("epochs", f"{run.epochs_done} of {run.epochs} done" + _steps_note(run)),
         ("started", _when(run.started_at)),
         ("ended", _when(run.ended_at)),
         ("took", _duration(run.seconds)),
@@ -344,7 +350,15 @@ def _show(args: argparse.Namespace, path: Path) -> int:
     for key, value in facts:
         print(f"  {key:<10} {value}")
     print("\nConfig")
-    print(_indent(json.dumps(run.config, indent=2, sort_keys=True)))
+    flat: dict[str, Any] = {}
+    for key, value in sorted(run.config.items()):
+        if isinstance(value, dict) and key != "scheduler":
+            flat.update({f"{key}.{k}": v for k, v in sorted(value.items())})
+        else:
+            flat[key] = value
+    width = max((len(k) for k in flat), default=0)
+    for key, value in flat.items():
+        print(f"  {key:<{width}}  {json.dumps(value, sort_keys=True)}")
     print("\nEpochs")
     if epochs:
         plateau = any(e.plateau_best is not None for e in epochs)
@@ -375,6 +389,10 @@ def _show(args: argparse.Namespace, path: Path) -> int:
     print("\nPyTorch code")
     print(_indent(code))
     return 0
+
+
+def _steps_note(run: RunRecord) -> str:
+    return "" if run.steps_per_epoch is None else f", {run.steps_per_epoch} steps each"
 
 
 def _indent(text: str) -> str:
