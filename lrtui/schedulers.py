@@ -896,6 +896,14 @@ def cadence_of(spec: SchedulerSpec) -> Cadence:
     return info.cadence
 
 
+def _safe_cadence(spec: SchedulerSpec) -> Cadence | None:
+    """cadence_of, or None where a name is unknown (validate reports that separately)."""
+    try:
+        return cadence_of(spec)
+    except SpecError:
+        return None
+
+
 def _run_length(spec: SchedulerSpec, epochs: int, steps_per_epoch: int) -> int:
     """Number of scheduler steps in the run: epochs, or batches for batch cadence."""
     return epochs * steps_per_epoch if cadence_of(spec) == "batch" else epochs
@@ -1197,18 +1205,12 @@ def _validate_composite(
         )
         if not spec.children:
             return
-    cadences: list[Cadence] = []
-    for child in spec.children:
-        child_info = _lookup(child.name)
-        if child_info is not None:
-            cadences.append(cadence_of(child) if child_info.composite else child_info.cadence)
-    if len(set(cadences)) > 1:
-        add(
-            f"{prefix}.schedulers",
-            "members must share one cadence (got "
-            + ", ".join(f"{c.name}: {cad}" for c, cad in zip(spec.children, cadences, strict=False))
-            + ")",
-        )
+    cadences = [(child.name, _safe_cadence(child)) for child in spec.children]
+    known = {cadence for _, cadence in cadences if cadence is not None}
+    if len(known) > 1:
+        listed = ", ".join(f"{name}: {cadence}" for name, cadence in cadences if cadence)
+        add(f"{prefix}.schedulers", f"members must share one cadence (got {listed})")
+    unit = "steps" if known == {"batch"} else "epochs"
     milestones_ok = True
     if info.name == "SequentialLR":
         given = spec.params.get("milestones")
@@ -1235,7 +1237,7 @@ def _validate_composite(
             elif milestones and milestones[-1] >= length:
                 add(
                     f"{prefix}.milestones",
-                    f"{milestones[-1]} is not inside the run ({length} steps): "
+                    f"{milestones[-1]} is not inside the run ({length} {unit}): "
                     f"the last member would never run",
                 )
                 milestones_ok = False
