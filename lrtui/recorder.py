@@ -141,7 +141,13 @@ class Recorder:
             steps = self._take_steps(run, epoch, complete=False)
             if steps is not None:
                 self.store.record_steps(run_id, steps)
-        self.store.end_run(run_id, status, reason, seconds=time.monotonic() - self._started[run])
+        self.store.end_run(
+            run_id,
+            status,
+            reason,
+            seconds=time.monotonic() - self._started[run],
+            steps_per_epoch=self._steps_per_epoch,
+        )
         self._open.discard(run)
 
     def close(self, status: Status = "interrupted", reason: str = "") -> list[int]:

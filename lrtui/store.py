@@ -302,7 +302,10 @@ _T = TypeVar("_T")
 _RUN_COLUMNS: Final = (
     "r.id, r.batch_id, r.batch_index, r.label, r.scheduler, r.optimizer, r.lr, r.dataset, "
     "r.device, r.epochs, r.notice, r.status, r.reason, r.started_at, r.ended_at, r.seconds, "
-    "r.lrtui_version, r.torch_version, r.pid, r.host, r.steps_per_epoch, r.config, "
+    "r.lrtui_version, r.torch_version, r.pid, r.host, "
+    # Runs trained together share their steps per epoch (a run that ended early may not know it).
+    "COALESCE(r.steps_per_epoch, (SELECT MAX(b.steps_per_epoch) FROM runs b"
+    " WHERE b.batch_id = r.batch_id)), r.config, "
     "(SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id), "
     "(SELECT MIN(valid_loss) FROM epochs e WHERE e.run_id = r.id), "
     "(SELECT MAX(valid_acc) FROM epochs e WHERE e.run_id = r.id)"
@@ -651,8 +654,9 @@ class Store:
         *,
         ended_at: float | None = None,
         seconds: float | None = None,
+        steps_per_epoch: int | None = None,
     ) -> None:
-        """Close a run: its final status, why, and when."""
+        """Close a run: its final status, why, and when (and its steps per epoch, if not known)."""
         if status not in ENDED_STATUSES:
             raise ValueError(f"status: must be one of {', '.join(ENDED_STATUSES)} (got {status!r})")
         when = time.time() if ended_at is None else ended_at
@@ -660,8 +664,9 @@ class Store:
         def update(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE runs SET status = ?, reason = ?, ended_at = ?, updated_at = ?,"
-                " seconds = COALESCE(?, ? - started_at) WHERE id = ?",
-                (status, reason, when, when, seconds, when, run_id),
+                " seconds = COALESCE(?, ? - started_at),"
+                " steps_per_epoch = COALESCE(steps_per_epoch, ?) WHERE id = ?",
+                (status, reason, when, when, seconds, when, steps_per_epoch, run_id),
             )
 
         self._write(update)

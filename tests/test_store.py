@@ -398,3 +398,53 @@ def test_db_path_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     import platformdirs
 
     assert resolve_db_path(None) == Path(platformdirs.user_data_dir("lrtui")) / "runs.db"
+
+
+def test_recorder_on_a_real_training_call(tmp_path: Path) -> None:
+    """Every EpochEnd and StepChunk the engine emits is in the store, numbers unchanged."""
+    from lrtui.data import synthetic, to_device
+    from lrtui.engine import EpochEnd, Event, RunEnded, StepChunk, train
+    from lrtui.model import OptimizerConfig, RunConfig
+    from lrtui.recorder import Recorder
+    from lrtui.schedulers import parse_spec
+
+    data = to_device(synthetic(n_train=200, n_valid=50, seed=0))
+    common = {"epochs": 3, "batch_size": 32, "device": "cpu"}
+    configs = [
+        RunConfig(scheduler=parse_spec("StepLR:step_size=1,gamma=0.5"), label="step", **common),
+        RunConfig(
+            scheduler=parse_spec("OneCycleLR:max_lr=0.5"),
+            optimizer=OptimizerConfig(momentum=0.9),
+            **common,  # type: ignore[arg-type]
+        ),
+        RunConfig(scheduler=parse_spec("ConstantLR"), lr=1e6, label="boom", **common),
+    ]
+    events: list[Event] = []
+    with Store(tmp_path / "r.db") as store, Recorder(store) as rec:
+
+        def on_event(event: Event) -> None:
+            events.append(event)
+            rec(event)
+
+        ended = train(configs, on_event, data=data)
+        runs = store.list_runs()
+        assert [r.status for r in runs] == [e.status for e in ended]
+        assert [r.status for r in runs] == ["finished", "finished", "diverged"]
+        assert runs[1].scheduler == "OneCycleLR:max_lr=0.5,total_steps=21"  # resolved
+        assert [r.steps_per_epoch for r in runs] == [7, 7, 7]
+        for i, run in enumerate(runs):
+            epochs = [e for e in events if isinstance(e, EpochEnd) and e.run == i]
+            chunks = [e for e in events if isinstance(e, StepChunk) and e.run == i]
+            (end,) = [e for e in events if isinstance(e, RunEnded) and e.run == i]
+            assert run.epochs_done == len(epochs) == end.epochs_done
+            stored = store.epochs(run.id)
+            assert [(s.epoch, s.lr, s.momentum, s.seconds) for s in stored] == [
+                (e.epoch, e.lr, e.momentum, e.seconds) for e in epochs
+            ]
+            for s, e in zip(stored, epochs, strict=True):
+                for got, want in ((s.train_loss, e.train_loss), (s.valid_loss, e.valid_loss)):
+                    assert got == want or (got is None and want != want)  # NaN -> None
+            steps = store.steps(run.id)
+            assert [(s.epoch, s.first_step, s.lr, s.momentum) for s in steps] == [
+                (c.epoch, 7 * c.epoch + c.first_step, c.lr, c.momentum) for c in chunks
+            ]
