@@ -536,12 +536,14 @@ def test_sigkill_mid_training_keeps_finished_epochs_and_reads_interrupted(
         sys.executable, "-m", "lrtui", "run", "-s", "StepLR:step_size=2,gamma=0.5",
         "--dataset", "mnist-sample", "--epochs", "200", "--device", "cpu", "--db", str(db),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    log = tmp_path / "run.log"
+    with log.open("w") as out:  # a file, not a pipe: a full pipe would block the run
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=ENV)
     try:
         deadline = time.monotonic() + 60
         done = 0
         while done < 3:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "no 3 epochs recorded within 60 s"
             time.sleep(0.1)
             if db.exists():

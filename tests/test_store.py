@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -409,15 +410,15 @@ def test_recorder_on_a_real_training_call(tmp_path: Path) -> None:
     from lrtui.schedulers import parse_spec
 
     data = to_device(synthetic(n_train=200, n_valid=50, seed=0))
-    common = {"epochs": 3, "batch_size": 32, "device": "cpu"}
+    base = RunConfig(epochs=3, batch_size=32, device="cpu")
     configs = [
-        RunConfig(scheduler=parse_spec("StepLR:step_size=1,gamma=0.5"), label="step", **common),
-        RunConfig(
+        replace(base, scheduler=parse_spec("StepLR:step_size=1,gamma=0.5"), label="step"),
+        replace(
+            base,
             scheduler=parse_spec("OneCycleLR:max_lr=0.5"),
             optimizer=OptimizerConfig(momentum=0.9),
-            **common,  # type: ignore[arg-type]
         ),
-        RunConfig(scheduler=parse_spec("ConstantLR"), lr=1e6, label="boom", **common),
+        replace(base, scheduler=parse_spec("ConstantLR"), lr=1e6, label="boom"),
     ]
     events: list[Event] = []
     with Store(tmp_path / "r.db") as store, Recorder(store) as rec:
