@@ -407,7 +407,7 @@ class Store:
             raise StoreError(f"database: cannot create {path}: the folder {parent} is read-only")
 
     def _check_ours(self) -> None:
-        """A non-empty SQLite file must be an lrtui database: ours by application_id or meta."""
+        """A non-empty SQLite file must be an lrtui database (our PRAGMA application_id)."""
         try:
             app_id = int(self._conn.execute("PRAGMA application_id").fetchone()[0])
             tables = {
