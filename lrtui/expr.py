@@ -3,8 +3,9 @@
 A user types `0.95 ** epoch` or `min(1, (epoch + 1) / 5)`; we parse it with `ast`, accept only a
 small whitelist of node types, names and `math` functions, and evaluate the tree ourselves. User
 text never reaches `eval`/`exec`/`compile`, so a formula cannot import, read attributes, or call
-anything outside the whitelist. Arithmetic runs in floats, so `2 ** epoch` cannot build a huge
-integer; overflow, domain errors and non-finite results become `FormulaError` at evaluation.
+anything outside the whitelist. Numbers follow Python's own rules, so a formula gives exactly what
+the generated `lambda epoch: ...` gives; integer powers are capped (`MAX_INT_BITS`), and overflow,
+domain errors, complex and non-finite results become `FormulaError` at evaluation.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 __all__ = ["CONSTANTS", "FUNCTIONS", "Formula", "FormulaError", "compile_formula"]
 
@@ -209,16 +210,36 @@ def _parse(text: str, variables: tuple[str, ...]) -> ast.Expression:
     return tree
 
 
-def _evaluate(node: ast.AST, env: dict[str, float]) -> Any:
-    """Evaluate a checked tree in floats (numbers are converted on the way in)."""
+MAX_INT_BITS = 4096
+"""Largest integer power computed exactly (bits); beyond it `a ** b` is an overflow."""
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    """`base ** exponent` with Python's own semantics, refusing integer powers too large to hold."""
+    if (
+        isinstance(base, int)
+        and isinstance(exponent, int)
+        and exponent > 0
+        and abs(base) > 1
+        and exponent * abs(base).bit_length() > MAX_INT_BITS
+    ):
+        raise OverflowError("integer power too large")
+    return base**exponent
+
+
+def _evaluate(node: ast.AST, env: dict[str, int | float]) -> Any:
+    """Evaluate a checked tree with Python's own number semantics (ints stay ints), so the result
+    is exactly what the generated `lambda epoch: ...` of `to_python()` computes."""
     if isinstance(node, ast.Constant):
-        return float(cast(float, node.value))
+        return node.value
     if isinstance(node, ast.Name):
         return env[node.id] if node.id in env else CONSTANTS[node.id]
     if isinstance(node, ast.BinOp):
         left = _evaluate(node.left, env)
         right = _evaluate(node.right, env)
-        return _BINOPS[type(node.op)](float(left), float(right))
+        if isinstance(node.op, ast.Pow):
+            return _power(left, right)
+        return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](_evaluate(node.operand, env))
     if isinstance(node, ast.BoolOp):
@@ -242,7 +263,7 @@ def _evaluate(node: ast.AST, env: dict[str, float]) -> Any:
         return _evaluate(chosen, env)
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
-        args = [float(_evaluate(arg, env)) for arg in node.args]
+        args = [_evaluate(arg, env) for arg in node.args]
         return FUNCTIONS[node.func.id][0](*args)
     raise FormulaError(f"{_describe(node)} are not allowed in a formula")  # pragma: no cover
 
@@ -265,10 +286,14 @@ class Formula:
     def __call__(self, *values: float) -> float:
         if len(values) != len(self.variables):
             raise TypeError(f"formula takes {len(self.variables)} value(s), got {len(values)}")
-        env = {name: float(v) for name, v in zip(self.variables, values, strict=True)}
+        env: dict[str, int | float] = {
+            name: v if isinstance(v, int) and not isinstance(v, bool) else float(v)
+            for name, v in zip(self.variables, values, strict=True)
+        }
         where = ", ".join(f"{k}={v:g}" for k, v in env.items())
         try:
             result = _evaluate(self._tree.body, env)
+            number = math.nan if isinstance(result, complex) else float(result)
         except ZeroDivisionError:
             raise FormulaError(f"{self.text}: division by zero at {where}") from None
         except OverflowError:
@@ -277,7 +302,6 @@ class Formula:
             raise FormulaError(f"{self.text}: {exc} at {where}") from None
         if isinstance(result, complex):
             raise FormulaError(f"{self.text}: complex result at {where}")
-        number = float(result)
         if not math.isfinite(number):
             raise FormulaError(f"{self.text}: result is {number} at {where}")
         return number

@@ -148,9 +148,9 @@ _ATOMS = st.sampled_from(["epoch", "1", "2", "0.5", "3.25", "pi"])
 
 def _expressions() -> st.SearchStrategy[str]:
     def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        binary = st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "<", ">="]), inner).map(
-            lambda t: f"({t[0]} {t[1]} {t[2]})"
-        )
+        binary = st.tuples(
+            inner, st.sampled_from(["+", "-", "*", "/", "//", "%", "<", ">="]), inner
+        ).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
         calls = st.tuples(st.sampled_from(["cos", "tanh", "exp", "fabs"]), inner).map(
             lambda t: f"{t[0]}({t[1]})"
         )
@@ -181,6 +181,24 @@ def test_formula_matches_python_of_to_python(text: str, epoch: int) -> None:
     except (ZeroDivisionError, OverflowError, ValueError):
         theirs_opt = None
     assert ours == theirs_opt
+
+
+@pytest.mark.parametrize(
+    "text", ["epoch ** 6 / 3", "(epoch * 7 + 1) // 3 / 11", "2 ** epoch / 3 ** 40", "epoch ** -1"]
+)
+def test_integer_arithmetic_is_exactly_pythons(text: str) -> None:
+    """Ints stay ints (as in the lambda to_code writes), so big intermediate values agree."""
+    f = compile_formula(text)
+    for epoch in (1, 7, 999, 1000):
+        assert f(epoch) == float(eval(f.to_python(), {}, {"epoch": epoch}))  # test only
+
+
+def test_integer_powers_are_capped() -> None:
+    assert compile_formula("2 ** epoch")(1000) == 2.0**1000
+    with pytest.raises(FormulaError, match="overflow at epoch=5000"):
+        compile_formula("3 ** epoch")(5000)  # ~7900 bits > MAX_INT_BITS
+    with pytest.raises(FormulaError, match="overflow"):
+        compile_formula("(epoch ** 90) ** 90")(10)
 
 
 def test_module_never_calls_eval_exec_or_compile() -> None:
