@@ -1,22 +1,34 @@
-"""Placeholder app until the terminal app lands (issue 5)."""
+"""Entry point of the terminal app: open the store, build the app, run it."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
-
-
-class PlaceholderApp(App[None]):
-    BINDINGS = [("q", "quit", "Quit")]
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("lrtui — the terminal app is coming. Try `lrtui preview --help`.")
-        yield Footer()
+from lrtui.data import DATASETS, DEFAULT_DATASET
+from lrtui.store import Store, StoreError, resolve_db_path
 
 
 def run_app(args: argparse.Namespace) -> int:
-    PlaceholderApp().run()
+    """`lrtui` with no subcommand. Bad input: one line on stderr, exit code 2."""
+    dataset = getattr(args, "dataset", None) or DEFAULT_DATASET
+    if dataset not in DATASETS:
+        print(f"lrtui: error: --dataset: must be one of {', '.join(DATASETS)} (got {dataset})",
+              file=sys.stderr)
+        return 2
+    try:
+        store = Store(resolve_db_path(getattr(args, "db", None)))
+    except StoreError as exc:
+        print(f"lrtui: error: {exc}", file=sys.stderr)
+        return 2
+    from lrtui.app.app import LrtuiApp
+    from lrtui.app.form import FormValues
+
+    try:
+        app = LrtuiApp(store=store, default_dataset=dataset,
+                       data_dir=getattr(args, "data_dir", None),
+                       initial=FormValues(dataset=dataset))
+        app.run()
+    finally:
+        store.close()
     return 0

@@ -1,0 +1,727 @@
+"""The lrtui terminal app: form on the left, live charts, runs table, log and progress on the right.
+
+Training runs in one thread worker (`_train_worker`) that records every event to the store
+(Recorder) and posts a dataclass message per event; the UI thread only updates plain data and
+redraws, throttled. The engine and the store are injected (`LrtuiApp(engine=..., store=...,
+dataset=...)`), so tests run the real app against tiny data and a temporary database.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
+from textual.containers import Grid, Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from lrtui import schedulers as S
+from lrtui.app.charts import Chart
+from lrtui.app.form import (
+    FormResult,
+    FormValues,
+    describe_device,
+    evaluate,
+    tutorial_configs,
+    values_from_config,
+)
+from lrtui.app.keys import bindings
+from lrtui.app.messages import (
+    EpochDone,
+    PreviewReady,
+    ProgressUpdated,
+    RunBegan,
+    RunFinished,
+    StepsArrived,
+)
+from lrtui.app.palette import LrtuiCommands
+from lrtui.app.plotting import fmt_lr
+from lrtui.app.report import export_run, run_details
+from lrtui.app.runs import RunsTable
+from lrtui.app.screens import ConfirmScreen, DetailsScreen, ExportScreen, HelpScreen
+from lrtui.app.session import (
+    EpochPoint,
+    PreviewCurve,
+    RunTrace,
+    StoredSummary,
+    build_charts,
+    run_row,
+    trace_from_record,
+)
+from lrtui.app.sidebar import Sidebar, widget_id
+from lrtui.app.status import LogPane, ProgressLine
+from lrtui.data import DATASETS, DeviceDataset, RawDataset, to_device
+from lrtui.engine import Control, Event, Progress, RunEnded, RunStarted, StepChunk, check_batch
+from lrtui.model import RunConfig
+from lrtui.recorder import Recorder
+from lrtui.store import Store, StoreError
+
+
+class Engine(Protocol):
+    """What the app needs of the engine: `lrtui.engine` itself, or a test double."""
+
+    def train(self, configs: Sequence[RunConfig], on_event: Callable[[Event], None],
+              control: Control | None = ..., *, data: DeviceDataset | None = ...,
+              data_dir: str | None = ...) -> list[RunEnded]: ...
+
+
+@dataclass
+class Job:
+    """One train() call in flight."""
+
+    number: int
+    configs: list[RunConfig]
+    control: Control
+    run_ids: dict[int, int] = field(default_factory=dict)  # engine run index -> store id
+    steps_per_epoch: int | None = None
+    ended: dict[int, str] = field(default_factory=dict)  # store id -> status
+    notice_logged: bool = False
+
+    @property
+    def title(self) -> str:
+        n = len(self.configs)
+        return f"{n} run{'s' if n != 1 else ''}"
+
+
+BANNER = (
+    "New here? Press [b]t[/b] to train the tutorial's four schedulers together "
+    "(StepLR, MultiStepLR, ExponentialLR, ReduceLROnPlateau) on {dataset}, "
+    "or pick a scheduler in the form and press [b]r[/b].  [b]?[/b] lists every key."
+)
+
+
+class LrtuiApp(App[None]):
+    """The terminal lab. See the module docstring for the threading model."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "lrtui"
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings())
+    COMMANDS = App.COMMANDS | {LrtuiCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (Textual's own)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
+    CHART_INTERVAL_S: ClassVar[float] = 0.25  # live charts redraw at most this often
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        engine: Engine | None = None,
+        dataset: RawDataset | None = None,
+        default_dataset: str = "mnist",
+        data_dir: str | None = None,
+        train_kwargs: dict[str, Any] | None = None,
+        initial: FormValues | None = None,
+        device_info: Callable[[str], tuple[str, bool]] = describe_device,
+        form_debounce_s: float = 0.15,
+        tutorial_epochs: int = 25,
+    ) -> None:
+        super().__init__()
+        if engine is None:
+            import lrtui.engine as engine_module
+
+            engine = engine_module
+        self.engine = engine
+        self.store = store
+        self.dataset = dataset
+        self.default_dataset = dataset.name if dataset is not None else default_dataset
+        self.data_dir = data_dir
+        self.train_kwargs = dict(train_kwargs or {})
+        self.device_info = device_info
+        self.form_debounce_s = form_debounce_s
+        self.tutorial_epochs = tutorial_epochs
+        self.injected_sizes = {dataset.name: dataset.n_train} if dataset is not None else None
+        self.initial = initial or FormValues(dataset=self.default_dataset)
+        self.traces: dict[int, RunTrace] = {}
+        self.summaries: dict[int, StoredSummary] = {}
+        self.batch: list[RunConfig] = []
+        self.job: Job | None = None
+        self.jobs_started = 0
+        self.form: FormResult | None = None
+        self.preview: PreviewCurve | None = None
+        self.log_y = False
+        self._preview_token = 0
+        self._eval_timer: Timer | None = None
+        self._charts_dirty = False
+        self._table_dirty = False
+        self._quit_when_idle = False
+
+    # ------------------------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        names = list(DATASETS)
+        if self.dataset is not None:
+            names = [self.dataset.name]
+        with Horizontal(id="body"):
+            yield Sidebar(datasets=names, initial=self.initial, id="sidebar")
+            with Vertical(id="main"):
+                yield Static("", id="banner")
+                with Grid(id="charts"):
+                    yield Chart("learning rate", x_label="epoch", id="chart-lr")
+                    yield Chart("loss (dots: train, line: valid)", x_label="epoch",
+                                id="chart-loss")
+                    yield Chart("valid accuracy %", x_label="epoch", id="chart-acc",
+                                classes="secondary")
+                    yield Chart("momentum / beta1", x_label="epoch", id="chart-aux",
+                                classes="secondary")
+                with Horizontal(id="bottom"):
+                    yield RunsTable(id="runs")
+                    yield LogPane(id="log")
+        yield ProgressLine(id="progress")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.log_pane.add(f"lrtui · run history in {self._db_name()}")
+        try:
+            records = self.store.list_runs()
+        except StoreError as exc:
+            records = []
+            self.log_pane.add(str(exc), "error")
+        for rec in records:
+            self.traces[rec.id] = trace_from_record(rec)
+            self.summaries[rec.id] = StoredSummary(rec.best_valid_acc, rec.best_valid_loss,
+                                                   rec.epochs_done)
+        banner = self.query_one("#banner", Static)
+        if records:
+            banner.display = False
+            self.log_pane.add(f"{len(records)} stored run{'s' if len(records) != 1 else ''}: "
+                              "space shows one on the charts, enter opens it")
+        else:
+            banner.update(BANNER.format(dataset=self.default_dataset))
+        self._table_dirty = True
+        self.set_interval(self.CHART_INTERVAL_S, self._tick)
+        self._update_device_line()
+        self._evaluate_form()
+        self._tick()
+        self.focus_field("scheduler")
+
+    def _db_name(self) -> str:
+        return self.store.path.name
+
+    # ------------------------------------------------------------------------------- widgets
+
+    @property
+    def log_pane(self) -> LogPane:
+        return self.query_one("#log", LogPane)
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one("#sidebar", Sidebar)
+
+    @property
+    def runs_table(self) -> RunsTable:
+        return self.query_one("#runs", RunsTable)
+
+    @property
+    def progress(self) -> ProgressLine:
+        return self.query_one("#progress", ProgressLine)
+
+    def chart(self, name: str) -> Chart:
+        return self.query_one(f"#chart-{name}", Chart)
+
+    # ------------------------------------------------------------------------------- form
+
+    @on(Sidebar.Changed)
+    def _form_changed(self) -> None:
+        if self._eval_timer is not None:
+            self._eval_timer.stop()
+        if self.form_debounce_s <= 0:
+            self._evaluate_form()
+        else:
+            self._eval_timer = self.set_timer(self.form_debounce_s, self._evaluate_form)
+
+    def _evaluate_form(self) -> None:
+        """Validate the form now and start its preview in a worker."""
+        values = self.sidebar.values()
+        result = evaluate(values, injected_sizes=self.injected_sizes)
+        device_text, device_ok = self.device_info(values.device)
+        if not device_ok:
+            result = FormResult(None, {**result.errors, "device": device_text}, result.warnings,
+                                result.steps_per_epoch, result.spec)
+        self.form = result
+        self.sidebar.show_result(result)
+        self._update_device_line(device_text if device_ok else None)
+        self._preview_token += 1
+        cfg = result.config
+        if cfg is not None and result.steps_per_epoch:
+            self._preview_worker(self._preview_token, cfg, result.steps_per_epoch)
+        else:
+            self.preview = None
+            self._charts_dirty = True
+
+    def _update_device_line(self, text: str | None = None) -> None:
+        if text is None:
+            text, ok = self.device_info(self.sidebar.values().device)
+            if not ok:
+                text = ""
+        self.sidebar.set_device_line(f"→ {text}" if text else "")
+
+    @work(thread=True, group="preview", exclusive=True, exit_on_error=False)
+    def _preview_worker(self, token: int, config: RunConfig, steps_per_epoch: int) -> None:
+        """The exact schedule of the form, off the UI thread (torch's scheduler, stepped)."""
+        try:
+            p = S.preview(config.scheduler, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                          base_lr=config.lr, optimizer=config.optimizer.shape())
+        except Exception as exc:  # a spec validate() let through but torch refuses
+            self.post_message(PreviewReady(token, None, f"{type(exc).__name__}: {exc}"))
+            return
+        curve = PreviewCurve(label=str(config.scheduler).split(":")[0],
+                             steps_per_epoch=steps_per_epoch, lr_per_step=p.lr_per_step,
+                             momentum_per_step=p.momentum_per_step,
+                             plateau=p.cadence == "metric")
+        self.post_message(PreviewReady(token, curve))
+
+    @on(PreviewReady)
+    def _preview_ready(self, message: PreviewReady) -> None:
+        if message.token != self._preview_token:
+            return  # the form changed since
+        if message.error:
+            self.log_pane.add(f"preview: {message.error}", "error")
+        self.preview = message.curve
+        self._redraw_charts()
+
+    # ------------------------------------------------------------------------------- drawing
+
+    def _tick(self) -> None:
+        """Throttled redraw of what changed since the last tick."""
+        if self._charts_dirty:
+            self._redraw_charts()
+        if self._table_dirty:
+            self._redraw_table()
+
+    def _redraw_charts(self) -> None:
+        self._charts_dirty = False
+        data = build_charts(list(self.traces.values()), self.preview)
+        lr = self.chart("lr")
+        lr.log_y = self.log_y
+        lr.show(data.lr)
+        self.chart("loss").show(data.loss)
+        self.chart("acc").show(data.acc)
+        aux = self.chart("aux")
+        aux.title = data.aux_title
+        aux.show(data.aux)
+
+    def _redraw_table(self) -> None:
+        self._table_dirty = False
+        rows = [run_row(t, self.summaries.get(k)) for k, t in self.traces.items()]
+        self.runs_table.set_rows(rows)
+
+    # ------------------------------------------------------------------------------- training
+
+    @property
+    def training(self) -> bool:
+        return self.job is not None
+
+    def _start(self, configs: list[RunConfig], what: str) -> None:
+        if self.job is not None:
+            self.log_pane.add("a training is running: s stops it, p pauses it", "warning")
+            return
+        try:
+            check_batch(configs)
+        except ValueError as exc:
+            self.log_pane.add(f"cannot train: {exc}", "error")
+            return
+        self.jobs_started += 1
+        self.job = Job(self.jobs_started, list(configs), Control())
+        self.query_one("#banner", Static).display = False
+        self.log_pane.add(f"training {what} ({self.job.title}, {configs[0].epochs} epochs, "
+                          f"batch {configs[0].batch_size})", "notice")
+        self.progress.idle(f"starting {self.job.title} …")
+        self.runs_table.focus()  # space / enter / c now act on runs right away
+        self._train_worker(self.job)
+
+    @work(thread=True, group="train", exclusive=True, exit_on_error=False)
+    def _train_worker(self, job: Job) -> list[RunEnded]:
+        """Train on this thread; record each event, then hand it to the UI as a message."""
+        kwargs = dict(self.train_kwargs)
+        if self.dataset is not None:
+            kwargs["data"] = to_device(self.dataset)
+        elif self.data_dir is not None:
+            kwargs.setdefault("data_dir", self.data_dir)
+        number = job.number
+
+        with Recorder(self.store) as recorder:
+
+            def on_event(event: Event) -> None:
+                recorder(event)
+                if isinstance(event, Progress):
+                    self.post_message(ProgressUpdated(number, event))
+                    return
+                run_id = recorder.run_ids[event.run]
+                if isinstance(event, RunStarted):
+                    self.post_message(RunBegan(number, run_id, event))
+                elif isinstance(event, StepChunk):
+                    self.post_message(StepsArrived(number, run_id, event))
+                elif isinstance(event, RunEnded):
+                    self.post_message(RunFinished(number, run_id, event))
+                else:
+                    self.post_message(EpochDone(number, run_id, event))
+
+            return self.engine.train(job.configs, on_event, job.control, **kwargs)
+
+    def _current(self, job: int) -> Job | None:
+        return self.job if self.job is not None and self.job.number == job else None
+
+    @on(RunBegan)
+    def _run_began(self, message: RunBegan) -> None:
+        job = self._current(message.job)
+        if job is None:
+            return
+        ev = message.event
+        job.run_ids[ev.run] = message.run_id
+        size = (self.injected_sizes or {}).get(ev.dataset) or _train_size(ev.dataset)
+        spe = job.steps_per_epoch or (-(-size // ev.config.batch_size) if size else None)
+        trace = RunTrace(key=message.run_id, label=ev.config.label,
+                         scheduler=str(ev.config.scheduler), dataset=ev.dataset,
+                         epochs_planned=ev.config.epochs, steps_per_epoch=spe)
+        self.traces[message.run_id] = trace
+        if ev.notice and not job.notice_logged:
+            job.notice_logged = True
+            self.log_pane.add(ev.notice, "warning")
+        self.log_pane.add(f"{trace.name} started · {trace.scheduler} · {ev.dataset} on {ev.device}")
+        self._table_dirty = self._charts_dirty = True
+
+    @on(StepsArrived)
+    def _steps_arrived(self, message: StepsArrived) -> None:
+        trace = self.traces.get(message.run_id)
+        if trace is None or self._current(message.job) is None:
+            return
+        ev = message.event
+        spe = trace.steps_per_epoch or 1
+        trace.add_steps(ev.epoch * spe + ev.first_step, ev.lr, ev.momentum)
+        self._charts_dirty = True
+
+    @on(EpochDone)
+    def _epoch_done(self, message: EpochDone) -> None:
+        trace = self.traces.get(message.run_id)
+        if trace is None:
+            return
+        ev = message.event
+        plateau = ev.plateau
+        trace.epochs.append(EpochPoint(
+            ev.epoch, ev.train_loss, ev.valid_loss, ev.valid_acc, ev.lr, ev.momentum, ev.seconds,
+            None if plateau is None else plateau.num_bad_epochs,
+            None if plateau is None else plateau.best))
+        self.log_pane.add(
+            f"{trace.name} {ev.epoch + 1}/{trace.epochs_planned} · lr {fmt_lr(ev.lr)}"
+            f" · train {_loss(ev.train_loss)} · valid {_loss(ev.valid_loss)}"
+            f" · {100 * ev.valid_acc:.2f}%")
+        self._table_dirty = self._charts_dirty = True
+
+    @on(RunFinished)
+    def _run_finished(self, message: RunFinished) -> None:
+        trace = self.traces.get(message.run_id)
+        ev = message.event
+        job = self._current(message.job)
+        if job is not None:
+            job.ended[message.run_id] = ev.status
+        if trace is None:
+            return
+        trace.status = ev.status
+        level = {"finished": "info", "stopped": "notice"}.get(ev.status, "warning")
+        why = f": {ev.reason}" if ev.reason and ev.status != "finished" else ""
+        self.log_pane.add(f"{trace.name} {ev.status} after {ev.epochs_done} "
+                          f"epoch{'s' if ev.epochs_done != 1 else ''}{why}",
+                          level)  # type: ignore[arg-type]
+        self._table_dirty = self._charts_dirty = True
+
+    @on(ProgressUpdated)
+    def _progress(self, message: ProgressUpdated) -> None:
+        job = self._current(message.job)
+        if job is None:
+            return
+        ev = message.event
+        if job.steps_per_epoch is None:
+            job.steps_per_epoch = ev.steps_per_epoch
+            for run_id in job.run_ids.values():
+                trace = self.traces.get(run_id)
+                if trace is not None and trace.steps_per_epoch != ev.steps_per_epoch:
+                    trace.steps_per_epoch = ev.steps_per_epoch
+        self.progress.show(label=job.title, epoch=ev.epoch, epochs=job.configs[0].epochs,
+                           step=ev.step, steps_per_epoch=ev.steps_per_epoch,
+                           global_step=ev.global_step, total_steps=ev.total_steps,
+                           samples_per_s=ev.samples_per_s, elapsed_s=ev.elapsed_s,
+                           paused=job.control.paused)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker outcomes are handled (harlequin-style)."""
+        worker = event.worker
+        if worker.group == "preview" and event.state == WorkerState.ERROR:
+            self.log_pane.add(f"preview failed: {worker.error}", "error")
+            return
+        if worker.group != "train" or event.state not in (
+                WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        job = self.job
+        self.job = None
+        if event.state == WorkerState.ERROR:
+            err = worker.error
+            self.log_pane.add(f"training failed: {type(err).__name__}: {err}", "error")
+            if job is not None:
+                for run_id in job.run_ids.values():
+                    trace = self.traces.get(run_id)
+                    if trace is not None and trace.status == "running":
+                        trace.status = "failed"
+        if job is not None:
+            counts: dict[str, int] = {}
+            for status in job.ended.values():
+                counts[status] = counts.get(status, 0) + 1
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no run ended"
+            finished = bool(job.ended) and all(s == "finished" for s in job.ended.values())
+            self.progress.idle(f"done · {job.title}: {summary}", complete=finished)
+            self.log_pane.add(f"training done · {summary}", "notice")
+        self._table_dirty = self._charts_dirty = True
+        self._tick()
+        if self._quit_when_idle:
+            self.exit()
+
+    # ------------------------------------------------------------------------------- actions
+
+    def _form_config(self) -> RunConfig | None:
+        """The form's config, or None after saying why (log + focus on the first bad field)."""
+        if self._eval_timer is not None:
+            self._eval_timer.stop()
+            self._eval_timer = None
+        self._evaluate_form()
+        form = self.form
+        if form is None or not form.ok or form.config is None:
+            why = form.first_error() if form is not None else "the form is not ready"
+            self.log_pane.add(f"cannot run: {why}", "error")
+            if form is not None and form.errors:
+                key = next(iter(form.errors))
+                target = self.sidebar.widgets.get(key)
+                if target is not None and self.sidebar.display:
+                    target.focus()
+            return None
+        return form.config
+
+    def action_run_form(self) -> None:
+        """r: train the form's configuration."""
+        if self.job is not None:
+            self.log_pane.add("a training is running: s stops it, p pauses it", "warning")
+            return
+        config = self._form_config()
+        if config is not None:
+            self._start([config], str(config.scheduler))
+
+    def action_add_to_batch(self) -> None:
+        """a: add the form's configuration to the batch."""
+        config = self._form_config()
+        if config is None:
+            return
+        try:
+            check_batch([*self.batch, config])
+        except ValueError as exc:
+            self.log_pane.add(f"not added: {exc}", "error")
+            return
+        self.batch.append(config)
+        n = len(self.batch)
+        self.log_pane.add(f"batch: {n} configuration{'s' if n != 1 else ''} "
+                          f"(+ {config.scheduler}) · b trains them together, x empties it",
+                          "notice")
+
+    def action_run_batch(self) -> None:
+        """b: train the batch in one vectorized pass."""
+        if not self.batch:
+            self.log_pane.add("the batch is empty: a adds the form's configuration", "warning")
+            return
+        if self.job is not None:
+            self.log_pane.add("a training is running: s stops it, p pauses it", "warning")
+            return
+        configs, self.batch = self.batch, []
+        self._start(configs, "the batch")
+
+    def action_clear_batch(self) -> None:
+        self.batch = []
+        self.log_pane.add("batch emptied", "notice")
+
+    def action_tutorial(self) -> None:
+        """t: the tutorial's four schedulers together (the first-minute comparison)."""
+        configs = tutorial_configs(self.default_dataset, epochs=self.tutorial_epochs)
+        self._start(configs, "the tutorial's four schedulers")
+
+    def action_stop(self) -> None:
+        if self.job is None:
+            self.log_pane.add("nothing is training", "warning")
+            return
+        self.job.control.stop()
+        self.log_pane.add("stopping (within one step) …", "notice")
+
+    def action_pause(self) -> None:
+        job = self.job
+        if job is None:
+            self.log_pane.add("nothing is training", "warning")
+            return
+        if job.control.paused:
+            job.control.resume()
+            self.log_pane.add("resumed", "notice")
+        else:
+            job.control.pause()
+            self.log_pane.add("paused · p resumes", "notice")
+            self.progress.idle(f"paused · {job.title} · p resumes")
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.chart("lr").set_log_y(self.log_y)
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.sidebar
+        if sidebar.display and self.focused is not None and sidebar in self.focused.ancestors:
+            self.runs_table.focus()
+        sidebar.display = not sidebar.display
+        self.screen.set_class(not sidebar.display, "-no-sidebar")
+
+    def action_pick_scheduler(self) -> None:
+        if not self.sidebar.display:
+            self.action_toggle_sidebar()
+        self.focus_field("scheduler")
+
+    def action_leave_form(self) -> None:
+        self.runs_table.focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_find_lr(self) -> None:
+        self.log_pane.add("the LR range test is not in the app yet: try `lrtui find-lr`", "notice")
+
+    def action_sort(self) -> None:
+        header = self.runs_table.sort_next()
+        self.log_pane.add(f"runs sorted by {header}")
+
+    def action_quit_app(self) -> None:
+        if self.job is None:
+            self.exit()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes and self.job is not None:
+                self._quit_when_idle = True
+                self.job.control.stop()
+                self.job.control.resume()
+                self.log_pane.add("stopping the training, then quitting …", "notice")
+                self.set_timer(10.0, self.exit)  # never hang on a stuck device
+            elif yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen("A training is running. Stop it and quit?"), answer)
+
+    # ---- run actions (on the highlighted row of the runs table)
+
+    def _highlighted(self) -> RunTrace | None:
+        key = self.runs_table.highlighted_key
+        if key is None:
+            self.log_pane.add("no run selected: the runs table is empty", "warning")
+            return None
+        return self.traces.get(key)
+
+    def action_toggle_run(self) -> None:
+        """space: show or hide the highlighted run on the charts."""
+        trace = self._highlighted()
+        if trace is None:
+            return
+        if not trace.loaded:
+            try:
+                trace.load(self.store.epochs(trace.key), self.store.steps(trace.key))
+            except StoreError as exc:
+                self.log_pane.add(str(exc), "error")
+                return
+        trace.shown = not trace.shown
+        self._redraw_table()
+        self._redraw_charts()
+
+    def action_details(self) -> None:
+        trace = self._highlighted()
+        if trace is None:
+            return
+        try:
+            details = run_details(self.store, trace.key)
+        except StoreError as exc:
+            self.log_pane.add(str(exc), "error")
+            return
+        self.push_screen(DetailsScreen(details))
+
+    @on(DataTable.RowSelected, "#runs")
+    def _row_selected(self) -> None:
+        self.action_details()
+
+    async def action_clone(self) -> None:
+        trace = self._highlighted()
+        if trace is None:
+            return
+        try:
+            config = RunConfig.from_dict(self.store.get_config(trace.key))
+        except (StoreError, ValueError) as exc:
+            self.log_pane.add(f"cannot clone run #{trace.key}: {exc}", "error")
+            return
+        values = values_from_config(config)
+        if self.dataset is not None:
+            values.dataset = self.dataset.name
+        if not self.sidebar.display:
+            self.action_toggle_sidebar()
+        await self.sidebar.load(values)
+        self.log_pane.add(f"form ← run #{trace.key} ({config.scheduler})", "notice")
+
+    def action_export(self) -> None:
+        trace = self._highlighted()
+        if trace is None:
+            return
+        key = trace.key
+
+        def write(path: str | None) -> None:
+            if not path:
+                self.log_pane.add("export cancelled")
+                return
+            try:
+                where, rows = export_run(self.store, key, path)
+            except (OSError, ValueError, StoreError) as exc:
+                self.log_pane.add(f"export failed: {exc}", "error")
+                return
+            self.log_pane.add(f"exported run #{key} ({rows} epochs) to {where}", "notice")
+
+        self.push_screen(ExportScreen(f"Export run #{key} to CSV:", f"lrtui-run-{key}.csv"), write)
+
+    def action_delete(self) -> None:
+        trace = self._highlighted()
+        if trace is None:
+            return
+        key = trace.key
+        if self.job is not None and key in self.job.run_ids.values() and trace.status == "running":
+            self.log_pane.add(f"run #{key} is training: stop it first (s)", "warning")
+            return
+
+        def confirm(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.store.delete_runs([key])
+            except StoreError as exc:
+                self.log_pane.add(f"delete failed: {exc}", "error")
+                return
+            self.traces.pop(key, None)
+            self.summaries.pop(key, None)
+            self.log_pane.add(f"deleted run #{key}", "notice")
+            self._redraw_table()
+            self._redraw_charts()
+
+        self.push_screen(ConfirmScreen(f"Delete run #{key} ({trace.label or trace.scheduler}) "
+                                       "and its epochs?"), confirm)
+
+    def focus_field(self, key: str) -> None:
+        """Focus a form field by its key (tests and the palette use it)."""
+        self.query_one(f"#{widget_id(key)}").focus()
+
+
+def _loss(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else str(value)
+
+
+def _train_size(name: str) -> int | None:
+    from lrtui.app.form import TRAIN_SIZES
+
+    return TRAIN_SIZES.get(name)

@@ -1,0 +1,357 @@
+"""The sidebar form as data: raw field values in, a `RunConfig` (or per-field errors) out.
+
+No widgets here: the sidebar collects `FormValues`, `evaluate()` parses every field, builds the
+scheduler spec (with the optional warm-up wrapped around it as `LinearLR -> X`), and validates the
+whole config with the core's own rules (`lrtui.model.validate_config`, which runs
+`schedulers.validate`). Field keys are the sidebar's widget names: "lr", "optimizer.momentum",
+"param:step_size", "warmup", "spec", ...
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lrtui import schedulers as S
+from lrtui.data import DATASETS
+from lrtui.model import OptimizerConfig, RunConfig, validate_config
+
+# Training-split sizes of the registry's datasets: the preview's steps per epoch, before loading.
+TRAIN_SIZES: dict[str, int] = {
+    "mnist": 60000,
+    "fashion-mnist": 60000,
+    "kmnist": 60000,
+    "mnist-sample": 4000,
+}
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "adam", "adamw")
+# Schedulers whose form is one spec text field ("A -> B" / "A + B") rather than generated fields.
+COMPOSITE_EXAMPLES: dict[str, str] = {
+    "SequentialLR": "LinearLR:start_factor=0.1,total_iters=5 -> CosineAnnealingLR",
+    "ChainedScheduler": "ConstantLR:factor=0.5,total_iters=5 + ExponentialLR:gamma=0.95",
+}
+
+
+@dataclass
+class FormValues:
+    """Every field of the sidebar as the user left it (text fields are raw text)."""
+
+    dataset: str = "mnist"
+    hidden: str = "64,32"
+    optimizer: str = "sgd"
+    momentum: str = "0"
+    nesterov: bool = False
+    weight_decay: str = "0"
+    beta1: str = "0.9"
+    beta2: str = "0.999"
+    eps: str = "1e-08"
+    lr: str = "0.1"
+    epochs: str = "25"
+    batch_size: str = "32"
+    seed: str = "0"
+    device: str = "auto"
+    scheduler: str = "StepLR"
+    params: dict[str, str | bool] = field(default_factory=dict)  # param name -> text / bool
+    spec_text: str = ""  # composites only
+    warmup: str = "0"
+    warmup_start: str = "0.1"
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class FormResult:
+    """The outcome of one evaluation: a runnable config, or why not (field -> message)."""
+
+    config: RunConfig | None
+    errors: dict[str, str]
+    warnings: dict[str, str]
+    steps_per_epoch: int | None
+    spec: S.SchedulerSpec | None
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None and not self.errors
+
+    def first_error(self) -> str:
+        """'field: message' of the first error, for the log."""
+        if not self.errors:
+            return ""
+        key, msg = next(iter(self.errors.items()))
+        return f"{key}: {msg}"
+
+
+def train_size(dataset: str, injected: dict[str, int] | None = None) -> int | None:
+    """Training examples of a dataset by name (an injected dataset's own size first)."""
+    if injected and dataset in injected:
+        return injected[dataset]
+    return TRAIN_SIZES.get(dataset)
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """ceil(n_train / batch_size): a DataLoader without drop_last."""
+    return -(-n_train // batch_size)
+
+
+def format_number(value: Any) -> str:
+    """A default value as the form shows it (floats exact, lists as '10, 30')."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(format_number(v) for v in value)
+    return "" if value is None else str(value)
+
+
+_INT_RE = re.compile(r"\s*[-+]?\d+\s*\Z")
+
+
+def parse_int(key: str, text: str, errors: dict[str, str], *, minimum: int | None = None
+              ) -> int | None:
+    """An integer field; an error names the field and the rule."""
+    if not _INT_RE.match(text):
+        errors[key] = f"must be an integer (got {text.strip() or 'nothing'})"
+        return None
+    value = int(text)
+    if minimum is not None and value < minimum:
+        errors[key] = f"must be an integer >= {minimum} (got {value})"
+        return None
+    return value
+
+
+def parse_float(key: str, text: str, errors: dict[str, str]) -> float | None:
+    """A number field (1e-3 style accepted); inf/nan refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        errors[key] = f"must be a number (got {text.strip() or 'nothing'})"
+        return None
+    if not math.isfinite(value):
+        errors[key] = f"must be a finite number (got {text.strip()})"
+        return None
+    return value
+
+
+def parse_param(param: S.Param, raw: str | bool, sched: str, errors: dict[str, str]) -> Any:
+    """A scheduler parameter from its field: typed like the spec parser types it (ranges are
+    `schedulers.validate`'s job). Returns None when the field is empty (the catalog default)."""
+    key = f"param:{param.name}"
+    if param.kind == "bool":
+        return bool(raw)
+    text = str(raw).strip()
+    if text == "":
+        return None
+    if param.kind == "int":
+        return parse_int(key, text, errors)
+    if param.kind == "float":
+        return parse_float(key, text, errors)
+    if param.kind in ("int_list", "float_list"):
+        inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+        items = [t for t in (s.strip() for s in inner.split(",")) if t]
+        out: list[Any] = []
+        for item in items:
+            sub: dict[str, str] = {}
+            v = (parse_int(key, item, sub) if param.kind == "int_list"
+                 else parse_float(key, item, sub))
+            if sub:
+                kind = "integers" if param.kind == "int_list" else "numbers"
+                errors[key] = f"must be a list of {kind} like 10, 30 (got {text})"
+                return None
+            out.append(v)
+        return out
+    return text  # choice / formula: validate() checks them
+
+
+def build_spec(v: FormValues, errors: dict[str, str]) -> S.SchedulerSpec | None:
+    """The scheduler spec the form describes (None when a field cannot even be parsed)."""
+    info = S.CATALOG.get(v.scheduler)
+    if info is None:
+        errors["scheduler"] = f"unknown scheduler (got {v.scheduler})"
+        return None
+    if info.composite:
+        try:
+            inner = S.parse_spec(v.spec_text)
+        except S.SpecError as exc:
+            errors["spec"] = str(exc)
+            return None
+    else:
+        params: dict[str, Any] = {}
+        for p in info.params:
+            if p.name not in v.params:
+                continue
+            value = parse_param(p, v.params[p.name], info.name, errors)
+            if value is None or _same(value, p.default):
+                continue  # the catalog default: keep the spec short
+            params[p.name] = value
+        inner = S.SchedulerSpec(info.name, params)
+    warmup = parse_int("warmup", v.warmup, errors, minimum=0) if v.warmup.strip() else 0
+    if not warmup:
+        return inner
+    start = parse_float("warmup_start", v.warmup_start, errors)
+    if start is None or errors:
+        return None
+    try:
+        return S.parse_spec(f"LinearLR:start_factor={start!r},total_iters={warmup} -> "
+                            f"{S.format_spec(inner)}")
+    except S.SpecError as exc:
+        errors["warmup"] = str(exc)
+        return None
+
+
+def _same(value: Any, default: Any) -> bool:
+    if isinstance(value, list) and isinstance(default, list | tuple):
+        return list(value) == list(default)
+    return bool(value == default) and type(value) is type(default)
+
+
+def field_of(key: str, scheduler: str, warmup: bool) -> str:
+    """Map a core error key ('StepLR.step_size', 'SequentialLR[1].OneCycleLR.max_lr',
+    'optimizer.betas[0]') to the form field that shows it."""
+    if key.startswith("optimizer.betas["):
+        return "optimizer.beta1" if key.endswith("[0]") else "optimizer.beta2"
+    if key in ("dataset", "hidden", "lr", "batch_size", "epochs", "seed", "device") or \
+            key.startswith("optimizer."):
+        return key
+    info = S.CATALOG.get(scheduler)
+    if info is not None and info.composite:
+        return "spec"
+    parts = key.split(".")
+    if warmup:
+        if key.startswith("SequentialLR[0]"):
+            return "warmup_start" if key.endswith("start_factor") else "warmup"
+        if key.startswith("SequentialLR[1]") and len(parts) >= 3 and parts[-2] == scheduler:
+            return f"param:{parts[-1]}"
+        return "warmup"
+    if len(parts) == 2 and parts[0] == scheduler:
+        return f"param:{parts[1]}"
+    return "scheduler"
+
+
+def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> FormResult:
+    """Parse and validate the whole form. A config comes back only when nothing is wrong."""
+    errors: dict[str, str] = {}
+    if v.dataset not in DATASETS and not (injected_sizes and v.dataset in injected_sizes):
+        errors["dataset"] = f"unknown dataset (got {v.dataset})"
+    hidden: list[int] = []
+    for part in [p for p in v.hidden.replace(" ", ",").split(",") if p]:
+        width = parse_int("hidden", part, errors, minimum=1)
+        if width is None:
+            errors["hidden"] = f"layer widths like 64, 32 (got {v.hidden.strip() or 'nothing'})"
+            break
+        hidden.append(width)
+    if not hidden and "hidden" not in errors:
+        errors["hidden"] = "give at least one layer width, like 64, 32"
+    opt = OptimizerConfig(name="sgd")
+    if v.optimizer not in OPTIMIZER_NAMES:
+        errors["optimizer.name"] = f"must be sgd, adam or adamw (got {v.optimizer})"
+    else:
+        opt.name = v.optimizer  # type: ignore[assignment]
+    wd = parse_float("optimizer.weight_decay", v.weight_decay, errors)
+    if wd is not None:
+        opt.weight_decay = wd
+    if opt.name == "sgd":
+        mom = parse_float("optimizer.momentum", v.momentum, errors)
+        if mom is not None:
+            opt.momentum = mom
+        opt.nesterov = v.nesterov
+    else:
+        b1 = parse_float("optimizer.beta1", v.beta1, errors)
+        b2 = parse_float("optimizer.beta2", v.beta2, errors)
+        if b1 is not None and b2 is not None:
+            opt.betas = (b1, b2)
+        eps = parse_float("optimizer.eps", v.eps, errors)
+        if eps is not None:
+            opt.eps = eps
+    lr = parse_float("lr", v.lr, errors)
+    epochs = parse_int("epochs", v.epochs, errors, minimum=1)
+    batch = parse_int("batch_size", v.batch_size, errors, minimum=1)
+    seed = parse_int("seed", v.seed, errors, minimum=0)
+    if v.device not in DEVICES:
+        errors["device"] = f"must be auto, cpu, cuda or mps (got {v.device})"
+    spec = build_spec(v, errors)
+    n_train = train_size(v.dataset, injected_sizes)
+    spe = steps_per_epoch(n_train, batch) if n_train and batch else None
+    warnings: dict[str, str] = {}
+    # Validate with the core's rules even when some fields did not parse: the unparsed ones take
+    # their defaults here and keep their own parse error, so every wrong field shows at once.
+    parsed_ok = set(errors)
+    base = RunConfig()
+    config = RunConfig(
+        dataset=v.dataset, hidden=tuple(hidden) or base.hidden, optimizer=opt,
+        lr=base.lr if lr is None else lr, batch_size=batch or base.batch_size,
+        epochs=epochs or base.epochs, seed=base.seed if seed is None else seed,
+        device=v.device if v.device in DEVICES else base.device,
+        scheduler=spec if spec is not None else base.scheduler, label=v.label.strip())
+    warmup = bool(v.warmup.strip() and v.warmup.strip() != "0")
+    check_spe = spe if (epochs is not None and batch is not None) else None
+    problems = validate_config(config, steps_per_epoch=check_spe if spec is not None else None)
+    for key, msg in S.errors_of(problems).items():
+        where = field_of(key, v.scheduler, warmup)
+        if where not in parsed_ok:
+            errors.setdefault(where, msg)
+    for key, msg in S.warnings_of(problems).items():
+        warnings.setdefault(field_of(key, v.scheduler, warmup), msg)
+    return FormResult(config if not errors else None, errors, warnings, spe, spec)
+
+
+def values_from_config(config: RunConfig) -> FormValues:
+    """The form that reproduces a config (used by clone): warm-up composites are unwrapped."""
+    opt = config.optimizer
+    v = FormValues(
+        dataset=config.dataset, hidden=", ".join(str(h) for h in config.hidden),
+        optimizer=opt.name, momentum=format_number(opt.momentum), nesterov=opt.nesterov,
+        weight_decay=format_number(opt.weight_decay), beta1=format_number(opt.betas[0]),
+        beta2=format_number(opt.betas[1]), eps=format_number(opt.eps), lr=format_number(config.lr),
+        epochs=str(config.epochs), batch_size=str(config.batch_size), seed=str(config.seed),
+        device=config.device, label=config.label,
+    )
+    spec = config.scheduler
+    kids = spec.children
+    if (spec.name == "SequentialLR" and len(kids) == 2 and kids[0].name == "LinearLR"
+            and not kids[1].children and set(kids[0].params) <= {"start_factor", "total_iters"}
+            and "total_iters" in kids[0].params
+            and list(spec.params.get("milestones") or [kids[0].params["total_iters"]])
+            == [kids[0].params["total_iters"]]):
+        v.warmup = str(kids[0].params["total_iters"])
+        v.warmup_start = format_number(kids[0].params.get("start_factor", 1.0 / 3))
+        spec = kids[1]
+    info = S.CATALOG.get(spec.name)
+    v.scheduler = spec.name if info is not None else "StepLR"
+    if info is not None and info.composite:
+        v.spec_text = S.format_spec(spec)
+    elif info is not None:
+        v.params = {p.name: (bool(spec.params.get(p.name, p.default)) if p.kind == "bool"
+                             else format_number(spec.params.get(p.name, p.default)))
+                    for p in info.params}
+    return v
+
+
+def tutorial_configs(dataset: str, *, epochs: int = 25) -> list[RunConfig]:
+    """The tutorial's four schedulers on its MLP, SGD lr 0.1, batch 32."""
+    specs = (
+        "StepLR:step_size=10,gamma=0.1",
+        "MultiStepLR:milestones=[10,30],gamma=0.1",
+        "ExponentialLR:gamma=0.1",
+        "ReduceLROnPlateau:mode=min,patience=5",
+    )
+    return [RunConfig(dataset=dataset, epochs=epochs, scheduler=S.parse_spec(s)) for s in specs]
+
+
+def describe_device(choice: str) -> tuple[str, bool]:
+    """What a device choice resolves to here ('cuda:0 NVIDIA H100', 'cpu (no CUDA)'), and whether
+    it exists. Uses the engine's own resolution; only this helper touches torch for the UI."""
+    import torch
+
+    from lrtui.engine import resolve_device
+
+    try:
+        device = resolve_device(choice)
+    except (ValueError, RuntimeError) as exc:
+        return str(exc).removeprefix("device: "), False
+    if device.type == "cuda":
+        return f"{device} {torch.cuda.get_device_name(device)}", True
+    if device.type == "cpu":
+        return ("cpu (no CUDA)" if not torch.cuda.is_available() else "cpu"), True
+    return str(device), True

@@ -1,0 +1,68 @@
+"""Every key and action of the app in one table: the bindings, the help screen and the command
+palette are all generated from it, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeyAction:
+    """One user action: its key(s), the App action it runs, and how it is described."""
+
+    key: str  # Textual key name(s), comma separated
+    action: str  # App action name (without "action_")
+    title: str  # short name for the footer and the palette
+    help: str  # one line for the help screen and the palette
+    show: bool = True  # shown in the footer
+    display_key: str = ""  # how the help screen writes the key (default: the key)
+    palette: bool = True  # listed in the command palette
+    bind: bool = True  # False where a widget owns the key (enter belongs to the runs table)
+
+
+ACTIONS: tuple[KeyAction, ...] = (
+    KeyAction("r", "run_form", "Run", "train the form's configuration now"),
+    KeyAction("a", "add_to_batch", "Add", "add the form's configuration to the batch"),
+    KeyAction("b", "run_batch", "Batch", "train every configuration in the batch together"),
+    KeyAction("s", "stop", "Stop", "stop the current training (within one step)"),
+    KeyAction("p", "pause", "Pause", "pause or resume the current training"),
+    KeyAction("g", "pick_scheduler", "Scheduler", "jump to the scheduler list (enter opens it)",
+              show=False),
+    KeyAction("t", "tutorial", "Tutorial", "train the tutorial's four schedulers together",
+              show=False),
+    KeyAction("l", "toggle_log", "Log-Y", "switch the LR chart between linear and log scale"),
+    KeyAction("space", "toggle_run", "Show", "show or hide the highlighted run on the charts",
+              show=False, display_key="space"),
+    KeyAction("enter", "details", "Details", "open the highlighted run's details", show=False,
+              bind=False),
+    KeyAction("c", "clone", "Clone", "copy the highlighted run's configuration into the form",
+              show=False),
+    KeyAction("e", "export", "Export", "export the highlighted run to CSV", show=False),
+    KeyAction("d", "delete", "Delete", "delete the highlighted run (asks first)", show=False),
+    KeyAction("o", "sort", "Sort", "sort the runs table by the next column", show=False),
+    KeyAction("x", "clear_batch", "Clear batch", "empty the batch", show=False),
+    KeyAction("f", "find_lr", "Find LR", "LR range test (not yet in this version)", show=False),
+    KeyAction("ctrl+b", "toggle_sidebar", "Form", "hide or show the form (sidebar)",
+              display_key="ctrl+b / h"),
+    KeyAction("h", "toggle_sidebar", "Form", "hide or show the form", show=False, palette=False),
+    KeyAction("escape", "leave_form", "Leave form", "leave a text field so letter keys act",
+              show=False, palette=False, display_key="esc"),
+    KeyAction("question_mark", "help", "Help", "show every key", display_key="?"),
+    KeyAction("q", "quit_app", "Quit", "quit (asks when a run is active)"),
+)
+
+# Keys owned by other widgets that the help screen lists too.
+OTHER_KEYS: tuple[tuple[str, str], ...] = (
+    ("ctrl+p", "command palette: every action by name"),
+    ("tab / shift+tab", "move between fields, charts and the runs table"),
+    ("up / down", "move in the runs table; open a Select's list"),
+    ("ctrl+q", "quit at once"),
+)
+
+
+def bindings() -> list[Binding]:
+    """The App's BINDINGS, generated from ACTIONS."""
+    return [Binding(a.key, a.action, a.title, show=a.show) for a in ACTIONS if a.bind]

@@ -1,0 +1,74 @@
+"""Dataclass messages from the training and preview workers to the UI thread.
+
+The training worker posts one message per engine event (toolong-style: `Progress` floods merge
+through `can_replace`, so a slow UI only ever draws the newest progress). `job` tells one train()
+call from the next, so late messages of a stopped job never touch a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from lrtui.app.session import PreviewCurve
+from lrtui.engine import EpochEnd, Progress, RunEnded, RunStarted, StepChunk
+
+
+@dataclass
+class RunBegan(Message):
+    """A run of the job started; `run_id` is its store id (the Recorder wrote it already)."""
+
+    job: int
+    run_id: int
+    event: RunStarted
+
+
+@dataclass
+class StepsArrived(Message):
+    """A chunk of per-step LRs (and momentum) of one run."""
+
+    job: int
+    run_id: int
+    event: StepChunk
+
+
+@dataclass
+class EpochDone(Message):
+    """One run finished an epoch (already committed to the store)."""
+
+    job: int
+    run_id: int
+    event: EpochEnd
+
+
+@dataclass
+class RunFinished(Message):
+    """One run ended: finished, stopped, diverged or failed."""
+
+    job: int
+    run_id: int
+    event: RunEnded
+
+
+@dataclass
+class ProgressUpdated(Message):
+    """Where the job stands; a newer one replaces an older one still in the queue."""
+
+    job: int
+    event: Progress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ProgressUpdated) and message.job == self.job
+
+
+@dataclass
+class PreviewReady(Message):
+    """The form's exact schedule, computed off the UI thread; `token` drops stale results."""
+
+    token: int
+    curve: PreviewCurve | None
+    error: str | None = None
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, PreviewReady)

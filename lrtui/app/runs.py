@@ -1,0 +1,123 @@
+"""The runs table: this session's and stored runs, sortable, one row per run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from lrtui.app.plotting import RGB
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """What the table shows of one run (values straight from the store or engine events)."""
+
+    key: int  # store id
+    label: str
+    scheduler: str
+    status: str
+    epochs_done: int
+    epochs: int
+    best_acc: float | None
+    best_loss: float | None
+    dataset: str
+    shown: bool
+    color: RGB
+    session: bool  # trained in this session
+
+
+def _num(value: float | None) -> float:
+    return -math.inf if value is None or not math.isfinite(value) else value
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: its header, how its cell is drawn and how it sorts."""
+
+    key: str
+    header: str
+    cell: Callable[[RunRow], str | Text]
+    sort_key: Callable[[RunRow], Any]
+    reverse: bool = False  # best first for metrics
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("shown", " ", lambda r: Text("●" if r.shown else "○", style=f"rgb{r.color}"),
+           lambda r: (not r.shown, r.key)),
+    Column("id", "id", lambda r: str(r.key), lambda r: r.key, reverse=True),
+    Column("status", "status", lambda r: r.status, lambda r: r.status),
+    Column("epochs", "ep", lambda r: f"{r.epochs_done}/{r.epochs}", lambda r: r.epochs_done,
+           reverse=True),
+    Column("acc", "best acc",
+           lambda r: _fmt(None if r.best_acc is None else 100 * r.best_acc, ".2f"),
+           lambda r: _num(r.best_acc), reverse=True),
+    Column("loss", "best loss", lambda r: _fmt(r.best_loss, ".4f"),
+           lambda r: -_num(r.best_loss) if r.best_loss is not None else -math.inf,
+           reverse=True),
+    Column("dataset", "data", lambda r: r.dataset, lambda r: r.dataset),
+    Column("label", "run", lambda r: r.label, lambda r: r.label.lower()),
+)
+SORTABLE: tuple[str, ...] = ("id", "acc", "loss", "label", "status", "shown")
+
+
+class RunsTable(DataTable[str | Text]):
+    """Rows rebuilt from `RunRow`s; the cursor stays on the same run across updates and sorts."""
+
+    DEFAULT_CSS = """
+    RunsTable { height: 1fr; border: round $panel; }
+    RunsTable:focus { border: round $accent; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.rows_by_key: dict[int, RunRow] = {}
+        self.sort_column = "id"
+        self.border_title = "runs · sorted by id"
+
+    def on_mount(self) -> None:
+        for col in COLUMNS:
+            self.add_column(col.header, key=col.key)
+
+    @property
+    def highlighted_key(self) -> int | None:
+        """The store id of the highlighted row, if any."""
+        if self.row_count == 0:
+            return None
+        row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return None if row_key.value is None else int(row_key.value)
+
+    def ordered(self) -> list[RunRow]:
+        """The rows in the table's current order."""
+        col = next(c for c in COLUMNS if c.key == self.sort_column)
+        return sorted(self.rows_by_key.values(), key=col.sort_key, reverse=col.reverse)
+
+    def set_rows(self, rows: Sequence[RunRow]) -> None:
+        """Replace every row (cheap at a session's sizes), keeping the cursor on its run."""
+        self.rows_by_key = {r.key: r for r in rows}
+        self._rebuild()
+
+    def sort_next(self) -> str:
+        """Sort by the next sortable column; returns its header."""
+        i = SORTABLE.index(self.sort_column) if self.sort_column in SORTABLE else -1
+        self.sort_column = SORTABLE[(i + 1) % len(SORTABLE)]
+        header = next(c.header for c in COLUMNS if c.key == self.sort_column).strip() or "shown"
+        self.border_title = f"runs · sorted by {header}"
+        self._rebuild()
+        return header
+
+    def _rebuild(self) -> None:
+        keep = self.highlighted_key
+        self.clear()
+        for row in self.ordered():
+            self.add_row(*(col.cell(row) for col in COLUMNS), key=str(row.key))
+        if keep is not None and keep in self.rows_by_key:
+            self.move_cursor(row=self.get_row_index(str(keep)), animate=False)

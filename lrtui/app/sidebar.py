@@ -1,0 +1,361 @@
+"""The sidebar form: run settings plus the chosen scheduler's parameters, generated from the
+catalog.
+
+The widget only collects and shows: `values()` gives a `FormValues`, `show_result()` puts each error
+under its field, `load()` fills the form from a config (clone). Parsing and validation live in
+`form.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import DescendantFocus
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from lrtui import schedulers as S
+from lrtui.app.form import (
+    COMPOSITE_EXAMPLES,
+    DEVICES,
+    OPTIMIZER_NAMES,
+    FormResult,
+    FormValues,
+    format_number,
+)
+
+FieldWidget = Input | Select[str] | Checkbox
+
+
+def widget_id(key: str) -> str:
+    """A CSS id for a field key ('param:step_size' -> 'f-param-step_size')."""
+    return "f-" + key.replace(":", "-").replace(".", "-")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One fixed field of the form."""
+
+    key: str
+    label: str
+    help: str
+    group: str = ""  # "sgd" / "adam": shown only for that optimizer family
+
+
+FIXED_HELP: dict[str, str] = {
+    "dataset": "training data (mnist-sample works offline: 4,000 train / 1,000 valid digits)",
+    "hidden": "hidden layer widths of the MLP, e.g. 64, 32 (the tutorial's 784-64-32-10)",
+    "optimizer.name": "sgd, adam or adamw (torch.optim)",
+    "optimizer.momentum": "SGD momentum in [0, 1); 0 is the tutorial's plain SGD",
+    "optimizer.nesterov": "Nesterov momentum (needs momentum > 0)",
+    "optimizer.beta1": "Adam beta1 in [0, 1) (OneCycleLR/CyclicLR may cycle it)",
+    "optimizer.beta2": "Adam beta2 in [0, 1)",
+    "optimizer.eps": "Adam eps (> 0), added to the denominator",
+    "optimizer.weight_decay": "weight decay >= 0 (AdamW: decoupled)",
+    "lr": "base LR: the optimizer's LR before the scheduler changes it",
+    "epochs": "passes over the training data",
+    "batch_size": "examples per optimizer step; steps per epoch = ceil(n_train / batch)",
+    "seed": "initial weights and data order (runs trained together share it)",
+    "device": "auto picks CUDA, then MPS, then the CPU",
+    "label": "optional name for the run in tables and legends",
+    "scheduler": "a torch.optim.lr_scheduler class; enter opens the list, type to search",
+    "spec": "members written as 'A -> B' (SequentialLR) or 'A + B' (ChainedScheduler)",
+    "warmup": "epochs of linear warm-up before the scheduler (0: none): LinearLR -> scheduler",
+    "warmup_start": "warm-up starts at base LR x this factor",
+}
+
+
+class Sidebar(VerticalScroll):
+    """The form. Posts `Sidebar.Changed` whenever the user changes a field."""
+
+    class Changed(Message):
+        """Some field changed: re-evaluate the form and redraw the preview."""
+
+    DEFAULT_CSS = """
+    Sidebar { width: 40; height: 1fr; border-right: vkey $panel; padding: 0 1 0 0;
+              scrollbar-size-vertical: 1; }
+    Sidebar .section { text-style: bold; color: $accent; margin-top: 1; }
+    Sidebar .row { height: auto; }
+    Sidebar .row > Label { width: 17; padding-right: 1; text-wrap: nowrap;
+                           text-overflow: ellipsis; }
+    Sidebar .row > Input, Sidebar .row > Select { width: 1fr; }
+    Sidebar .row > Checkbox { width: 1fr; }
+    Sidebar .err { color: $error; display: none; padding-left: 17; }
+    Sidebar .err.-warn { color: $warning; }
+    Sidebar .err.-shown { display: block; }
+    Sidebar.-opt-sgd .g-adam { display: none !important; }
+    Sidebar.-opt-adam .g-sgd { display: none !important; }
+    Sidebar #device-line, Sidebar #scheduler-help, Sidebar #steps-line { color: $text-muted;
+                                                                        padding-left: 17; }
+    Sidebar #field-help { color: $text-muted; margin-top: 1; border-top: hkey $panel; }
+    Sidebar #form-status { margin-top: 1; text-style: bold; }
+    Sidebar #form-status.-bad { color: $error; }
+    Sidebar #form-status.-good { color: $success; }
+    """
+
+    def __init__(self, *, datasets: Iterable[str], initial: FormValues,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.datasets = list(datasets)
+        self.initial = initial
+        self.help_for: dict[str, str] = dict(FIXED_HELP)
+        self.widgets: dict[str, FieldWidget] = {}
+        self._param_cache: dict[str, dict[str, str | bool]] = {}
+        self._scheduler = initial.scheduler
+        self.can_focus = False
+
+    # ---- building
+
+    def _row(self, key: str, label: str, widget: FieldWidget, group: str = "") -> list[Widget]:
+        """A field's line (label + widget) and its error line, built without compose context so the
+        scheduler's parameter rows can be mounted later the same way."""
+        widget.id = widget_id(key)
+        widget.tooltip = self.help_for.get(key, "")
+        self.widgets[key] = widget
+        suffix = f" g-{group}" if group else ""
+        return [
+            Horizontal(Label(label), widget, classes="row" + suffix, id=f"row-{widget.id}"),
+            Static("", classes="err" + suffix, id=f"err-{widget.id}", markup=False),
+        ]
+
+    def _input(self, value: str, placeholder: str = "") -> Input:
+        return Input(value, placeholder=placeholder, compact=True)
+
+    def _select(self, options: Iterable[str], value: str) -> Select[str]:
+        opts = [(o, o) for o in options]
+        return Select(opts, value=value, allow_blank=False, compact=True)
+
+    def compose(self) -> ComposeResult:
+        v = self.initial
+        yield Static("Run", classes="section")
+        datasets = self.datasets if v.dataset in self.datasets else [*self.datasets, v.dataset]
+        yield from self._row("dataset", "dataset", self._select(datasets, v.dataset))
+        yield from self._row("hidden", "hidden", self._input(v.hidden))
+        yield from self._row("optimizer.name", "optimizer",
+                             self._select(OPTIMIZER_NAMES, v.optimizer))
+        yield from self._row("optimizer.momentum", "momentum", self._input(v.momentum), "sgd")
+        yield from self._row("optimizer.nesterov", "nesterov",
+                             Checkbox("", v.nesterov, compact=True), "sgd")
+        yield from self._row("optimizer.beta1", "beta1", self._input(v.beta1), "adam")
+        yield from self._row("optimizer.beta2", "beta2", self._input(v.beta2), "adam")
+        yield from self._row("optimizer.eps", "eps", self._input(v.eps), "adam")
+        yield from self._row("optimizer.weight_decay", "weight decay", self._input(v.weight_decay))
+        yield from self._row("lr", "base LR", self._input(v.lr))
+        yield from self._row("epochs", "epochs", self._input(v.epochs))
+        yield from self._row("batch_size", "batch size", self._input(v.batch_size))
+        yield Static("", id="steps-line", markup=False)
+        yield from self._row("seed", "seed", self._input(v.seed))
+        yield from self._row("device", "device", self._select(DEVICES, v.device))
+        yield Static("", id="device-line", markup=False)
+        yield from self._row("label", "label", self._input(v.label, "optional"))
+        yield Static("Schedule", classes="section")
+        yield from self._row("scheduler", "scheduler", self._select(S.CATALOG, v.scheduler))
+        yield Static("", id="scheduler-help", markup=False)
+        yield from self._row("warmup", "warm-up ep", self._input(v.warmup))
+        yield from self._row("warmup_start", "warm-up from", self._input(v.warmup_start))
+        yield Vertical(id="params")
+        yield Static("", id="form-status", markup=False)
+        yield Static("", id="field-help", markup=False)
+
+    async def on_mount(self) -> None:
+        self._show_optimizer_group(self.initial.optimizer)
+        await self._mount_params(self.initial.scheduler, self.initial.params,
+                                 self.initial.spec_text)
+
+    def _param_rows(self, name: str, given: dict[str, str | bool], spec_text: str
+                    ) -> list[Widget]:
+        info = S.CATALOG[name]
+        rows: list[Widget] = []
+        if info.composite:
+            self.help_for["spec"] = FIXED_HELP["spec"]
+            rows.extend(self._row(
+                "spec", "members", self._input(spec_text or COMPOSITE_EXAMPLES.get(name, ""))))
+            return rows
+        for p in info.params:
+            key = f"param:{p.name}"
+            rng = _range_text(p)
+            self.help_for[key] = f"{p.name}: {p.help}" + (f" ({rng})" if rng else "")
+            raw = given.get(p.name)
+            widget: FieldWidget
+            if p.kind == "bool":
+                widget = Checkbox("", bool(p.default if raw is None else raw), compact=True)
+            elif p.kind == "choice":
+                value = str(p.default if raw is None or raw == "" else raw)
+                widget = self._select(p.choices, value if value in p.choices else p.choices[0])
+            else:
+                text = format_number(p.default) if raw is None else str(raw)
+                widget = self._input(text, "auto" if p.derived else "")
+            rows.extend(self._row(key, p.name, widget))
+        return rows
+
+    async def _mount_params(self, name: str, given: dict[str, str | bool], spec_text: str) -> None:
+        box = self.query_one("#params", Vertical)
+        for key in [k for k in self.widgets if k.startswith("param:") or k == "spec"]:
+            del self.widgets[key]
+        await box.remove_children()
+        self._scheduler = name
+        info = S.CATALOG.get(name)
+        self.query_one("#scheduler-help", Static).update(
+            (info.help if "stepped" in info.help else f"{info.help} ({_CADENCE[info.cadence]})")
+            if info else "")
+        await box.mount_all(self._param_rows(name, given, spec_text))
+
+    # ---- reading and showing
+
+    def values(self) -> FormValues:
+        """The form as the user left it."""
+        def text(key: str) -> str:
+            w = self.widgets.get(key)
+            return w.value if isinstance(w, Input) else ""
+
+        def choice(key: str, default: str) -> str:
+            w = self.widgets.get(key)
+            if isinstance(w, Select) and isinstance(w.value, str):
+                return w.value
+            return default
+
+        def check(key: str) -> bool:
+            w = self.widgets.get(key)
+            return bool(w.value) if isinstance(w, Checkbox) else False
+
+        params: dict[str, str | bool] = {}
+        info = S.CATALOG.get(self._scheduler)
+        if info is not None and not info.composite:
+            for p in info.params:
+                key = f"param:{p.name}"
+                w = self.widgets.get(key)
+                if isinstance(w, Checkbox):
+                    params[p.name] = bool(w.value)
+                elif isinstance(w, Select):
+                    params[p.name] = str(w.value)
+                elif isinstance(w, Input):
+                    params[p.name] = w.value
+        return FormValues(
+            dataset=choice("dataset", "mnist"), hidden=text("hidden"),
+            optimizer=choice("optimizer.name", "sgd"), momentum=text("optimizer.momentum"),
+            nesterov=check("optimizer.nesterov"), weight_decay=text("optimizer.weight_decay"),
+            beta1=text("optimizer.beta1"), beta2=text("optimizer.beta2"), eps=text("optimizer.eps"),
+            lr=text("lr"), epochs=text("epochs"), batch_size=text("batch_size"), seed=text("seed"),
+            device=choice("device", "auto"), scheduler=self._scheduler, params=params,
+            spec_text=text("spec"), warmup=text("warmup"), warmup_start=text("warmup_start"),
+            label=text("label"),
+        )
+
+    def show_result(self, result: FormResult) -> None:
+        """Each error (or warning) under its field; a one-line summary at the bottom."""
+        shown = {**{k: (m, True) for k, m in result.warnings.items()},
+                 **{k: (m, False) for k, m in result.errors.items()}}
+        for key in self.widgets:
+            err = self.query(f"#err-{widget_id(key)}")
+            if not err:
+                continue
+            line = err.first(Static)
+            message, warn = shown.get(key, ("", False))
+            line.update(message)
+            line.set_class(bool(message), "-shown")
+            line.set_class(warn, "-warn")
+        unplaced = [f"{k}: {m}" for k, m in result.errors.items() if k not in self.widgets]
+        status = self.query_one("#form-status", Static)
+        if result.ok:
+            status.update("ready · r runs it · a adds it to the batch")
+        else:
+            n = len(result.errors)
+            extra = ("\n" + "\n".join(unplaced)) if unplaced else ""
+            status.update(f"{n} problem{'s' if n != 1 else ''}: fix the red fields to run{extra}")
+        status.set_class(not result.ok, "-bad")
+        status.set_class(result.ok, "-good")
+        spe = result.steps_per_epoch
+        self.query_one("#steps-line", Static).update(
+            f"{spe:,} steps per epoch" if spe else "")
+
+    def set_device_line(self, text: str) -> None:
+        self.query_one("#device-line", Static).update(text)
+
+    def _show_optimizer_group(self, name: str) -> None:
+        """SGD fields for sgd, Adam fields for adam/adamw (CSS hides the other family)."""
+        self.set_class(name == "sgd", "-opt-sgd")
+        self.set_class(name != "sgd", "-opt-adam")
+
+    async def load(self, v: FormValues) -> None:
+        """Fill every field (clone), without a Changed per field; posts one Changed at the end."""
+        with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
+            for key, value in (
+                ("dataset", v.dataset), ("hidden", v.hidden), ("optimizer.name", v.optimizer),
+                ("optimizer.momentum", v.momentum), ("optimizer.nesterov", v.nesterov),
+                ("optimizer.beta1", v.beta1), ("optimizer.beta2", v.beta2),
+                ("optimizer.eps", v.eps), ("optimizer.weight_decay", v.weight_decay),
+                ("lr", v.lr), ("epochs", v.epochs), ("batch_size", v.batch_size),
+                ("seed", v.seed), ("device", v.device), ("label", v.label),
+                ("scheduler", v.scheduler), ("warmup", v.warmup),
+                ("warmup_start", v.warmup_start),
+            ):
+                w = self.widgets[key]
+                if isinstance(w, Select):
+                    if key == "dataset" and value not in [o for o in self.datasets]:
+                        continue
+                    w.value = str(value)
+                elif isinstance(w, Checkbox):
+                    w.value = bool(value)
+                else:
+                    w.value = str(value)
+            self._show_optimizer_group(v.optimizer)
+            await self._mount_params(v.scheduler, v.params, v.spec_text)
+        self.post_message(self.Changed())
+
+    # ---- events
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def _field_changed(self) -> None:
+        self.post_message(self.Changed())
+
+    @on(Select.Changed)
+    async def _select_changed(self, event: Select.Changed) -> None:
+        key = next((k for k, w in self.widgets.items() if w is event.select), "")
+        if key == "scheduler" and isinstance(event.value, str) and event.value != self._scheduler:
+            self._param_cache[self._scheduler] = self.values().params
+            cached = dict(self._param_cache.get(event.value, {}))
+            info = S.CATALOG.get(event.value)
+            if info and info.param("cycle_momentum") and "cycle_momentum" not in cached:
+                # Plain SGD has no momentum to cycle: start with cycling off so the form is valid.
+                v = self.values()
+                no_momentum = v.optimizer == "sgd" and _is_zero(v.momentum)
+                cached["cycle_momentum"] = not no_momentum
+            await self._mount_params(event.value, cached, "")
+        elif key == "optimizer.name" and isinstance(event.value, str):
+            self._show_optimizer_group(event.value)
+        self.post_message(self.Changed())
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        key = next((k for k, w in self.widgets.items() if w is event.widget), None)
+        text = self.help_for.get(key, "") if key else ""
+        self.query_one("#field-help", Static).update(text)
+
+
+_CADENCE = {"epoch": "stepped once per epoch", "batch": "stepped after every batch",
+            "metric": "stepped with the valid loss"}
+
+
+def _is_zero(text: str) -> bool:
+    try:
+        return float(text) == 0.0
+    except ValueError:
+        return False
+
+
+def _range_text(p: S.Param) -> str:
+    if p.kind == "choice":
+        return "one of " + ", ".join(p.choices)
+    parts: list[str] = []
+    if p.min is not None:
+        parts.append(f"{'>=' if p.min_inclusive else '>'} {p.min:g}")
+    if p.max is not None:
+        parts.append(f"{'<=' if p.max_inclusive else '<'} {p.max:g}")
+    if p.derived:
+        parts.append("empty: auto")
+    return ", ".join(parts)
