@@ -1182,8 +1182,9 @@ def _validate_into(
     if cycles is True and optimizer.name == "sgd" and optimizer.momentum == 0:
         add(
             f"{prefix}.cycle_momentum",
-            "SGD has momentum 0, so there is no momentum to cycle (torch would switch "
-            "momentum on): set cycle_momentum=false or give SGD momentum",
+            "SGD has momentum 0, so torch switches momentum on and cycles it between "
+            "base_momentum and max_momentum: set cycle_momentum=false to keep plain SGD",
+            "warning",
         )
 
 
@@ -1394,9 +1395,8 @@ def to_code(
     spec: SchedulerSpec, *, epochs: int, steps_per_epoch: int, optimizer_var: str = "optimizer"
 ) -> str:
     """Python lines that rebuild this scheduler in a plain PyTorch script (values resolved)."""
-    # No optimizer is known here, so the "nothing to cycle" rule (SGD without momentum) is skipped.
     problems = validate(spec, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    error = _first_error({k: v for k, v in problems.items() if not k.endswith(".cycle_momentum")})
+    error = _first_error(problems)
     if error:
         raise error
     resolved = resolve(spec, epochs=epochs, steps_per_epoch=steps_per_epoch)

@@ -127,7 +127,7 @@ def test_warning_is_printed_but_the_preview_runs(capsys: pytest.CaptureFixture[s
         (["-s", "LambdaLR:lr_lambda=\"__import__('os')\""],
          "LambdaLR.lr_lambda: calling __import__ is not allowed"),
         (["-s", "StepLR:step_size="], "spec: expected a value at column 18"),
-        (["-s", "OneCycleLR"], "OneCycleLR.cycle_momentum: SGD has momentum 0"),
+        (["-s", "OneCycleLR:pct_start=1.5"], "OneCycleLR.pct_start: must be a number in (0, 1)"),
         (["-s", "StepLR", "--epochs", "0"], "--epochs: must be an integer >= 1 (got 0)"),
         (["-s", "StepLR", "--epochs", "x"], "--epochs: must be an integer >= 1 (got x)"),
         (["-s", "StepLR", "--steps-per-epoch", "-3"],
@@ -153,6 +153,24 @@ def test_bad_input_is_one_line_and_exit_2(
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith(f"lrtui: error: {message}")
+
+
+def test_momentum_free_sgd_with_one_cycle_warns_and_previews(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["preview", "-s", "OneCycleLR", "--epochs", "4", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    warning = (
+        "SGD has momentum 0, so torch switches momentum on and cycles it between "
+        "base_momentum and max_momentum: set cycle_momentum=false to keep plain SGD"
+    )
+    assert json.loads(out)["warnings"] == {"OneCycleLR.cycle_momentum": warning}
+    assert main(["preview", "-s", "OneCycleLR", "--epochs", "4"]) == 0
+    assert capsys.readouterr().err == f"lrtui: warning: OneCycleLR.cycle_momentum: {warning}\n"
+    assert main(["preview", "-s", "OneCycleLR", "--epochs", "4", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["momentum_per_step"][0] == 0.95 and min(data["momentum_per_step"]) < 0.9
 
 
 @pytest.mark.slow
