@@ -284,7 +284,7 @@ class _SGD(_Family):
         self.buffer_started = torch.zeros(self.k, dtype=torch.bool)
         self.buf: list[Tensor] | None = None
         self.plain = True
-        self.table = torch.empty(0)
+        self.steps: list[tuple[Tensor, ...]] = []  # per step of the epoch: coefficient views
         self.d_mode = "general"
 
     def plan(self, lrs: Tensor, moms: Tensor, first_step: int) -> None:
@@ -292,7 +292,8 @@ class _SGD(_Family):
         nonzero = moms != 0
         self.plain = not bool(nonzero.any())
         if self.plain:  # every step of the epoch is p = p - lr * g (buffers, if any, untouched)
-            self.table = (-lrs).to(self.device, self.dtype).view(steps, 1, self.k, 1)
+            table = (-lrs).to(self.device, self.dtype).view(steps, 1, self.k, 1)
+            self.steps = [row.unbind(0) for row in table.unbind(0)]
             return
         if self.buf is None:
             self.buf = [torch.zeros_like(p) for p in self.p]
@@ -313,20 +314,25 @@ class _SGD(_Family):
         else:
             self.d_mode = "general"
         table = torch.stack([a, c, e, f, -lrs], dim=1)  # [steps, 5, k]
-        self.table = table.to(self.device, self.dtype).unsqueeze(-1)
+        table = table.to(self.device, self.dtype).unsqueeze(-1)
+        self.steps = [row.unbind(0) for row in table.unbind(0)]
 
     def update(self, s: int) -> None:
+        # Dead runs have g == 0 exactly; their LR is masked too where weight decay or a momentum
+        # buffer would still move them.
         if self.wd is not None:
             for p, g in zip(self.p, self.g, strict=True):
                 g.addcmul_(p, self.wd)
         if self.plain:
-            neg_lr = self.table[s, 0]
+            (neg_lr,) = self.steps[s]
+            if self.wd is not None:
+                neg_lr = neg_lr.masked_fill(self.dead, 0.0)
             for p, g in zip(self.p, self.g, strict=True):
-                p.addcmul_(g, neg_lr)  # dead runs have g == 0 exactly
+                p.addcmul_(g, neg_lr)
             return
         assert self.buf is not None
-        a, c, e, f, neg_lr = self.table[s].unbind(0)
-        neg_lr = neg_lr.masked_fill(self.dead, 0.0)  # the buffer of a dead run may still be != 0
+        a, c, e, f, neg_lr = self.steps[s]
+        neg_lr = neg_lr.masked_fill(self.dead, 0.0)
         mode = self.d_mode
         for p, g, buf in zip(self.p, self.g, self.buf, strict=True):
             buf.mul_(a).addcmul_(g, c)
@@ -361,7 +367,7 @@ class _Adam(_Family):
         self.eps = self.column([c.optimizer.eps for c in configs])
         self.exp_avg = [torch.zeros_like(p) for p in self.p]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.p]
-        self.table = torch.empty(0)
+        self.steps: list[tuple[Tensor, ...]] = []
 
     def plan(self, lrs: Tensor, moms: Tensor, first_step: int) -> None:
         steps = lrs.shape[0]
@@ -372,10 +378,11 @@ class _Adam(_Family):
         neg_step_size = -(lrs / bias_correction1)
         decay = 1 - lrs * self.decay_wd
         table = torch.stack([1 - moms, neg_step_size, bias_correction2.sqrt(), decay], dim=1)
-        self.table = table.to(self.device, self.dtype).unsqueeze(-1)  # [steps, 4, k, 1]
+        table = table.to(self.device, self.dtype).unsqueeze(-1)  # [steps, 4, k, 1]
+        self.steps = [row.unbind(0) for row in table.unbind(0)]
 
     def update(self, s: int) -> None:
-        w1, neg_step, bc2_sqrt, decay = self.table[s].unbind(0)
+        w1, neg_step, bc2_sqrt, decay = self.steps[s]
         neg_step = neg_step.masked_fill(self.dead, 0.0)
         if self.has_decay:
             decay = decay.masked_fill(self.dead, 1.0)
@@ -438,6 +445,7 @@ class _Stack:
         self.dead_col = torch.zeros(k, 1, dtype=torch.bool, device=device)
         self.live = torch.ones(k, dtype=torch.bool, device=device)
         self._acts: dict[int, list[tuple[Tensor, Tensor]]] = {}
+        self._inputs: dict[int, Tensor] = {}
 
     def run_params(self, run: int) -> list[Tensor]:
         out: list[Tensor] = []
@@ -457,30 +465,87 @@ class _Stack:
             self._acts[rows] = bufs
         return bufs
 
-    def forward(self, x: Tensor, rows: int, keep: bool) -> tuple[Tensor, list[Tensor]]:
-        """Logits [K, rows, 10] of inputs x ([K, rows, in + 1] with ones last); and activations."""
-        acts = [x]
+    def forward(self, x: Tensor) -> Tensor:
+        """Transposed logits [K, 10, rows] of inputs x [K (maybe expanded), rows, in]; for eval."""
         h = x
-        bufs = self.act_buffers(rows) if keep else None
-        for li, w in enumerate(self.weights[:-1]):
-            z = torch.bmm(h, w.mT)
-            if bufs is not None:
-                full, body = bufs[li]
-                torch.clamp_min(z, 0, out=body)
-                h = full
-            else:
-                h = torch.cat([z.clamp_min_(0), x.new_ones(self.k, rows, 1)], dim=2)
-            acts.append(h)
-        return torch.bmm(h, self.weights[-1].mT), acts
+        for w, (_, fan_in) in zip(self.weights[:-1], self.sizes[:-1], strict=True):
+            bias = w[:, :, fan_in].unsqueeze(1)
+            h = torch.baddbmm(bias, h, w[:, :, :fan_in].mT).clamp_min_(0)
+        w, fan_in = self.weights[-1], self.sizes[-1][1]
+        return torch.baddbmm(w[:, :, fan_in].unsqueeze(2), w[:, :, :fan_in], h.mT)
 
-    def backward(self, g: Tensor, acts: list[Tensor]) -> None:
-        """Gradients (into self.grad) from g = dLoss/dlogits and the forward's activations."""
-        for li in range(len(self.weights) - 1, -1, -1):
-            torch.bmm(g.mT, acts[li], out=self.grads[li])
-            if li:
-                da = torch.bmm(g, self.weights[li])
-                fan_in = self.sizes[li][1]
-                g = torch.ops.aten.threshold_backward(da[:, :, :fan_in], acts[li][:, :, :fan_in], 0)
+    def input_buffer(self, rows: int) -> tuple[Tensor, Tensor]:
+        """A [rows, in + 1] batch buffer whose last column is ones, and its [:, :in] to fill."""
+        buf = self._inputs.get(rows)
+        if buf is None:
+            fan_in = self.sizes[0][1]
+            buf = torch.ones(rows, fan_in + 1, device=self.device, dtype=self.dtype)
+            self._inputs[rows] = buf
+        return buf, buf[:, :-1]
+
+    def make_step(self, fused: int) -> Callable[[Tensor, Tensor, int, Tensor, Tensor], None]:
+        """The forward + backward of one training step, as a closure over precomputed views.
+
+        step(x, onehot_t, b, loss_row, coef): x [K (maybe expanded), b, in + 1], onehot_t
+        [10, b] or [K, 10, b] (targets, transposed), coef [K, 1, 1] scales each run's output
+        gradient. It writes each run's sum of log-probabilities of the targets (minus the summed
+        cross-entropy) into loss_row and marks runs whose loss is not finite dead, for good.
+
+        Runs [0, fused) are plain SGD (no momentum, no weight decay): their coef is -lr / b and
+        their update p += -lr * grad is folded into the weight-gradient matmul (an in-place
+        baddbmm on the weights). The other runs get coef 1 / b and their gradient of the mean
+        loss in self.grad, for their optimizer. A dead run's output gradient and activations are
+        zeroed, so its gradient is exactly 0 even where its forward overflowed.
+        """
+        k = self.k
+        n_layers = len(self.weights)
+        weights_t = [w.mT for w in self.weights]  # [K, in + 1, out]
+        weights_nb = [
+            w[:, :, :fan_in] for w, (_, fan_in) in zip(self.weights, self.sizes, strict=True)
+        ]
+        last_w = self.weights[-1]
+        fused_w = [w[:fused] for w in self.weights]
+        rest_g = [g[fused:] for g in self.grads]
+        live = self.live
+        dead_flat = self.dead_col.view(-1)
+        dead3 = self.dead_col.view(-1, 1, 1)
+        act_buffers = self.act_buffers
+        threshold_backward = torch.ops.aten.threshold_backward
+        neg_inf = -math.inf
+
+        def step(x: Tensor, onehot_t: Tensor, b: int, loss_row: Tensor, coef: Tensor) -> None:
+            bufs = act_buffers(b)
+            h = x
+            for i in range(n_layers - 1):
+                full, body = bufs[i]
+                torch.clamp_min(torch.bmm(h, weights_t[i]), 0, out=body)
+                h = full
+            # Logits transposed, [K, 10, b]: log_softmax over a leading dim is vectorized along
+            # the batch, much faster than over a last dim of 10.
+            logp = torch.log_softmax(torch.bmm(last_w, h.mT), 1)
+            torch.sum(logp * onehot_t, dim=(1, 2), out=loss_row)
+            # The sum of log-probabilities is <= 0 or NaN; -inf or NaN: the run is dead.
+            live.logical_and_(loss_row > neg_inf)
+            torch.logical_not(live, out=dead_flat)
+            g = logp.exp_().sub_(onehot_t).mul_(coef).masked_fill_(dead3, 0.0)
+            for i in range(n_layers - 1):
+                bufs[i][1].masked_fill_(dead3, 0.0)
+            transposed = True  # g is [K, out, b] for the last layer, [K, b, out] below it
+            for li in range(n_layers - 1, -1, -1):
+                below = bufs[li - 1] if li else None
+                source = below[0] if below is not None else x
+                g_t, g_n = (g, g.mT) if transposed else (g.mT, g)
+                if below is not None:  # before this layer's weights change
+                    g_next = threshold_backward(torch.bmm(g_n, weights_nb[li]), below[1], 0)
+                if fused:
+                    fused_w[li].baddbmm_(g_t[:fused], source[:fused])
+                if fused < k:
+                    torch.bmm(g_t[fused:], source[fused:], out=rest_g[li])
+                if below is not None:
+                    g = g_next
+                    transposed = False
+
+        return step
 
 
 # ------------------------------------------------------------------------------------ trainer
@@ -520,9 +585,9 @@ class Trainer:
         self.device = resolve_device(self.configs[0].device)
         self._data = data
         self._data_dir = data_dir
-        # Internal run order: SGD runs first, then Adam/AdamW runs, so each optimizer family is a
-        # contiguous block of the stacked run axis. Events always carry the caller's indexes.
-        self.order = sorted(range(len(configs)), key=lambda i: configs[i].optimizer.name != "sgd")
+        # Internal run order (set by run(): optimizer families as contiguous blocks of the stacked
+        # run axis). Events always carry the caller's indexes.
+        self.order = list(range(len(configs)))
         self._stack: _Stack | None = None
 
     def run(self) -> list[RunEnded]:
@@ -599,14 +664,27 @@ def train(
     ).run()
 
 
+_FUSED, _SGD_KIND, _ADAM_KIND = 0, 1, 2
+
+
+def _kind(config: RunConfig, driver: ScheduleDriver) -> int:
+    """Plain SGD (update folded into the gradient matmul), other SGD, or Adam/AdamW."""
+    opt = config.optimizer
+    if opt.name != "sgd":
+        return _ADAM_KIND
+    if opt.momentum == 0 and opt.weight_decay == 0 and not driver.cycles_momentum:
+        return _FUSED
+    return _SGD_KIND
+
+
 class _Loop:
     """The epoch/step loop of one Trainer.run(); indexes here are internal run positions."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.t = trainer
         self.control = trainer.control
-        self.configs = [trainer.configs[i] for i in trainer.order]
-        self.ext = trainer.order  # internal position -> caller's run index
+        self.configs = list(trainer.configs)  # put in internal order by run()
+        self.ext = list(range(len(self.configs)))  # internal position -> caller's run index
         self.k = len(self.configs)
         first = self.configs[0]
         self.batch = first.batch_size
@@ -636,7 +714,7 @@ class _Loop:
         self.data = data
         self.n_train = data.n_train
         self.spe = steps_per_epoch(data.n_train, self.batch)
-        self.drivers: list[ScheduleDriver | None] = [
+        drivers = [
             ScheduleDriver(
                 c.scheduler,
                 epochs=self.epochs,
@@ -646,6 +724,15 @@ class _Loop:
             )
             for c in self.configs
         ]
+        # Internal order: plain SGD runs (folded update), other SGD runs, then Adam/AdamW runs,
+        # so each optimizer family is a contiguous block of the stacked run axis.
+        kinds = [_kind(c, d) for c, d in zip(self.configs, drivers, strict=True)]
+        order = sorted(range(self.k), key=lambda i: kinds[i])
+        t.order = order
+        self.ext = order
+        self.configs = [t.configs[i] for i in order]
+        self.drivers: list[ScheduleDriver | None] = [drivers[i] for i in order]
+        self.kinds = [kinds[i] for i in order]
         self.has_momentum = [
             c.optimizer.name != "sgd" or c.optimizer.momentum != 0 or bool(d and d.cycles_momentum)
             for c, d in zip(self.configs, self.drivers, strict=True)
@@ -668,20 +755,13 @@ class _Loop:
         st = _Stack(self.configs, t.independent_seeds, dev, dt)
         t._stack = st
         self.st = st
-
-        def rows(x: Tensor, y: Tensor) -> Tensor:
-            # [N, in + 1 + 10]: inputs, a column of ones (the bias input), one-hot targets.
-            ones = torch.ones(x.shape[0], 1, device=dev, dtype=dt)
-            onehot = torch.nn.functional.one_hot(y, N_CLASSES).to(dt)
-            return torch.cat([x.to(dt), ones, onehot], dim=1)
-
-        self.n_in = int(self.data.train_x.shape[1]) + 1
-        self.train_rows = rows(self.data.train_x, self.data.train_y)
-        self.valid_rows = rows(self.data.valid_x, self.data.valid_y)
-        n_sgd = sum(1 for c in self.configs if c.optimizer.name == "sgd")
+        self.onehot_train = torch.nn.functional.one_hot(self.data.train_y, N_CLASSES).to(dt)
+        self.onehot_valid = torch.nn.functional.one_hot(self.data.valid_y, N_CLASSES).to(dt)
+        self.fused = self.kinds.count(_FUSED)
+        n_sgd = self.fused + self.kinds.count(_SGD_KIND)
         self.families: list[_Family] = []
-        if n_sgd:
-            self.families.append(_SGD(self.configs[:n_sgd], 0, n_sgd, st))
+        if n_sgd > self.fused:
+            self.families.append(_SGD(self.configs[self.fused : n_sgd], self.fused, n_sgd, st))
         if n_sgd < k:
             self.families.append(_Adam(self.configs[n_sgd:], n_sgd, k, st))
         seeds = [c.seed for c in self.configs] if t.independent_seeds else [self.configs[0].seed]
@@ -713,20 +793,25 @@ class _Loop:
         first_step = epoch * self.spe
         for fam in self.families:
             fam.plan(lrs[:, fam.lo : fam.hi], moms[:, fam.lo : fam.hi], first_step)
+        # Output-gradient scale per step and run: 1 / b (the mean over the batch), times -lr for
+        # the plain SGD runs whose update is folded into the weight-gradient matmul.
+        sizes = torch.full((self.spe, 1), float(self.batch), dtype=torch.float64)
+        sizes[-1] = self.n_train - (self.spe - 1) * self.batch
+        coef = (1.0 / sizes).expand(self.spe, self.k).clone()
+        coef[:, : self.fused] = -lrs[:, : self.fused] / sizes
+        table = coef.to(self.t.device, self.t.dtype).view(self.spe, self.k, 1, 1)
+        self.coef = list(table.unbind(0))
 
     def loop(self) -> None:
         k, spe, batch, n = self.k, self.spe, self.batch, self.n_train
         st, control = self.st, self.control
         shared = not self.t.independent_seeds
         dev = self.t.device
-        n_in = self.n_in
         total_steps = spe * self.epochs
-        train_rows = self.train_rows
+        train_x, onehot_train = self.data.train_x, self.onehot_train
+        input_buffer = st.input_buffer
         families = self.families
-        g2d = st.g2d
-        dead = st.dead_col
-        live = st.live
-        dead_flat = dead.view(-1)
+        step = st.make_step(self.fused)
         self.elapsed = 0.0
         for epoch in range(self.epochs):
             if control.stopped or len(self.ended) == k:
@@ -754,24 +839,18 @@ class _Loop:
                 hi = min(lo + batch, n)
                 b = hi - lo
                 if shared:
-                    rows = train_rows.index_select(0, perm[lo:hi])
-                    x = rows[:, :n_in].expand(k, b, n_in)
-                    onehot = rows[:, n_in:]
+                    idx = perm[lo:hi]
+                    full, body = input_buffer(b)
+                    torch.index_select(train_x, 0, idx, out=body)
+                    x = full.expand(k, b, full.shape[1])
+                    onehot_t = onehot_train.index_select(0, idx).T
                 else:
-                    rows = train_rows[perm[:, lo:hi]]
-                    x = rows[:, :, :n_in]
-                    onehot = rows[:, :, n_in:]
-                logits, acts = st.forward(x, b, keep=True)
-                logp = torch.log_softmax(logits, 2)
-                loss_row = loss_rows[s]
-                torch.sum(logp * onehot, dim=(1, 2), out=loss_row)
-                st.backward(logp.exp_().sub_(onehot).mul_(1.0 / b), acts)
-                # A run whose loss is not finite is dead from this step on: its gradients are
-                # zeroed and its LR-like coefficients masked, so its weights stay as they were.
-                torch.logical_and(live, torch.isfinite(loss_row), out=live)
-                torch.logical_not(live, out=dead_flat)
-                for g in g2d:
-                    g.masked_fill_(dead, 0.0)
+                    idx = perm[:, lo:hi].reshape(-1)
+                    full, body = input_buffer(k * b)
+                    torch.index_select(train_x, 0, idx, out=body)
+                    x = full.view(k, b, full.shape[1])
+                    onehot_t = onehot_train.index_select(0, idx).view(k, b, -1).mT
+                step(x, onehot_t, b, loss_rows[s], self.coef[s])
                 for fam in families:
                     fam.update(s)
                 done = s + 1
@@ -854,18 +933,17 @@ class _Loop:
         """Validation loss sums and correct counts per run, in large batches."""
         st, k = self.st, self.k
         n = self.data.n_valid
-        widest = max(max(o for o, _ in st.sizes), self.n_in)
+        widest = max(o for o, _ in st.sizes)
         chunk = max(1, min(n, EVAL_CHUNK_ELEMENTS // (k * widest)))
         loss = torch.zeros(k, device=self.t.device, dtype=self.t.dtype)
         correct = torch.zeros(k, device=self.t.device, dtype=torch.int64)
-        y = self.data.valid_y
+        x_all, y_all = self.data.valid_x, self.data.valid_y
         for lo in range(0, n, chunk):
-            rows = self.valid_rows[lo : lo + chunk]
-            b = rows.shape[0]
-            logits, _ = st.forward(rows[:, : self.n_in].expand(k, b, self.n_in), b, keep=False)
-            logp = torch.log_softmax(logits, 2)
-            loss -= (logp * rows[:, self.n_in :]).sum((1, 2))
-            correct += (logits.argmax(2) == y[lo : lo + chunk]).sum(1)
+            x = x_all[lo : lo + chunk]
+            logits = st.forward(x.expand(k, *x.shape))
+            logp = torch.log_softmax(logits, 1)
+            loss -= (logp * self.onehot_valid[lo : lo + chunk].T).sum((1, 2))
+            correct += (logits.argmax(1) == y_all[lo : lo + chunk]).sum(1)
         return loss, correct
 
     def end_epoch(self, epoch: int, loss_rows: Tensor, t0: float, paused: float) -> None:
