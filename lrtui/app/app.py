@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from rich.console import RenderableType
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
@@ -206,6 +207,11 @@ class LrtuiApp(App[None]):
     # ------------------------------------------------------------------------------- widgets
 
     @property
+    def alive(self) -> bool:
+        """The main screen is up (late worker messages during shutdown find nothing to update)."""
+        return self.is_running and bool(self.query("#log"))
+
+    @property
     def log_pane(self) -> LogPane:
         return self.query_one("#log", LogPane)
 
@@ -278,6 +284,8 @@ class LrtuiApp(App[None]):
 
     @on(PreviewReady)
     def _preview_ready(self, message: PreviewReady) -> None:
+        if not self.alive:
+            return
         if message.token != self._preview_token:
             return  # the form changed since
         if message.error:
@@ -289,6 +297,8 @@ class LrtuiApp(App[None]):
 
     def _tick(self) -> None:
         """Throttled redraw of what changed since the last tick."""
+        if not self.alive:
+            return
         if self._charts_dirty:
             self._redraw_charts()
         if self._table_dirty:
@@ -369,6 +379,8 @@ class LrtuiApp(App[None]):
 
     @on(RunBegan)
     def _run_began(self, message: RunBegan) -> None:
+        if not self.alive:
+            return
         job = self._current(message.job)
         if job is None:
             return
@@ -388,6 +400,8 @@ class LrtuiApp(App[None]):
 
     @on(StepsArrived)
     def _steps_arrived(self, message: StepsArrived) -> None:
+        if not self.alive:
+            return
         trace = self.traces.get(message.run_id)
         if trace is None or self._current(message.job) is None:
             return
@@ -398,6 +412,8 @@ class LrtuiApp(App[None]):
 
     @on(EpochDone)
     def _epoch_done(self, message: EpochDone) -> None:
+        if not self.alive:
+            return
         trace = self.traces.get(message.run_id)
         if trace is None:
             return
@@ -415,6 +431,8 @@ class LrtuiApp(App[None]):
 
     @on(RunFinished)
     def _run_finished(self, message: RunFinished) -> None:
+        if not self.alive:
+            return
         trace = self.traces.get(message.run_id)
         ev = message.event
         job = self._current(message.job)
@@ -432,6 +450,8 @@ class LrtuiApp(App[None]):
 
     @on(ProgressUpdated)
     def _progress(self, message: ProgressUpdated) -> None:
+        if not self.alive:
+            return
         job = self._current(message.job)
         if job is None:
             return
@@ -450,6 +470,8 @@ class LrtuiApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker outcomes are handled (harlequin-style)."""
+        if not self.alive:
+            return
         worker = event.worker
         if worker.group == "preview" and event.state == WorkerState.ERROR:
             self.log_pane.add(f"preview failed: {worker.error}", "error")
@@ -490,13 +512,18 @@ class LrtuiApp(App[None]):
         self._evaluate_form()
         form = self.form
         if form is None or not form.ok or form.config is None:
-            why = form.first_error() if form is not None else "the form is not ready"
-            self.log_pane.add(f"cannot run: {why}", "error")
-            if form is not None and form.errors:
-                key = next(iter(form.errors))
-                target = self.sidebar.widgets.get(key)
-                if target is not None and self.sidebar.display:
-                    target.focus()
+            if form is None or not form.errors:
+                self.log_pane.add("cannot run: the form is not ready", "error")
+                return None
+            # The first problem in the form's own top-to-bottom order.
+            order = list(self.sidebar.widgets)
+            key = min(form.errors, key=lambda k: order.index(k) if k in order else len(order))
+            n = len(form.errors)
+            more = f" (and {n - 1} more)" if n > 1 else ""
+            self.log_pane.add(f"cannot run: {key}: {form.errors[key]}{more}", "error")
+            target = self.sidebar.widgets.get(key)
+            if target is not None and self.sidebar.display:
+                target.focus()
             return None
         return form.config
 
@@ -610,6 +637,15 @@ class LrtuiApp(App[None]):
                 self.exit()
 
         self.push_screen(ConfirmScreen("A training is running. Stop it and quit?"), answer)
+
+    def exit(self, result: None = None, return_code: int = 0,
+             message: RenderableType | None = None) -> None:
+        """Every way out (q, ctrl+q, ctrl+c) stops the training thread first: the process cannot
+        end while it runs, and the Recorder closes its runs as stopped."""
+        if self.job is not None:
+            self.job.control.stop()
+            self.job.control.resume()
+        super().exit(result, return_code, message)
 
     # ---- run actions (on the highlighted row of the runs table)
 
