@@ -445,7 +445,7 @@ class _Stack:
         self.dead_col = torch.zeros(k, 1, dtype=torch.bool, device=device)
         self.live = torch.ones(k, dtype=torch.bool, device=device)
         self._acts: dict[int, list[tuple[Tensor, Tensor]]] = {}
-        self._inputs: dict[int, Tensor] = {}
+        self._inputs: dict[int, tuple[Tensor, Tensor, Tensor, Tensor]] = {}
 
     def run_params(self, run: int) -> list[Tensor]:
         out: list[Tensor] = []
@@ -455,41 +455,52 @@ class _Stack:
         return out
 
     def act_buffers(self, rows: int) -> list[tuple[Tensor, Tensor]]:
-        """Per hidden layer: a [K, rows, out + 1] buffer (last column ones) and its [..., :-1]."""
+        """Per hidden layer: a [K, out + 1, rows] buffer (last row ones) and its [:, :out]."""
         bufs = self._acts.get(rows)
         if bufs is None:
             bufs = []
             for fan_out, _ in self.sizes[:-1]:
-                full = torch.ones(self.k, rows, fan_out + 1, device=self.device, dtype=self.dtype)
-                bufs.append((full, full[:, :, :fan_out]))
+                full = torch.ones(self.k, fan_out + 1, rows, device=self.device, dtype=self.dtype)
+                bufs.append((full, full[:, :fan_out]))
             self._acts[rows] = bufs
         return bufs
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Transposed logits [K, 10, rows] of inputs x [K (maybe expanded), rows, in]; for eval."""
-        h = x
-        for w, (_, fan_in) in zip(self.weights[:-1], self.sizes[:-1], strict=True):
-            bias = w[:, :, fan_in].unsqueeze(1)
-            h = torch.baddbmm(bias, h, w[:, :, :fan_in].mT).clamp_min_(0)
-        w, fan_in = self.weights[-1], self.sizes[-1][1]
-        return torch.baddbmm(w[:, :, fan_in].unsqueeze(2), w[:, :, :fan_in], h.mT)
-
-    def input_buffer(self, rows: int) -> tuple[Tensor, Tensor]:
-        """A [rows, in + 1] batch buffer whose last column is ones, and its [:, :in] to fill."""
-        buf = self._inputs.get(rows)
-        if buf is None:
+    def input_buffer(self, rows: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Batch buffers with a ones column (the bias input): x [rows, in + 1], its [:, :in] to
+        fill, x transposed [in + 1, rows] (last row ones) and its [:in] to fill."""
+        bufs = self._inputs.get(rows)
+        if bufs is None:
             fan_in = self.sizes[0][1]
-            buf = torch.ones(rows, fan_in + 1, device=self.device, dtype=self.dtype)
-            self._inputs[rows] = buf
-        return buf, buf[:, :-1]
+            x = torch.ones(rows, fan_in + 1, device=self.device, dtype=self.dtype)
+            x_t = torch.ones(fan_in + 1, rows, device=self.device, dtype=self.dtype)
+            bufs = (x, x[:, :fan_in], x_t, x_t[:fan_in])
+            self._inputs[rows] = bufs
+        return bufs
 
-    def make_step(self, fused: int) -> Callable[[Tensor, Tensor, int, Tensor, Tensor], None]:
+    def forward(self, x: Tensor) -> Tensor:
+        """Transposed logits [K, 10, rows] of inputs x [rows, in] shared by the runs; for eval."""
+        h = x.T.expand(self.k, *x.T.shape)
+        last = len(self.weights) - 1
+        for i, (w, (_, fan_in)) in enumerate(zip(self.weights, self.sizes, strict=True)):
+            h = torch.baddbmm(w[:, :, fan_in].unsqueeze(2), w[:, :, :fan_in], h)
+            if i < last:
+                h.clamp_min_(0)
+        return h
+
+    def make_step(
+        self, fused: int
+    ) -> Callable[[Tensor, Tensor, Tensor, int, Tensor, Tensor], None]:
         """The forward + backward of one training step, as a closure over precomputed views.
 
-        step(x, onehot_t, b, loss_row, coef): x [K (maybe expanded), b, in + 1], onehot_t
-        [10, b] or [K, 10, b] (targets, transposed), coef [K, 1, 1] scales each run's output
-        gradient. It writes each run's sum of log-probabilities of the targets (minus the summed
-        cross-entropy) into loss_row and marks runs whose loss is not finite dead, for good.
+        The network runs feature-major: activations are [K, features + 1, b] with a last row of
+        ones (the bias input), so every layer is one W @ h and the logits come out [K, 10, b]
+        (log_softmax over a leading dim is vectorized along the batch).
+
+        step(x, x_t, onehot_t, b, loss_row, coef): the batch as [K (maybe expanded), b, in + 1]
+        and transposed [K, in + 1, b]; targets transposed, [10, b] or [K, 10, b]; coef [K, 1, 1]
+        scales each run's output gradient. It writes each run's sum of log-probabilities of the
+        targets (minus the summed cross-entropy) into loss_row and marks runs whose loss is not
+        finite dead, for good.
 
         Runs [0, fused) are plain SGD (no momentum, no weight decay): their coef is -lr / b and
         their update p += -lr * grad is folded into the weight-gradient matmul (an in-place
@@ -499,11 +510,10 @@ class _Stack:
         """
         k = self.k
         n_layers = len(self.weights)
-        weights_t = [w.mT for w in self.weights]  # [K, in + 1, out]
-        weights_nb = [
-            w[:, :, :fan_in] for w, (_, fan_in) in zip(self.weights, self.sizes, strict=True)
+        weights = self.weights
+        weights_nb_t = [
+            w[:, :, :fan_in].mT for w, (_, fan_in) in zip(self.weights, self.sizes, strict=True)
         ]
-        last_w = self.weights[-1]
         fused_w = [w[:fused] for w in self.weights]
         rest_g = [g[fused:] for g in self.grads]
         live = self.live
@@ -513,16 +523,16 @@ class _Stack:
         threshold_backward = torch.ops.aten.threshold_backward
         neg_inf = -math.inf
 
-        def step(x: Tensor, onehot_t: Tensor, b: int, loss_row: Tensor, coef: Tensor) -> None:
+        def step(
+            x: Tensor, x_t: Tensor, onehot_t: Tensor, b: int, loss_row: Tensor, coef: Tensor
+        ) -> None:
             bufs = act_buffers(b)
-            h = x
+            h = x_t
             for i in range(n_layers - 1):
                 full, body = bufs[i]
-                torch.clamp_min(torch.bmm(h, weights_t[i]), 0, out=body)
+                torch.clamp_min(torch.bmm(weights[i], h), 0, out=body)
                 h = full
-            # Logits transposed, [K, 10, b]: log_softmax over a leading dim is vectorized along
-            # the batch, much faster than over a last dim of 10.
-            logp = torch.log_softmax(torch.bmm(last_w, h.mT), 1)
+            logp = torch.log_softmax(torch.bmm(weights[-1], h), 1)  # [K, 10, b]
             torch.sum(logp * onehot_t, dim=(1, 2), out=loss_row)
             # The sum of log-probabilities is <= 0 or NaN; -inf or NaN: the run is dead.
             live.logical_and_(loss_row > neg_inf)
@@ -530,20 +540,17 @@ class _Stack:
             g = logp.exp_().sub_(onehot_t).mul_(coef).masked_fill_(dead3, 0.0)
             for i in range(n_layers - 1):
                 bufs[i][1].masked_fill_(dead3, 0.0)
-            transposed = True  # g is [K, out, b] for the last layer, [K, b, out] below it
             for li in range(n_layers - 1, -1, -1):
                 below = bufs[li - 1] if li else None
-                source = below[0] if below is not None else x
-                g_t, g_n = (g, g.mT) if transposed else (g.mT, g)
+                source = below[0].mT if below is not None else x  # [K, b, in + 1]
                 if below is not None:  # before this layer's weights change
-                    g_next = threshold_backward(torch.bmm(g_n, weights_nb[li]), below[1], 0)
+                    g_next = threshold_backward(torch.bmm(weights_nb_t[li], g), below[1], 0)
                 if fused:
-                    fused_w[li].baddbmm_(g_t[:fused], source[:fused])
+                    fused_w[li].baddbmm_(g[:fused], source[:fused])
                 if fused < k:
-                    torch.bmm(g_t[fused:], source[fused:], out=rest_g[li])
+                    torch.bmm(g[fused:], source[fused:], out=rest_g[li])
                 if below is not None:
                     g = g_next
-                    transposed = False
 
         return step
 
@@ -810,6 +817,7 @@ class _Loop:
         total_steps = spe * self.epochs
         train_x, onehot_train = self.data.train_x, self.onehot_train
         input_buffer = st.input_buffer
+        copy_t = k >= 4
         families = self.families
         step = st.make_step(self.fused)
         self.elapsed = 0.0
@@ -840,17 +848,22 @@ class _Loop:
                 b = hi - lo
                 if shared:
                     idx = perm[lo:hi]
-                    full, body = input_buffer(b)
-                    torch.index_select(train_x, 0, idx, out=body)
-                    x = full.expand(k, b, full.shape[1])
+                    x, x_body, x_t, x_t_body = input_buffer(b)
+                    torch.index_select(train_x, 0, idx, out=x_body)
+                    if copy_t:  # a contiguous transposed batch makes the K first-layer
+                        x_t_body.copy_(x_body.T)  # matmuls faster than a transposed view
+                    else:
+                        x_t = x.T
+                    x, x_t = x.expand(k, *x.shape), x_t.expand(k, *x_t.shape)
                     onehot_t = onehot_train.index_select(0, idx).T
                 else:
                     idx = perm[:, lo:hi].reshape(-1)
-                    full, body = input_buffer(k * b)
-                    torch.index_select(train_x, 0, idx, out=body)
-                    x = full.view(k, b, full.shape[1])
+                    x, x_body, _, _ = input_buffer(k * b)
+                    torch.index_select(train_x, 0, idx, out=x_body)
+                    x = x.view(k, b, -1)
+                    x_t = x.mT
                     onehot_t = onehot_train.index_select(0, idx).view(k, b, -1).mT
-                step(x, onehot_t, b, loss_rows[s], self.coef[s])
+                step(x, x_t, onehot_t, b, loss_rows[s], self.coef[s])
                 for fam in families:
                     fam.update(s)
                 done = s + 1
@@ -939,8 +952,7 @@ class _Loop:
         correct = torch.zeros(k, device=self.t.device, dtype=torch.int64)
         x_all, y_all = self.data.valid_x, self.data.valid_y
         for lo in range(0, n, chunk):
-            x = x_all[lo : lo + chunk]
-            logits = st.forward(x.expand(k, *x.shape))
+            logits = st.forward(x_all[lo : lo + chunk])
             logp = torch.log_softmax(logits, 1)
             loss -= (logp * self.onehot_valid[lo : lo + chunk].T).sum((1, 2))
             correct += (logits.argmax(1) == y_all[lo : lo + chunk]).sum(1)
