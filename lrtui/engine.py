@@ -578,6 +578,7 @@ class Trainer:
         *,
         data: DeviceDataset | None = None,
         data_dir: str | None = None,
+        notice: str | None = None,
         independent_seeds: bool = False,
         dtype: torch.dtype = torch.float32,
         fast: bool = False,
@@ -592,6 +593,7 @@ class Trainer:
         self.device = resolve_device(self.configs[0].device)
         self._data = data
         self._data_dir = data_dir
+        self._notice = notice
         # Internal run order (set by run(): optimizer families as contiguous blocks of the stacked
         # run axis). Events always carry the caller's indexes.
         self.order = list(range(len(configs)))
@@ -644,7 +646,7 @@ class Trainer:
                 valid_y=data.valid_y.to(self.device),
                 device=self.device,
             )
-        return data, None
+        return data, self._notice
 
 
 def train(
@@ -654,6 +656,7 @@ def train(
     *,
     data: DeviceDataset | None = None,
     data_dir: str | None = None,
+    notice: str | None = None,
     independent_seeds: bool = False,
     dtype: torch.dtype = torch.float32,
     fast: bool = False,
@@ -665,6 +668,7 @@ def train(
         control,
         data=data,
         data_dir=data_dir,
+        notice=notice,
         independent_seeds=independent_seeds,
         dtype=dtype,
         fast=fast,

@@ -1,15 +1,562 @@
-"""`lrtui run`: not built yet."""
+"""`lrtui run`: train one or more schedules together, headless.
+
+Every setting and spec is checked before anything trains (one line, exit 2, on the first problem).
+Runs go to `lrtui.engine.train` in one vectorized pass; epochs are printed as they end (a table, or
+one JSON object per line with --json), a live progress line goes to stderr, Ctrl+C stops cleanly
+(exit 130) and a run that diverges is reported `diverged` while the others go on.
+
+--config FILE.toml holds top-level run settings and one `[[run]]` table per run:
+
+    epochs = 10
+    optimizer = "sgd"         # top-level settings: see CONFIG_KEYS
+    momentum = 0.9
+
+    [[run]]
+    scheduler = "StepLR:step_size=3"
+    label = "step"
+
+    [[run]]
+    lr = 0.05
+    [run.scheduler]           # or a table, as lrtui.schedulers.spec_from_toml reads it
+    name = "OneCycleLR"
+    max_lr = 0.5
+
+Command-line settings override the file's top-level ones; a `[[run]]` table's own settings win
+over both.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import signal
+import sys
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, cast
 
 from lrtui.commands import UsageError
+from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
+from lrtui.schedulers import (
+    SchedulerSpec,
+    SpecError,
+    errors_of,
+    parse_spec,
+    spec_from_toml,
+    validate,
+    warnings_of,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+#: Settings a config file may give at the top level (and, except the first three, per run).
+SHARED_KEYS = ("dataset", "data_dir", "independent_seeds")
+RUN_KEYS = (
+    "epochs",
+    "batch_size",
+    "hidden",
+    "seed",
+    "device",
+    "lr",
+    "optimizer",
+    "momentum",
+    "dampening",
+    "nesterov",
+    "weight_decay",
+    "betas",
+    "eps",
+)
+CONFIG_KEYS = SHARED_KEYS + RUN_KEYS
+#: Keys of a [[run]] table: the run's own settings, its scheduler and label.
+PER_RUN_KEYS = (
+    "scheduler",
+    "label",
+    "lr",
+    "optimizer",
+    "momentum",
+    "dampening",
+    "nesterov",
+    "weight_decay",
+    "betas",
+    "eps",
+    "seed",
+)
+
+#: Seconds between plain progress lines on stderr when it is not a terminal.
+PLAIN_PROGRESS_EVERY_S = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    # Numbers are read as text and checked in main(), so a bad value is one UsageError line.
+    # --dataset/--data-dir/--db default to SUPPRESS so `lrtui --dataset X run` keeps X.
+    sup = argparse.SUPPRESS
+    parser.add_argument(
+        "-s",
+        "--spec",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a scheduler spec, one run each, e.g. StepLR:step_size=10,gamma=0.1 (repeatable)",
+    )
+    parser.add_argument("--config", metavar="FILE", help="a TOML file of settings and [[run]]s")
+    parser.add_argument(
+        "--dataset",
+        default=sup,
+        help="mnist (default; falls back to mnist-sample when unavailable), fashion-mnist, "
+        "kmnist or mnist-sample",
+    )
+    parser.add_argument("--data-dir", default=sup, help="folder with (or receiving) the dataset")
+    parser.add_argument("--epochs", help="epochs (default 25)")
+    parser.add_argument("--batch-size", help="batch size (default 32)")
+    parser.add_argument("--optimizer", help="sgd (default), adam or adamw")
+    parser.add_argument("--lr", help="base learning rate (default 0.1)")
+    parser.add_argument("--momentum", help="SGD momentum (default 0), or Adam/AdamW beta1")
+    parser.add_argument("--weight-decay", help="weight decay (default 0)")
+    parser.add_argument("--hidden", help="hidden layer widths, e.g. 64,32 (default) or 256,128")
+    parser.add_argument("--seed", help="seed of the initial weights and data order (default 0)")
+    parser.add_argument(
+        "--independent-seeds",
+        action="store_true",
+        default=None,
+        help="give run i the seed SEED+i (own initial weights and data order) instead of sharing",
+    )
+    parser.add_argument(
+        "--device", help="auto (default: CUDA, else MPS, else CPU), cpu, cuda[:i], mps"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
+    parser.add_argument("--db", default=sup, help="run history database (not written yet)")
+
+
+# ------------------------------------------------------------------------------- parsing
+
+
+def _int(flag: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, str):
+        with suppress(ValueError):
+            value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{flag}: must be an integer >= {minimum} (got {value})")
+    return value
+
+
+def _float(flag: str, value: object) -> float:
+    if isinstance(value, str):
+        with suppress(ValueError):
+            value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UsageError(f"{flag}: must be a number (got {value})")
+    return float(value)
+
+
+def _hidden(flag: str, value: object) -> tuple[int, ...]:
+    if isinstance(value, str):
+        items: list[object] = [v.strip() for v in value.split(",")] if value.strip() else []
+    elif isinstance(value, list):
+        items = list(value)
+    else:
+        raise UsageError(f"{flag}: must be layer widths like 64,32 (got {value})")
+    if not items:
+        raise UsageError(f"{flag}: must be layer widths like 64,32 (got {value!r})")
+    return tuple(_int(flag, item) for item in items)
+
+
+def _bool(flag: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise UsageError(f"{flag}: must be true or false (got {value})")
+    return value
+
+
+@dataclass
+class _Settings:
+    """Run settings gathered from the file and the command line (None: not given)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def apply(self, source: dict[str, Any], where: str) -> None:
+        """Check and store each given value; `where` prefixes messages (a flag or file key)."""
+        for key, value in source.items():
+            if value is None:
+                continue
+            flag = where.format(key=key)
+            self.values[key] = _convert(key, value, flag)
+
+
+def _convert(key: str, value: object, flag: str) -> Any:
+    if key in ("epochs", "batch_size"):
+        return _int(flag, value)
+    if key == "seed":
+        return _int(flag, value, minimum=0)
+    if key in ("lr", "momentum", "dampening", "weight_decay", "eps"):
+        return _float(flag, value)
+    if key == "hidden":
+        return _hidden(flag, value)
+    if key in ("nesterov", "independent_seeds"):
+        return _bool(flag, value)
+    if key == "betas":
+        if not isinstance(value, list) or len(value) != 2:
+            raise UsageError(f"{flag}: must be two numbers, e.g. [0.9, 0.999] (got {value})")
+        return (_float(flag, value[0]), _float(flag, value[1]))
+    if key == "optimizer":
+        name = str(value).lower()
+        if name not in ("sgd", "adam", "adamw"):
+            raise UsageError(f"{flag}: must be sgd, adam or adamw (got {value})")
+        return name
+    if key in ("dataset", "data_dir", "device"):
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"{flag}: must be a non-empty string (got {value!r})")
+        return value
+    raise UsageError(f"{flag}: unknown setting")
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--config: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+
+
+@dataclass
+class _RunSpec:
+    """One run before settings are merged: its scheduler, label and own settings."""
+
+    scheduler: SchedulerSpec
+    label: str
+    own: dict[str, Any]
+
+
+def _parse_spec(text: str, flag: str) -> SchedulerSpec:
+    try:
+        return parse_spec(text)
+    except SpecError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def _file_runs(path: str, data: dict[str, Any], settings: _Settings) -> list[_RunSpec]:
+    runs_table = data.get("run", [])
+    for key in data:
+        if key != "run" and key not in CONFIG_KEYS:
+            known = ", ".join((*CONFIG_KEYS, "run"))
+            raise UsageError(f"{path}: unknown setting {key!r} (known: {known})")
+    settings.apply({k: v for k, v in data.items() if k != "run"}, f"{path}: {{key}}")
+    if not isinstance(runs_table, list):
+        raise UsageError(f"{path}: run: must be [[run]] tables")
+    runs: list[_RunSpec] = []
+    for i, table in enumerate(runs_table):
+        where = f"{path}: run[{i}]"
+        if not isinstance(table, dict):
+            raise UsageError(f"{where}: must be a table")
+        for key in table:
+            if key not in PER_RUN_KEYS:
+                known = ", ".join(PER_RUN_KEYS)
+                raise UsageError(f"{where}: unknown setting {key!r} (known: {known})")
+        raw = table.get("scheduler")
+        if isinstance(raw, str):
+            spec = _parse_spec(raw, f"{where}.scheduler")
+            label = raw.strip()
+        elif isinstance(raw, dict):
+            try:
+                spec = spec_from_toml(raw)
+            except SpecError as exc:
+                raise UsageError(f"{where}.scheduler: {exc}") from None
+            label = str(spec)
+        else:
+            raise UsageError(
+                f'{where}.scheduler: missing: give scheduler = "SPEC" or a [run.scheduler] table'
+            )
+        if "label" in table:
+            if not isinstance(table["label"], str):
+                raise UsageError(f"{where}.label: must be a string (got {table['label']!r})")
+            label = table["label"]
+        own = {
+            k: _convert(k, v, f"{where}.{k}")
+            for k, v in table.items()
+            if k not in ("scheduler", "label")
+        }
+        runs.append(_RunSpec(spec, label, own))
+    return runs
+
+
+def _optimizer(values: dict[str, Any]) -> OptimizerConfig:
+    name = cast(OptimizerName, values.get("optimizer", "sgd"))
+    opt = OptimizerConfig(name=name)
+    if "momentum" in values:
+        if name == "sgd":
+            opt.momentum = values["momentum"]
+        else:
+            opt.betas = (values["momentum"], opt.betas[1])
+    for key in ("dampening", "nesterov", "weight_decay", "eps"):
+        if key in values:
+            setattr(opt, key, values[key])
+    if "betas" in values:
+        opt.betas = values["betas"]
+    return opt
+
+
+def build_configs(args: argparse.Namespace) -> tuple[list[RunConfig], dict[str, Any]]:
+    """RunConfigs from the command line and --config; plus shared settings (dataset...)."""
+    settings = _Settings()
+    runs: list[_RunSpec] = []
+    if args.config:
+        runs += _file_runs(args.config, _read_toml(args.config), settings)
+    cli = {
+        "dataset": getattr(args, "dataset", None),
+        "data_dir": getattr(args, "data_dir", None),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "optimizer": args.optimizer,
+        "lr": args.lr,
+        "momentum": args.momentum,
+        "weight_decay": args.weight_decay,
+        "hidden": args.hidden,
+        "seed": args.seed,
+        "device": args.device,
+        "independent_seeds": args.independent_seeds,
+    }
+    settings.apply(cli, "--{key}")
+    for text in args.spec:
+        runs.append(_RunSpec(_parse_spec(text, "-s"), text.strip(), {}))
+    if not runs:
+        raise UsageError("give at least one -s SPEC or a --config FILE with [[run]] tables")
+    shared = settings.values
+    independent = bool(shared.get("independent_seeds", False))
+    configs: list[RunConfig] = []
+    for i, run in enumerate(runs):
+        values = {**shared, **run.own}
+        if "seed" in run.own and not independent:
+            raise UsageError(f"run {i}: seed: a per-run seed needs independent_seeds = true")
+        seed = values.get("seed", 0)
+        if independent and "seed" not in run.own:
+            seed += i
+        config = RunConfig(
+            dataset=shared.get("dataset", "mnist"),
+            hidden=values.get("hidden", (64, 32)),
+            optimizer=_optimizer(values),
+            lr=values.get("lr", 0.1),
+            batch_size=values.get("batch_size", 32),
+            epochs=values.get("epochs", 25),
+            seed=seed,
+            device=values.get("device", "auto"),
+            scheduler=run.scheduler,
+            label=run.label,
+        )
+        problems = validate_config(config)
+        if problems:
+            key, message = next(iter(problems.items()))
+            raise UsageError(f"{_label(i, config)}: {key}: {message}")
+        configs.append(config)
+    return configs, shared
+
+
+def _label(i: int, config: RunConfig) -> str:
+    return f"run {i} ({config.label})" if config.label else f"run {i}"
+
+
+# ------------------------------------------------------------------------------- output
+
+
+def _num(x: float | None) -> float | None:
+    """JSON has no NaN or infinity: those become null."""
+    return x if x is not None and math.isfinite(x) else None
+
+
+class _Printer:
+    """Turns engine events into stdout lines (table or JSON) and a progress line on stderr."""
+
+    def __init__(self, configs: list[RunConfig], as_json: bool, out: IO[str], err: IO[str]) -> None:
+        self.configs = configs
+        self.as_json = as_json
+        self.out = out
+        self.err = err
+        self.tty = err.isatty()
+        self.progress_shown = False
+        self.last_plain = 0.0
+        self.header_done = False
+        self.width = max(5, *(len(c.label) for c in configs))
+        self.width = min(self.width, 40)
+
+    def clear_progress(self) -> None:
+        if self.progress_shown:
+            self.err.write("\r\033[K")
+            self.err.flush()
+            self.progress_shown = False
+
+    def __call__(self, event: object) -> None:
+        from lrtui.engine import EpochEnd, Progress, RunEnded
+
+        if isinstance(event, Progress):
+            self.progress(event)
+        elif isinstance(event, EpochEnd):
+            self.clear_progress()
+            self.epoch(event)
+        elif isinstance(event, RunEnded):
+            self.clear_progress()
+            self.ended(event)
+
+    def progress(self, event: Any) -> None:
+        done = event.global_step
+        total = event.total_steps
+        losses = " ".join(f"{x:.3f}" for x in event.train_loss[:8] if math.isfinite(x))
+        more = " ..." if len(event.train_loss) > 8 else ""
+        eta = ""
+        if done and event.elapsed_s > 0:
+            left = event.elapsed_s / done * (total - done)
+            eta = f"  eta {left:,.0f}s"
+        line = (
+            f"epoch {event.epoch + 1} step {event.step}/{event.steps_per_epoch}  "
+            f"{event.samples_per_s:,.0f} samples/s{eta}  loss {losses}{more}"
+        )
+        if self.tty:
+            columns = 100
+            self.err.write("\r\033[K" + line[:columns])
+            self.err.flush()
+            self.progress_shown = True
+        elif time.monotonic() - self.last_plain >= PLAIN_PROGRESS_EVERY_S:
+            self.last_plain = time.monotonic()
+            self.err.write(f"lrtui: {line}\n")
+            self.err.flush()
+
+    def epoch(self, event: Any) -> None:
+        label = self.configs[event.run].label
+        if self.as_json:
+            plateau = event.plateau
+            record = {
+                "event": "epoch",
+                "run": event.run,
+                "label": label,
+                "epoch": event.epoch,
+                "lr": event.lr,
+                "momentum": event.momentum,
+                "train_loss": _num(event.train_loss),
+                "valid_loss": _num(event.valid_loss),
+                "valid_acc": _num(event.valid_acc),
+                "seconds": round(event.seconds, 4),
+                "plateau": None
+                if plateau is None
+                else {
+                    "best": _num(plateau.best),
+                    "num_bad_epochs": plateau.num_bad_epochs,
+                    "cooldown_counter": plateau.cooldown_counter,
+                },
+            }
+            self.out.write(json.dumps(record) + "\n")
+            self.out.flush()
+            return
+        if not self.header_done:
+            self.out.write(
+                f"{'run':>3}  {'label':<{self.width}}  {'epoch':>5}  {'lr':>10}  "
+                f"{'momentum':>8}  {'train_loss':>10}  {'valid_loss':>10}  {'valid_acc':>9}  "
+                f"{'seconds':>7}\n"
+            )
+            self.header_done = True
+        momentum = "" if event.momentum is None else f"{event.momentum:.4g}"
+        self.out.write(
+            f"{event.run:>3}  {label[: self.width]:<{self.width}}  {event.epoch:>5}  "
+            f"{event.lr:>10.4g}  {momentum:>8}  {event.train_loss:>10.4f}  "
+            f"{event.valid_loss:>10.4f}  {event.valid_acc * 100:>8.2f}%  {event.seconds:>7.2f}\n"
+        )
+        self.out.flush()
+
+    def ended(self, event: Any) -> None:
+        label = self.configs[event.run].label
+        if self.as_json:
+            record = {
+                "event": "end",
+                "run": event.run,
+                "label": label,
+                "status": event.status,
+                "reason": event.reason,
+                "epochs_done": event.epochs_done,
+            }
+            self.out.write(json.dumps(record) + "\n")
+        else:
+            self.out.write(f"run {event.run} ({label}): {event.status} - {event.reason}\n")
+        self.out.flush()
+
+
+# ------------------------------------------------------------------------------- main
 
 
 def main(args: argparse.Namespace) -> int:
-    raise UsageError("'run' is not built yet in this version of lrtui")
+    configs, shared = build_configs(args)
+    # Heavy imports only once the command line is known to be good.
+    from lrtui.data import DatasetError, load_with_fallback, to_device
+    from lrtui.engine import Control, Trainer, resolve_device, steps_per_epoch
+
+    try:
+        device = resolve_device(configs[0].device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        raw, notice = load_with_fallback(configs[0].dataset, data_dir=shared.get("data_dir"))
+    except DatasetError as exc:
+        print(f"lrtui: error: {exc}", file=sys.stderr)
+        return 1
+    if notice:
+        print(f"lrtui: note: {notice}", file=sys.stderr)
+    spe = steps_per_epoch(raw.n_train, configs[0].batch_size)
+    warned: set[str] = set()
+    for i, config in enumerate(configs):
+        problems = validate(
+            config.scheduler,
+            epochs=config.epochs,
+            steps_per_epoch=spe,
+            optimizer=config.optimizer.shape(),
+        )
+        errors = errors_of(problems)
+        if errors:
+            key, message = next(iter(errors.items()))
+            raise UsageError(f"{_label(i, config)}: {key}: {message}")
+        for key, message in warnings_of(problems).items():
+            line = f"lrtui: warning: {_label(i, config)}: {key}: {message}"
+            if line not in warned:
+                warned.add(line)
+                print(line, file=sys.stderr)
+    data = to_device(raw, device)
+    printer = _Printer(configs, bool(args.json), sys.stdout, sys.stderr)
+    control = Control()
+    independent = bool(shared.get("independent_seeds", False))
+    try:
+        trainer = Trainer(
+            configs, printer, control, data=data, notice=notice, independent_seeds=independent
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    interrupted = False
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        control.stop()
+        signal.signal(signal.SIGINT, previous)  # a second Ctrl+C interrupts at once
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # installed from outside Python: restore the default
+        previous = signal.SIG_DFL
+    installed = False
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+        installed = True
+    except ValueError:  # not the main thread: no Ctrl+C handling of our own
+        pass
+    try:
+        ended = trainer.run()
+    finally:
+        printer.clear_progress()
+        if installed:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted or any(e.status == "stopped" for e in ended):
+        return 130
+    if any(e.status == "failed" for e in ended):
+        return 1
+    return 0
