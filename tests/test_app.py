@@ -124,16 +124,22 @@ def _long_app(db: Path, **kwargs: Any) -> Any:
     return make_app(db, epochs=LONG_EPOCHS, batch_size=1, data=tiny_data(LONG_STEPS, 64), **kwargs)
 
 
+async def _key_mid_run(pilot: Any, app: Any, key: str, effect: Any) -> float:
+    """Send one key as the terminal would and wait for its effect; returns the seconds it took.
+    (Pilot.press waits for the process to go idle, which never happens while torch trains.)"""
+    start = time.monotonic()
+    app.simulate_key(key)
+    await wait_for(pilot, effect, timeout=5, what=f"effect of {key!r}")
+    return time.monotonic() - start
+
+
 async def test_stop_ends_the_run_within_a_step(tmp_path: Path) -> None:
     app = _long_app(tmp_path / "runs.db")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
         await pilot.press("r")
         await wait_for(pilot, lambda: "step" in app.progress.text, what="first progress")
-        pressed = time.monotonic()
-        await pilot.press("s")
-        await wait_for(pilot, lambda: app.job is None, what="stop")
-        took = time.monotonic() - pressed
+        took = await _key_mid_run(pilot, app, "s", lambda: app.job is None)
         [rec] = app.store.list_runs()
         assert rec.status == "stopped" and rec.epochs_done < LONG_EPOCHS
         steps = sum(len(s.lr) for s in app.store.steps(rec.id))
@@ -150,19 +156,19 @@ async def test_keys_act_while_a_run_trains(tmp_path: Path) -> None:
         await pilot.press("r")
         await wait_for(pilot, lambda: "step" in app.progress.text, what="first progress")
         replots = app.chart("lr").replots
-        await pilot.press("l")
-        assert app.chart("lr").log_y and app.chart("lr").replots > replots
+        took = await _key_mid_run(pilot, app, "l", lambda: app.chart("lr").log_y)
+        assert app.chart("lr").replots > replots and took < 1.0
         assert app.job is not None and not app.job.control.stopped  # the run is still going
-        await pilot.press("p")
-        assert app.job is not None and app.job.control.paused
-        await pilot.press("p")
-        assert app.job is not None and not app.job.control.paused
-        await pilot.press("q")  # quitting asks while a run is active
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
-        await pilot.press("n")
+        await _key_mid_run(pilot, app, "p", lambda: app.job is not None and app.job.control.paused)
+        await _key_mid_run(pilot, app, "p", lambda: app.job is not None
+                           and not app.job.control.paused)
+        # Quitting asks while a run is active; "n" keeps it going.
+        await _key_mid_run(pilot, app, "q", lambda: isinstance(app.screen, ConfirmScreen))
+        await _key_mid_run(pilot, app, "n", lambda: not isinstance(app.screen, ConfirmScreen))
         assert app.job is not None and app.is_running
-        await pilot.press("s")
-        await wait_for(pilot, lambda: app.job is None, what="stop")
+        await _key_mid_run(pilot, app, "s", lambda: app.job is None)
+        [rec] = app.store.list_runs()
+        assert rec.status == "stopped"
 
 
 async def test_a_batch_of_two_runs_shows_two_series(tmp_path: Path) -> None:

@@ -291,8 +291,12 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
         where = field_of(key, v.scheduler, warmup)
         if where not in parsed_ok:
             errors.setdefault(where, msg)
-    for key, msg in S.warnings_of(problems).items():
-        warnings.setdefault(field_of(key, v.scheduler, warmup), msg)
+    if spec is not None and check_spe is not None and "optimizer.name" not in errors:
+        # validate_config keeps only errors; the warnings (works, but maybe not as meant) too.
+        advice = S.validate(spec, epochs=config.epochs, steps_per_epoch=check_spe,
+                            optimizer=opt.shape())
+        for key, msg in S.warnings_of(advice).items():
+            warnings.setdefault(field_of(key, v.scheduler, warmup), msg)
     return FormResult(config if not errors else None, errors, warnings, spe, spec)
 
 
