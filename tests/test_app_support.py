@@ -56,10 +56,10 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: fl
 
 async def settle(pilot: Pilot[Any], app: LrtuiApp) -> None:
     """Wait until the form's preview is drawn and no training runs."""
-    await wait_for(pilot, lambda: app.form is not None, what="form evaluated")
-    await wait_for(pilot, lambda: app.job is None and all(w.is_finished for w in app.workers),
-                   what="workers done")
-    await pilot.pause()
+    for _ in range(2):  # twice: a change message still queued may start a new preview
+        await wait_for(pilot, lambda: app.settled and all(w.is_finished for w in app.workers),
+                       what="preview drawn, no training")
+        await pilot.pause(0.05)
 
 
 def series_labels(app: LrtuiApp, chart: str) -> list[str]:

@@ -90,6 +90,7 @@ class Job:
         return f"{n} run{'s' if n != 1 else ''}"
 
 
+BANNER_SHORT = "New here? [b]t[/b] trains the tutorial's four schedulers · [b]?[/b] keys"
 BANNER = (
     "New here? Press [b]t[/b] to train the tutorial's four schedulers together "
     "(StepLR, MultiStepLR, ExponentialLR, ReduceLROnPlateau) on {dataset}, "
@@ -147,6 +148,7 @@ class LrtuiApp(App[None]):
         self.preview: PreviewCurve | None = None
         self.log_y = False
         self._preview_token = 0
+        self._preview_drawn = 0  # token of the last preview drawn (tests wait for the two to meet)
         self._eval_timer: Timer | None = None
         self._charts_dirty = False
         self._table_dirty = False
@@ -161,7 +163,9 @@ class LrtuiApp(App[None]):
         with Horizontal(id="body"):
             yield Sidebar(datasets=names, initial=self.initial, id="sidebar")
             with Vertical(id="main"):
-                yield Static("", id="banner")
+                with Vertical(id="banner"):
+                    yield Static(BANNER.format(dataset=self.default_dataset), classes="long")
+                    yield Static(BANNER_SHORT, classes="short")
                 with Grid(id="charts"):
                     yield Chart("learning rate", x_label="epoch", id="chart-lr")
                     yield Chart("loss (dots: train, line: valid)", x_label="epoch",
@@ -187,16 +191,14 @@ class LrtuiApp(App[None]):
             self.traces[rec.id] = trace_from_record(rec)
             self.summaries[rec.id] = StoredSummary(rec.best_valid_acc, rec.best_valid_loss,
                                                    rec.epochs_done)
-        banner = self.query_one("#banner", Static)
         if records:
-            banner.display = False
+            self.query_one("#banner").display = False
             self.log_pane.add(f"{len(records)} stored run{'s' if len(records) != 1 else ''}: "
                               "space shows one on the charts, enter opens it")
-        else:
-            banner.update(BANNER.format(dataset=self.default_dataset))
         self._table_dirty = True
         self.set_interval(self.CHART_INTERVAL_S, self._tick)
         self._update_device_line()
+        self._redraw_charts()
         self._evaluate_form()
         self._tick()
         self.focus_field("scheduler")
@@ -243,6 +245,7 @@ class LrtuiApp(App[None]):
 
     def _evaluate_form(self) -> None:
         """Validate the form now and start its preview in a worker."""
+        self._eval_timer = None
         values = self.sidebar.values()
         result = evaluate(values, injected_sizes=self.injected_sizes)
         device_text, device_ok = self.device_info(values.device)
@@ -258,7 +261,14 @@ class LrtuiApp(App[None]):
             self._preview_worker(self._preview_token, cfg, result.steps_per_epoch)
         else:
             self.preview = None
+            self._preview_drawn = self._preview_token
             self._charts_dirty = True
+
+    @property
+    def settled(self) -> bool:
+        """No training, and the chart shows the preview of the form as it is now."""
+        return (self.job is None and self._eval_timer is None
+                and self._preview_drawn == self._preview_token)
 
     def _update_device_line(self, text: str | None = None) -> None:
         if text is None:
@@ -288,6 +298,7 @@ class LrtuiApp(App[None]):
             return
         if message.token != self._preview_token:
             return  # the form changed since
+        self._preview_drawn = message.token
         if message.error:
             self.log_pane.add(f"preview: {message.error}", "error")
         self.preview = message.curve
@@ -338,7 +349,7 @@ class LrtuiApp(App[None]):
             return
         self.jobs_started += 1
         self.job = Job(self.jobs_started, list(configs), Control())
-        self.query_one("#banner", Static).display = False
+        self.query_one("#banner").display = False
         self.log_pane.add(f"training {what} ({self.job.title}, {configs[0].epochs} epochs, "
                           f"batch {configs[0].batch_size})", "notice")
         self.progress.idle(f"starting {self.job.title} …")

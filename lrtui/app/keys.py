@@ -21,6 +21,7 @@ class KeyAction:
     display_key: str = ""  # how the help screen writes the key (default: the key)
     palette: bool = True  # listed in the command palette
     bind: bool = True  # False where a widget owns the key (enter belongs to the runs table)
+    listed: bool = True  # on the help screen (an alias already shown with its twin is not)
 
 
 ACTIONS: tuple[KeyAction, ...] = (
@@ -47,7 +48,8 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("f", "find_lr", "Find LR", "LR range test (not yet in this version)", show=False),
     KeyAction("ctrl+b", "toggle_sidebar", "Form", "hide or show the form (sidebar)",
               display_key="ctrl+b / h"),
-    KeyAction("h", "toggle_sidebar", "Form", "hide or show the form", show=False, palette=False),
+    KeyAction("h", "toggle_sidebar", "Form", "hide or show the form", show=False, palette=False,
+              listed=False),
     KeyAction("escape", "leave_form", "Leave form", "leave a text field so letter keys act",
               show=False, palette=False, display_key="esc"),
     KeyAction("question_mark", "help", "Help", "show every key", display_key="?"),

@@ -27,7 +27,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        width: 82; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
     HelpScreen #help-title { text-style: bold; padding-bottom: 1; }
@@ -36,10 +36,10 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         lines: list[str] = []
         for a in ACTIONS:
-            key = a.display_key or a.key
-            lines.append(f"{key:>12}  {a.help}")
+            if a.listed:
+                lines.append(f"{a.display_key or a.key:>15}  {a.help}")
         for key, text in OTHER_KEYS:
-            lines.append(f"{key:>12}  {text}")
+            lines.append(f"{key:>15}  {text}")
         with VerticalScroll():
             yield Static("lrtui keys  (esc closes)", id="help-title")
             yield Static("\n".join(lines), id="help-keys", markup=False)
