@@ -490,20 +490,21 @@ class _Printer:
 def main(args: argparse.Namespace) -> int:
     configs, shared = build_configs(args)
     # Heavy imports only once the command line is known to be good.
-    from lrtui.data import DatasetError, load_with_fallback, to_device
+    from lrtui.data import DATASETS, DatasetError, load_with_fallback, to_device
     from lrtui.engine import Control, Trainer, resolve_device, steps_per_epoch
 
     try:
         device = resolve_device(configs[0].device)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if configs[0].dataset not in DATASETS:
+        names = ", ".join(DATASETS)
+        raise UsageError(f"--dataset: must be one of {names} (got {configs[0].dataset})")
     try:
         raw, notice = load_with_fallback(configs[0].dataset, data_dir=shared.get("data_dir"))
     except DatasetError as exc:
         print(f"lrtui: error: {exc}", file=sys.stderr)
         return 1
-    if notice:
-        print(f"lrtui: note: {notice}", file=sys.stderr)
     spe = steps_per_epoch(raw.n_train, configs[0].batch_size)
     warned: set[str] = set()
     for i, config in enumerate(configs):
@@ -522,6 +523,8 @@ def main(args: argparse.Namespace) -> int:
             if line not in warned:
                 warned.add(line)
                 print(line, file=sys.stderr)
+    if notice:
+        print(f"lrtui: note: {notice}", file=sys.stderr)
     data = to_device(raw, device)
     printer = _Printer(configs, bool(args.json), sys.stdout, sys.stderr)
     control = Control()

