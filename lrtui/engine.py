@@ -43,6 +43,8 @@ __all__ = [
     "RunStarted",
     "StepChunk",
     "Trainer",
+    "check_batch",
+    "cpu_threads",
     "resolve_device",
     "steps_per_epoch",
     "train",
@@ -52,6 +54,8 @@ RunStatus = Literal["finished", "stopped", "diverged", "failed"]
 
 #: Seconds between Progress events (and between the host's looks at the device's loss sums).
 PROGRESS_EVERY_S = 0.25
+#: Below this many stacked parameters (runs x parameters per run) a CPU step runs on one thread.
+SMALL_STEP_PARAMS = 150_000
 #: Activation elements per evaluation chunk (K runs x rows x widest layer).
 EVAL_CHUNK_ELEMENTS = 1 << 23
 
@@ -196,6 +200,17 @@ def resolve_device(name: str) -> torch.device:
 def steps_per_epoch(n_train: int, batch_size: int) -> int:
     """Optimizer steps per epoch, as a DataLoader with drop_last=False (last batch may be short)."""
     return -(-n_train // batch_size)
+
+
+def cpu_threads(k: int, hidden: Sequence[int]) -> int | None:
+    """Intra-op threads for training k runs on the CPU: 1 when a step is small, else torch's own.
+
+    A step of one or a few runs is a chain of small ops; on more than one thread each of them
+    waits for the others at a fork/join, which costs far more than it saves, and a great deal on
+    a machine whose other cores are busy. Big stacked matmuls (many runs) do gain from threads.
+    """
+    params = sum(o * (i + 1) for o, i in layer_shapes(tuple(hidden)))
+    return 1 if k * params < SMALL_STEP_PARAMS else None
 
 
 def check_batch(configs: Sequence[RunConfig], *, independent_seeds: bool = False) -> None:
@@ -582,6 +597,7 @@ class Trainer:
         independent_seeds: bool = False,
         dtype: torch.dtype = torch.float32,
         fast: bool = False,
+        threads: int | None = None,
     ) -> None:
         check_batch(configs, independent_seeds=independent_seeds)
         self.configs = list(configs)
@@ -594,6 +610,7 @@ class Trainer:
         self._data = data
         self._data_dir = data_dir
         self._notice = notice
+        self.threads = threads
         # Internal run order (set by run(): optimizer families as contiguous blocks of the stacked
         # run axis). Events always carry the caller's indexes.
         self.order = list(range(len(configs)))
@@ -609,6 +626,10 @@ class Trainer:
         if self.fast and self.device.type == "cuda":
             previous = torch.backends.cuda.matmul.fp32_precision
             torch.backends.cuda.matmul.fp32_precision = "tf32"
+        previous_threads = None
+        if self.threads is not None and self.device.type == "cpu":
+            previous_threads = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
         try:
             with torch.no_grad():
                 return _Loop(self).run()
@@ -619,6 +640,8 @@ class Trainer:
         finally:
             if previous is not None:
                 torch.backends.cuda.matmul.fp32_precision = previous
+            if previous_threads is not None:
+                torch.set_num_threads(previous_threads)
 
     def params(self, run: int) -> list[Tensor]:
         """Copies of the run's parameters, in `MLP(hidden).parameters()` order."""
@@ -660,6 +683,7 @@ def train(
     independent_seeds: bool = False,
     dtype: torch.dtype = torch.float32,
     fast: bool = False,
+    threads: int | None = None,
 ) -> list[RunEnded]:
     """Train the runs together (see Trainer); returns each run's RunEnded, in config order."""
     return Trainer(
@@ -672,6 +696,7 @@ def train(
         independent_seeds=independent_seeds,
         dtype=dtype,
         fast=fast,
+        threads=threads,
     ).run()
 
 

@@ -31,6 +31,7 @@ from lrtui.engine import (
     StepChunk,
     Trainer,
     check_batch,
+    cpu_threads,
     steps_per_epoch,
     train,
 )
@@ -454,6 +455,20 @@ def test_partial_last_batch_and_float32_default(data64: DeviceDataset) -> None:
     for mine, theirs in zip(trainer.params(0), ref.params, strict=True):
         assert mine.dtype == torch.float32
         torch.testing.assert_close(mine.double(), theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_threads_are_set_for_the_call_and_restored(data64: DeviceDataset) -> None:
+    before = torch.get_num_threads()
+    seen: list[int] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, EpochEnd):
+            seen.append(torch.get_num_threads())
+
+    train([config("StepLR:step_size=1")], on_event, data=data64, threads=1)
+    assert seen == [1] * EPOCHS and torch.get_num_threads() == before
+    assert cpu_threads(1, (64, 32)) == 1  # one tutorial MLP: small ops, one thread
+    assert cpu_threads(16, (64, 32)) is None  # 16 stacked: big matmuls, torch's threads
 
 
 # ------------------------------------------------------------------------------------ model

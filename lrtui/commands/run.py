@@ -491,7 +491,7 @@ def main(args: argparse.Namespace) -> int:
     configs, shared = build_configs(args)
     # Heavy imports only once the command line is known to be good.
     from lrtui.data import DATASETS, DatasetError, load_with_fallback, to_device
-    from lrtui.engine import Control, Trainer, resolve_device, steps_per_epoch
+    from lrtui.engine import Control, Trainer, cpu_threads, resolve_device, steps_per_epoch
 
     try:
         device = resolve_device(configs[0].device)
@@ -531,7 +531,13 @@ def main(args: argparse.Namespace) -> int:
     independent = bool(shared.get("independent_seeds", False))
     try:
         trainer = Trainer(
-            configs, printer, control, data=data, notice=notice, independent_seeds=independent
+            configs,
+            printer,
+            control,
+            data=data,
+            notice=notice,
+            independent_seeds=independent,
+            threads=cpu_threads(len(configs), configs[0].hidden),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
