@@ -252,8 +252,6 @@ class _CallbackError(Exception):
 class _Family:
     """The runs of one optimizer family: a contiguous block [lo, hi) of the (internal) run axis."""
 
-    n_coef = 0
-
     def __init__(self, configs: Sequence[RunConfig], lo: int, hi: int, st: _Stack) -> None:
         self.lo, self.hi = lo, hi
         self.k = hi - lo
@@ -900,6 +898,8 @@ class _Loop:
                 if now - last_report >= PROGRESS_EVERY_S:
                     last_report = now
                     self.progress(epoch, done, loss_rows, now - t0 - paused, total_steps)
+                    if len(self.ended) == k:  # every run diverged: nothing left to train
+                        break
             seconds = time.perf_counter() - t0 - paused
             if done < spe:  # stopped inside the epoch
                 self.elapsed += seconds
