@@ -382,6 +382,7 @@ class _Printer:
         self.progress_shown = False
         self.last_plain = 0.0
         self.header_done = False
+        self.last_epoch = 0
         self.width = max(5, *(len(c.label) for c in configs))
         self.width = min(self.width, 40)
 
@@ -452,6 +453,9 @@ class _Printer:
             self.out.write(json.dumps(record) + "\n")
             self.out.flush()
             return
+        if self.header_done and event.epoch != self.last_epoch:
+            self.out.write("\n")  # one block of rows per epoch
+        self.last_epoch = event.epoch
         if not self.header_done:
             self.out.write(
                 f"{'run':>3}  {'label':<{self.width}}  {'epoch':>5}  {'lr':>10}  "
