@@ -12,7 +12,8 @@ Where CUDA is present the engine is also timed with 1 and 64 runs on the GPU.
 Data are synthetic and MNIST-shaped (60,000 train, 10,000 valid), so nothing is downloaded.
 Timings on a shared machine are noisy: compare the ratios printed by one invocation.
 
-    python bench/epoch_speed.py [--runs 16] [--threads N] [--repeat 1] [--json PATH]
+    python bench/epoch_speed.py [--runs 16] [--threads N] [--repeat 2]
+                                [--optimizers sgd|mixed] [--json PATH]
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         help="optimizers of the multi-run pass: all plain SGD (the tutorial's), or a mix of "
         "SGD, SGD with momentum, Adam and AdamW",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="take the best of N timings each")
+    parser.add_argument("--repeat", type=int, default=2, help="take the best of N timings each")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
     thread_options = [args.threads] if args.threads else sorted({1, torch.get_num_threads()})
