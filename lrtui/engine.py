@@ -11,11 +11,12 @@ Nothing in the step loop waits for the device: losses are summed on the device a
 reporting points (about every PROGRESS_EVERY_S seconds and at each epoch end); a run whose loss
 turns NaN/inf is frozen by an on-device mask and reported `diverged` at the next reporting point.
 
-Parameter layout: each layer's weight and bias are kept together as one augmented matrix
-[W | b] of shape [out, in + 1] (the bias is the last column) and every activation carries a trailing
-column of ones, so a layer is a single matmul and its weight+bias gradient a single matmul too.
-Layers are stored one after another, each as [K, out, in + 1] (layer-major), so every per-layer
-gradient is written in place into one flat gradient buffer.
+Layout: each layer's weight and bias are one augmented matrix [W | b] of shape [out, in + 1] (the
+bias last); activations run feature-major, [K, features + 1, batch] with a last row of ones, so a
+layer is one matmul W @ h and its weight+bias gradient one matmul g @ h^T. Layers are stored one
+after another, each [K, out, in + 1]. Plain SGD runs (no momentum, no weight decay) fold their
+update into that gradient matmul (W += (-lr / b * g) @ h^T, in place); the other runs get their
+gradients in a flat buffer for the vectorized SGD / Adam / AdamW update.
 """
 
 from __future__ import annotations
