@@ -232,6 +232,17 @@ def test_independent_seeds_each_equal_their_own_plain_loop(data64: DeviceDataset
     assert not torch.equal(init_params(HIDDEN, 1)[0], init_params(HIDDEN, 2)[0])
 
 
+@pytest.mark.parametrize("hidden", [(16,), (8, 8, 8)])
+def test_other_depths_equal_plain_pytorch(data64: DeviceDataset, hidden: tuple[int, ...]) -> None:
+    configs = [
+        config("StepLR:step_size=1", hidden=hidden),
+        config("ExponentialLR:gamma=0.9", SGD_NESTEROV, hidden=hidden),
+        config("ConstantLR", ADAMW, lr=0.01, hidden=hidden),
+    ]
+    trainer, events, _ = run_engine(configs, data64)
+    assert_matches_reference(trainer, events, configs, data64)
+
+
 def test_shared_start_and_order_by_default(data64: DeviceDataset) -> None:
     """Two runs with the same schedule trained together end identical (same init, same data)."""
     configs = [config("StepLR:step_size=1"), config("StepLR:step_size=1")]
