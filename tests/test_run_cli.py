@@ -149,7 +149,7 @@ def test_config_file_tables_and_overrides(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        ([], "give at least one -s SPEC or a --config FILE"),
+        ([], "give at least one -s SPEC, a --config FILE"),
         (["-s", "StepLR:step_size=-1"], "StepLR.step_size"),
         (["-s", "NoSuchLR"], "unknown scheduler"),
         (
@@ -243,3 +243,85 @@ def test_ctrl_c_stops_cleanly_with_exit_130() -> None:
     ends = [r for r in lines(out) if r["event"] == "end"]
     assert [(r["run"], r["status"]) for r in ends] == [(0, "stopped"), (1, "stopped")]
     assert "Traceback" not in err
+
+
+def test_runs_are_stored_as_they_train_and_export_matches_the_stream(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The store issue's acceptance: what `run --json` streamed is what list/export read back."""
+    db = str(tmp_path / "x.db")
+    code, out, err = run_cli(
+        capsys, "-s", "StepLR:step_size=2", "-s", "CosineAnnealingLR", "--dataset",
+        "mnist-sample", "--epochs", "3", "--device", "cpu", "--json", "--db", db,
+    )  # fmt: skip
+    assert code == 0, err
+    streamed = [r for r in lines(out) if r["event"] == "epoch"]
+    assert main(["runs", "list", "--db", db, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted((r["label"], r["status"], r["epochs_done"]) for r in listed) == [
+        ("CosineAnnealingLR", "finished", 3),
+        ("StepLR:step_size=2", "finished", 3),
+    ]
+    out_csv = tmp_path / "epochs.csv"
+    assert main(["runs", "export", "--format", "csv", "--db", db, "-o", str(out_csv)]) == 0
+    capsys.readouterr()
+    import csv
+
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 6
+    by_key = {(r["label"], int(r["epoch"])): r for r in rows}
+    for rec in streamed:
+        row = by_key[(rec["label"], rec["epoch"])]
+        for key in ("lr", "train_loss", "valid_loss", "valid_acc"):
+            assert float(row[key]) == rec[key], key
+
+
+def test_rerun_trains_a_stored_config_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = str(tmp_path / "r.db")
+    assert run_cli(capsys, "-s", "ExponentialLR:gamma=0.5", "--dataset", "mnist-sample",
+                   "--epochs", "2", "--device", "cpu", "--json", "--db", db)[0] == 0  # fmt: skip
+    assert main(["runs", "list", "--db", db, "--json"]) == 0
+    (first,) = json.loads(capsys.readouterr().out)
+    code, out, err = run_cli(capsys, "--rerun", str(first["id"]), "--json", "--db", db)
+    assert code == 0, err
+    again = [r for r in lines(out) if r["event"] == "epoch"]
+    assert [r["lr"] for r in again] == [0.1, 0.05]
+    assert main(["runs", "show", str(first["id"] + 1), "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["config"]["scheduler"] == {"name": "ExponentialLR", "params": {"gamma": 0.5}}
+    # Same config, same paired start: identical numbers.
+    assert main(["runs", "export", "--format", "json", "--db", db]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    losses = {}
+    for row in rows:
+        losses.setdefault(row["run_id"], []).append(row["valid_loss"])
+    assert len(losses) == 2 and len(set(map(tuple, losses.values()))) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rerun", "99"], "--rerun: no run history at"),
+        (["--rerun", "x"], "--rerun: must be an integer >= 1 (got x)"),
+    ],
+)
+def test_rerun_bad_input(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run_cli(capsys, *argv, "--db", str(tmp_path / "none.db"))
+    assert code == 2 and out == ""
+    assert err.startswith(f"lrtui: error: {message}") and err.count("\n") == 1
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_unusable_db_path_is_refused_before_training(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, out, err = run_cli(capsys, "-s", "StepLR", "--dataset", "mnist-sample", "--epochs", "1",
+                             "--json", "--db", str(blocker / "runs.db"))  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.startswith("lrtui: error: database:") and err.count("\n") == 1

@@ -33,8 +33,9 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any, cast
@@ -131,7 +132,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", help="auto (default: CUDA, else MPS, else CPU), cpu, cuda[:i], mps"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
-    parser.add_argument("--db", default=sup, help="run history database (not written yet)")
+    parser.add_argument(
+        "--rerun",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="train a stored run's config again (repeatable; may be mixed with -s when the "
+        "runs share dataset, model, batch size, epochs and seed)",
+    )
+    parser.add_argument(
+        "--db",
+        default=sup,
+        metavar="PATH",
+        help="run history database every run is written to as it trains "
+        "(default: $LRTUI_DB, else the user data dir)",
+    )
 
 
 # ------------------------------------------------------------------------------- parsing
@@ -303,8 +318,10 @@ def _optimizer(values: dict[str, Any]) -> OptimizerConfig:
     return opt
 
 
-def build_configs(args: argparse.Namespace) -> tuple[list[RunConfig], dict[str, Any]]:
-    """RunConfigs from the command line and --config; plus shared settings (dataset...)."""
+def build_configs(
+    args: argparse.Namespace, reruns: Sequence[RunConfig] = ()
+) -> tuple[list[RunConfig], dict[str, Any]]:
+    """RunConfigs from the command line and --config, then `reruns`; plus shared settings."""
     settings = _Settings()
     runs: list[_RunSpec] = []
     if args.config:
@@ -326,8 +343,10 @@ def build_configs(args: argparse.Namespace) -> tuple[list[RunConfig], dict[str, 
     settings.apply(cli, "--{key}")
     for text in args.spec:
         runs.append(_RunSpec(_parse_spec(text, "-s"), text.strip(), {}))
-    if not runs:
-        raise UsageError("give at least one -s SPEC or a --config FILE with [[run]] tables")
+    if not runs and not reruns:
+        raise UsageError(
+            "give at least one -s SPEC, a --config FILE with [[run]] tables, or --rerun ID"
+        )
     shared = settings.values
     independent = bool(shared.get("independent_seeds", False))
     configs: list[RunConfig] = []
@@ -355,7 +374,30 @@ def build_configs(args: argparse.Namespace) -> tuple[list[RunConfig], dict[str, 
             key, message = next(iter(problems.items()))
             raise UsageError(f"{_label(i, config)}: {key}: {message}")
         configs.append(config)
+    if reruns:
+        if not configs:  # a pure rerun keeps its own dataset and device unless asked otherwise
+            shared.setdefault("dataset", reruns[0].dataset)
+        configs += [replace(c, dataset=shared.get("dataset", c.dataset)) for c in reruns]
     return configs, shared
+
+
+def _stored_configs(ids: Sequence[str], db: str | None) -> list[RunConfig]:
+    """The configs of stored runs for --rerun (bad id or database: one UsageError line)."""
+    from lrtui.store import Store, StoreError, resolve_db_path
+
+    run_ids = [_int("--rerun", text) for text in ids]
+    path = resolve_db_path(db)
+    if not path.exists():
+        raise UsageError(f"--rerun: no run history at {path} (nothing has been stored there)")
+    try:
+        with Store(path) as store:
+            dicts = [store.get_config(run_id) for run_id in run_ids]
+    except StoreError as exc:
+        raise UsageError(f"--rerun: {exc}") from None
+    try:
+        return [RunConfig.from_dict(d) for d in dicts]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UsageError(f"--rerun: this lrtui cannot read the stored config ({exc})") from None
 
 
 def _label(i: int, config: RunConfig) -> str:
@@ -492,10 +534,20 @@ class _Printer:
 
 
 def main(args: argparse.Namespace) -> int:
-    configs, shared = build_configs(args)
+    db = getattr(args, "db", None)
+    reruns = _stored_configs(args.rerun, db) if args.rerun else []
+    configs, shared = build_configs(args, reruns)
     # Heavy imports only once the command line is known to be good.
     from lrtui.data import DATASETS, DatasetError, load_with_fallback, to_device
-    from lrtui.engine import Control, Trainer, cpu_threads, resolve_device, steps_per_epoch
+    from lrtui.engine import (
+        Control,
+        Event,
+        Trainer,
+        check_batch,
+        cpu_threads,
+        resolve_device,
+        steps_per_epoch,
+    )
 
     try:
         device = resolve_device(configs[0].device)
@@ -534,9 +586,27 @@ def main(args: argparse.Namespace) -> int:
     control = Control()
     independent = bool(shared.get("independent_seeds", False))
     try:
+        check_batch(configs, independent_seeds=independent)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    # Opened only now, when every input is known good: bad input writes nothing.
+    from lrtui.recorder import Recorder
+    from lrtui.store import Store, StoreError, resolve_db_path
+
+    try:
+        store = Store(resolve_db_path(db))
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    recorder = Recorder(store)
+
+    def on_event(event: Event) -> None:
+        recorder(event)  # the store first: an epoch is on disk before it is printed
+        printer(event)
+
+    try:
         trainer = Trainer(
             configs,
-            printer,
+            on_event,
             control,
             data=data,
             notice=notice,
@@ -563,7 +633,8 @@ def main(args: argparse.Namespace) -> int:
     except ValueError:  # not the main thread: no Ctrl+C handling of our own
         pass
     try:
-        ended = trainer.run()
+        with store, recorder:
+            ended = trainer.run()
     finally:
         printer.clear_progress()
         if installed:
