@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -49,6 +49,7 @@ __all__ = [
     "resolve_device",
     "steps_per_epoch",
     "train",
+    "train_steps",
 ]
 
 RunStatus = Literal["finished", "stopped", "diverged", "failed"]
@@ -659,16 +660,21 @@ class Trainer:
         if data is None:
             raw, notice = load_with_fallback(self.configs[0].dataset, data_dir=self._data_dir)
             return to_device(raw, self.device, self.dtype), notice
-        if data.device != self.device or data.train_x.dtype != self.dtype:
-            data = replace(
-                data,
-                train_x=data.train_x.to(self.device, self.dtype),
-                train_y=data.train_y.to(self.device),
-                valid_x=data.valid_x.to(self.device, self.dtype),
-                valid_y=data.valid_y.to(self.device),
-                device=self.device,
-            )
-        return data, self._notice
+        return _on(data, self.device, self.dtype), self._notice
+
+
+def _on(data: DeviceDataset, device: torch.device, dtype: torch.dtype) -> DeviceDataset:
+    """The dataset on `device` with float inputs of `dtype` (itself when already there)."""
+    if data.device == device and data.train_x.dtype == dtype:
+        return data
+    return replace(
+        data,
+        train_x=data.train_x.to(device, dtype),
+        train_y=data.train_y.to(device),
+        valid_x=data.valid_x.to(device, dtype),
+        valid_y=data.valid_y.to(device),
+        device=device,
+    )
 
 
 def train(
@@ -702,12 +708,12 @@ def train(
 _FUSED, _SGD_KIND, _ADAM_KIND = 0, 1, 2
 
 
-def _kind(config: RunConfig, driver: ScheduleDriver) -> int:
+def _kind(config: RunConfig, cycles_momentum: bool) -> int:
     """Plain SGD (update folded into the gradient matmul), other SGD, or Adam/AdamW."""
     opt = config.optimizer
     if opt.name != "sgd":
         return _ADAM_KIND
-    if opt.momentum == 0 and opt.weight_decay == 0 and not driver.cycles_momentum:
+    if opt.momentum == 0 and opt.weight_decay == 0 and not cycles_momentum:
         return _FUSED
     return _SGD_KIND
 
@@ -761,7 +767,7 @@ class _Loop:
         ]
         # Internal order: plain SGD runs (folded update), other SGD runs, then Adam/AdamW runs,
         # so each optimizer family is a contiguous block of the stacked run axis.
-        kinds = [_kind(c, d) for c, d in zip(self.configs, drivers, strict=True)]
+        kinds = [_kind(c, d.cycles_momentum) for c, d in zip(self.configs, drivers, strict=True)]
         order = sorted(range(self.k), key=lambda i: kinds[i])
         t.order = order
         self.ext = order
@@ -1046,3 +1052,146 @@ class _Loop:
             seconds=seconds,
             plateau=plateau,
         )
+
+
+# ------------------------------------------------------------------- steps with given LRs
+
+
+def train_steps(
+    configs: Sequence[RunConfig],
+    lrs: Sequence[Sequence[float]],
+    on_losses: Callable[[int, list[list[float]]], Iterable[int] | None],
+    control: Control | None = None,
+    *,
+    data: DeviceDataset,
+    report_every: int = 10,
+    dtype: torch.dtype = torch.float32,
+    threads: int | None = None,
+) -> int:
+    """Train the runs together for len(lrs[i]) optimizer steps, run i at LR lrs[i][s] on step s.
+
+    The same stacked step and vectorized optimizers as `train`, without schedulers, epochs or
+    evaluation: one batch a step in the engine's data order (a fresh `randperm` every
+    `steps_per_epoch` steps from the shared seed's generator), fresh `init_params` weights, and
+    each run's momentum or beta1 constant from its config. Built for the LR range test
+    (`lrtui.lrfind`), which supplies its exponential sweep as the table.
+
+    Every `report_every` steps, and once more for the steps left when the loop ends, the host
+    reads the device's losses: `on_losses(first_step, losses)` gets losses[i] = run i's mean loss
+    per sample of each step since the last call (NaN/inf as computed: a run whose loss is not
+    finite is frozen on the device at once). It returns the runs to freeze from the next step on
+    (their weights stay as they are), or None. The loop ends after the last step, when every run
+    is frozen, or on `control.stop()`; it returns the number of steps taken.
+    """
+    check_batch(configs)
+    k = len(configs)
+    if len(lrs) != k:
+        raise ValueError(f"lrs: one LR sequence per run ({k}) (got {len(lrs)})")
+    steps = len(lrs[0])
+    if steps < 1 or any(len(row) != steps for row in lrs):
+        raise ValueError("lrs: every run needs the same number of steps, at least 1")
+    if report_every < 1:
+        raise ValueError(f"report_every: must be an integer >= 1 (got {report_every})")
+    control = control if control is not None else Control()
+    device = resolve_device(configs[0].device)
+    data = _on(data, device, dtype)
+    previous_threads = None
+    if threads is not None and device.type == "cpu":
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            return _train_steps(configs, lrs, on_losses, control, data, report_every, dtype)
+    finally:
+        if previous_threads is not None:
+            torch.set_num_threads(previous_threads)
+
+
+def _train_steps(
+    configs: Sequence[RunConfig],
+    lrs: Sequence[Sequence[float]],
+    on_losses: Callable[[int, list[list[float]]], Iterable[int] | None],
+    control: Control,
+    data: DeviceDataset,
+    report_every: int,
+    dtype: torch.dtype,
+) -> int:
+    k, steps, dev = len(configs), len(lrs[0]), data.device
+    batch, n = configs[0].batch_size, data.n_train
+    spe = steps_per_epoch(n, batch)
+    # Internal order as in Trainer.run: plain SGD (folded update), other SGD, Adam/AdamW.
+    kinds = [_kind(c, False) for c in configs]
+    order = sorted(range(k), key=kinds.__getitem__)
+    position = {run: j for j, run in enumerate(order)}
+    internal = [configs[i] for i in order]
+    st = _Stack(internal, False, dev, dtype)
+    fused = kinds.count(_FUSED)
+    n_sgd = fused + kinds.count(_SGD_KIND)
+    families: list[_Family] = []
+    if n_sgd > fused:
+        families.append(_SGD(internal[fused:n_sgd], fused, n_sgd, st))
+    if n_sgd < k:
+        families.append(_Adam(internal[n_sgd:], n_sgd, k, st))
+    table = torch.tensor([list(lrs[i]) for i in order], dtype=torch.float64).T  # [steps, K]
+    constant = [
+        c.optimizer.momentum if c.optimizer.name == "sgd" else c.optimizer.betas[0]
+        for c in internal
+    ]
+    moms = torch.tensor(constant, dtype=torch.float64).repeat(steps, 1)
+    for fam in families:
+        fam.plan(table[:, fam.lo : fam.hi], moms[:, fam.lo : fam.hi], 0)
+    # Rows of each step's batch (the last batch of a pass over the data may be short).
+    sizes = torch.full((steps, 1), float(batch), dtype=torch.float64)
+    sizes[torch.arange(steps) % spe == spe - 1] = float(n - (spe - 1) * batch)
+    coef = (1.0 / sizes).expand(steps, k).clone()
+    coef[:, :fused] = -table[:, :fused] / sizes
+    coefs = list(coef.to(dev, dtype).view(steps, k, 1, 1).unbind(0))
+    onehot_train = torch.nn.functional.one_hot(data.train_y, N_CLASSES).to(dtype)
+    train_x = data.train_x
+    gen = torch.Generator(device=dev).manual_seed(internal[0].seed)
+    step = st.make_step(fused)
+    copy_t = k >= 4
+    loss_rows = torch.zeros(steps, k, device=dev, dtype=dtype)
+    reported = 0
+    perm = torch.empty(0, dtype=torch.int64, device=dev)
+
+    def report(done: int) -> bool:
+        """Hand the new losses to on_losses; freeze what it asks; True when every run is frozen."""
+        nonlocal reported
+        chunk = (-loss_rows[reported:done].to(torch.float64).cpu() / sizes[reported:done]).T
+        rows = chunk.tolist()
+        freeze = on_losses(reported, [rows[position[i]] for i in range(k)])
+        reported = done
+        for run in freeze or ():
+            j = position[run]
+            st.live[j] = False
+            st.dead_col[j] = True
+        return not bool(st.live.any())
+
+    done = 0
+    for s in range(steps):
+        if control.paused:
+            control.wait_while_paused()
+        if control.stopped:
+            break
+        i = s % spe
+        if i == 0:
+            perm = torch.randperm(n, generator=gen, device=dev)
+        idx = perm[i * batch : min(i * batch + batch, n)]
+        b = idx.numel()
+        x, x_body, x_t, x_t_body = st.input_buffer(b)
+        torch.index_select(train_x, 0, idx, out=x_body)
+        if copy_t:
+            x_t_body.copy_(x_body.T)
+        else:
+            x_t = x.T
+        onehot_t = onehot_train.index_select(0, idx).T
+        step(x.expand(k, *x.shape), x_t.expand(k, *x_t.shape), onehot_t, b, loss_rows[s], coefs[s])
+        for fam in families:
+            fam.update(s)
+        done = s + 1
+        if done % report_every == 0 and done < steps and report(done):
+            return done
+    if done > reported:
+        report(done)
+    return done
