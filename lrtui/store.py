@@ -5,6 +5,9 @@ training process and any number of readers (the TUI, `lrtui runs list` in anothe
 it. Every write is one short `BEGIN IMMEDIATE` transaction, retried while another process holds
 the lock.
 
+LR range tests (`lrtui find-lr`, the TUI's `f`) are kept in the same file (`range_tests`, one
+row per swept curve, schema v3), written once a sweep is over.
+
 This module is core: it imports neither torch nor textual, so `lrtui runs list` starts fast.
 """
 
@@ -105,6 +108,32 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE runs ADD COLUMN updated_at REAL",
         "UPDATE runs SET updated_at = COALESCE(ended_at, started_at)",
     ),
+    # v3: LR range tests (lrtui find-lr, the TUI's `f`): one row per swept curve.
+    (
+        """CREATE TABLE range_tests (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            batch_id      TEXT    NOT NULL,          -- shared by the curves swept in one pass
+            batch_index   INTEGER NOT NULL,          -- the curve's index in that pass
+            label         TEXT    NOT NULL,
+            optimizer     TEXT    NOT NULL,          -- sgd / adam / adamw
+            dataset       TEXT    NOT NULL,          -- actually used (after any fallback)
+            device        TEXT    NOT NULL,
+            config        TEXT    NOT NULL,          -- RunConfig JSON (lr, epochs: unused)
+            settings      TEXT    NOT NULL,          -- sweep JSON: start, end, steps, ...
+            lrs           BLOB    NOT NULL,          -- little-endian float64 arrays, one value
+            losses        BLOB    NOT NULL,          --   per step taken (NaN kept as NaN)
+            smoothed      BLOB    NOT NULL,
+            suggestions   TEXT    NOT NULL,          -- JSON: method -> {lr, loss, index, ...}
+            stopped_early INTEGER NOT NULL,          -- 1 when the loss diverged before the end
+            stop_reason   TEXT    NOT NULL DEFAULT '',
+            notice        TEXT,                      -- e.g. why the dataset fell back
+            created_at    REAL    NOT NULL,          -- unix time the sweep ended
+            seconds       REAL    NOT NULL,          -- wall time of the sweep
+            lrtui_version TEXT    NOT NULL,
+            torch_version TEXT    NOT NULL,
+            host          TEXT    NOT NULL
+        )""",
+    ),
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -115,6 +144,10 @@ class StoreError(Exception):
 
 class UnknownRunError(StoreError):
     """No run with that id in the database."""
+
+
+class UnknownRangeTestError(StoreError):
+    """No LR range test with that id in the database."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,6 +235,66 @@ class RunRecord:
     @property
     def ended(self) -> bool:
         return self.status != "running"
+
+
+@dataclass(frozen=True)
+class NewRangeTest:
+    """One swept curve of an LR range test, written once the sweep is over."""
+
+    batch_id: str
+    batch_index: int
+    label: str
+    optimizer: str
+    dataset: str
+    device: str
+    config: dict[str, Any]
+    settings: dict[str, Any]
+    lrs: tuple[float, ...]
+    losses: tuple[float, ...]  # raw loss of each step (NaN where it was not a number)
+    smoothed: tuple[float, ...]
+    suggestions: dict[str, Any]  # JSON-ready: method -> {lr, loss, index, reason, ...}
+    stopped_early: bool
+    stop_reason: str
+    seconds: float
+    torch_version: str
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class RangeTestRecord:
+    """A stored range-test curve, with what the store adds (id, time, versions, host)."""
+
+    id: int
+    batch_id: str
+    batch_index: int
+    label: str
+    optimizer: str
+    dataset: str
+    device: str
+    config: dict[str, Any]
+    settings: dict[str, Any]
+    lrs: tuple[float, ...]
+    losses: tuple[float, ...]
+    smoothed: tuple[float, ...]
+    suggestions: dict[str, Any]
+    stopped_early: bool
+    stop_reason: str
+    notice: str | None
+    created_at: float
+    seconds: float
+    lrtui_version: str
+    torch_version: str
+    host: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (NaN and infinities in the curves become None)."""
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            if isinstance(value, tuple):
+                out[key] = [_json_float(v) for v in value]
+            else:
+                out[key] = _json_float(value)
+        return out
 
 
 def _json_float(value: Any) -> Any:
@@ -298,6 +391,12 @@ def pid_alive(pid: int, *, since: float | None = None) -> bool:
 # The store
 
 _T = TypeVar("_T")
+
+_RANGE_TEST_COLUMNS: Final = (
+    "id, batch_id, batch_index, label, optimizer, dataset, device, config, settings, lrs, losses,"
+    " smoothed, suggestions, stopped_early, stop_reason, notice, created_at, seconds,"
+    " lrtui_version, torch_version, host"
+)
 
 _RUN_COLUMNS: Final = (
     "r.id, r.batch_id, r.batch_index, r.label, r.scheduler, r.optimizer, r.lr, r.dataset, "
@@ -776,3 +875,98 @@ class Store:
             )
             for e, f, lr, m in rows
         ]
+
+    # -- LR range tests ---------------------------------------------------------------------------
+
+    def save_range_tests(
+        self, tests: Sequence[NewRangeTest], *, created_at: float | None = None
+    ) -> list[int]:
+        """Insert the curves of one range test together (all or none); returns their ids."""
+        when = time.time() if created_at is None else created_at
+        for test in tests:
+            if not (len(test.lrs) == len(test.losses) == len(test.smoothed)):
+                raise StoreError(
+                    f"range test: lrs, losses and smoothed differ in length ({len(test.lrs)}, "
+                    f"{len(test.losses)}, {len(test.smoothed)})"
+                )
+
+        def insert(conn: sqlite3.Connection) -> list[int]:
+            ids = []
+            for t in tests:
+                cur = conn.execute(
+                    f"INSERT INTO range_tests ({_RANGE_TEST_COLUMNS.removeprefix('id, ')})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        t.batch_id,
+                        t.batch_index,
+                        t.label,
+                        t.optimizer,
+                        t.dataset,
+                        t.device,
+                        json.dumps(t.config, sort_keys=True),
+                        json.dumps(t.settings, sort_keys=True),
+                        pack_floats(t.lrs),
+                        pack_floats(t.losses),
+                        pack_floats(t.smoothed),
+                        json.dumps(t.suggestions, sort_keys=True, allow_nan=False),
+                        int(t.stopped_early),
+                        t.stop_reason,
+                        t.notice,
+                        when,
+                        t.seconds,
+                        __version__,
+                        t.torch_version,
+                        this_host(),
+                    ),
+                )
+                ids.append(int(cast(int, cur.lastrowid)))
+            return ids
+
+        try:
+            return self._write(insert)
+        except ValueError as exc:  # json.dumps of a NaN in the suggestions
+            raise StoreError(f"range test: suggestions must be finite JSON ({exc})") from None
+
+    def _range_test_from_row(self, row: tuple[Any, ...]) -> RangeTestRecord:
+        (
+            test_id, batch_id, batch_index, label, optimizer, dataset, device, config, settings,
+            lrs, losses, smoothed, suggestions, stopped_early, stop_reason, notice, created_at,
+            seconds, lrtui_version, torch_version, host,
+        ) = row  # fmt: skip
+        return RangeTestRecord(
+            id=test_id, batch_id=batch_id, batch_index=batch_index, label=label,
+            optimizer=optimizer, dataset=dataset, device=device, config=json.loads(config),
+            settings=json.loads(settings), lrs=unpack_floats(lrs), losses=unpack_floats(losses),
+            smoothed=unpack_floats(smoothed), suggestions=json.loads(suggestions),
+            stopped_early=bool(stopped_early), stop_reason=stop_reason, notice=notice,
+            created_at=created_at, seconds=seconds, lrtui_version=lrtui_version,
+            torch_version=torch_version, host=host,
+        )  # fmt: skip
+
+    def list_range_tests(self) -> list[RangeTestRecord]:
+        """Every stored range-test curve, oldest first."""
+        rows = self._read(f"SELECT {_RANGE_TEST_COLUMNS} FROM range_tests ORDER BY id")
+        return [self._range_test_from_row(r) for r in rows]
+
+    def get_range_test(self, test_id: int) -> RangeTestRecord:
+        rows = self._read(f"SELECT {_RANGE_TEST_COLUMNS} FROM range_tests WHERE id = ?", (test_id,))
+        if not rows:
+            raise UnknownRangeTestError(f"range test id: no range test {test_id} in {self.path}")
+        return self._range_test_from_row(rows[0])
+
+    def delete_range_tests(self, test_ids: Sequence[int]) -> int:
+        """Delete range-test curves, all or none (an unknown id: UnknownRangeTestError)."""
+        ids = list(dict.fromkeys(test_ids))
+
+        def delete(conn: sqlite3.Connection) -> int:
+            for test_id in ids:
+                found = conn.execute("SELECT 1 FROM range_tests WHERE id = ?", (test_id,))
+                if found.fetchone() is None:
+                    raise UnknownRangeTestError(
+                        f"range test id: no range test {test_id} in {self.path}"
+                    )
+            for test_id in ids:
+                conn.execute("DELETE FROM range_tests WHERE id = ?", (test_id,))
+            return len(ids)
+
+        return self._write(delete)

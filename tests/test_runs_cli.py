@@ -375,13 +375,13 @@ def test_bad_databases_give_one_line_and_exit_2(
     newer = tmp_path / "newer.db"
     Store(newer).close()
     conn = sqlite3.connect(newer)
-    conn.execute("UPDATE meta SET value = '3'")
+    conn.execute("UPDATE meta SET value = '99'")
     conn.commit()
     conn.close()
     cases = [
         (text, "is not an lrtui database (not an SQLite file)"),
         (other, "is an SQLite file but not an lrtui database (tables: photos)"),
-        (newer, "has schema version 3, newer than this lrtui"),
+        (newer, "has schema version 99, newer than this lrtui"),
         (tmp_path, "is a directory"),
         (
             text / "sub" / "runs.db",

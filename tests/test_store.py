@@ -59,12 +59,12 @@ def dead_pid() -> int:
 def test_new_database_is_wal_with_foreign_keys_stamped_and_current(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "runs.db"
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"meta", "runs", "epochs", "steps"} <= tables
+    assert {"meta", "runs", "epochs", "steps", "range_tests"} <= tables
 
 
 def test_round_trip_exact_values(tmp_path: Path) -> None:
@@ -310,7 +310,7 @@ def test_v1_database_migrates_forward_keeping_runs(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     make_v1(path)
     with Store(path) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == SCHEMA_VERSION
         run = store.get_run(1)
         assert (run.label, run.epochs_done, run.best_valid_loss, run.steps_per_epoch) == (
             "old",
@@ -344,7 +344,8 @@ def test_a_failing_migration_leaves_the_old_version(
     make_v1(path)
     broken = ("CREATE TABLE half_done (x)", "INSERT INTO no_such_table VALUES (1)")
     monkeypatch.setattr(store_mod, "MIGRATIONS", [*MIGRATIONS, broken])
-    with pytest.raises(StoreError, match=r"from schema v1 to v3 failed.*unchanged"):
+    failing = len(MIGRATIONS) + 1
+    with pytest.raises(StoreError, match=rf"from schema v1 to v{failing} failed.*unchanged"):
         Store(path)
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT value FROM meta").fetchone()[0] == "1"
@@ -353,7 +354,7 @@ def test_a_failing_migration_leaves_the_old_version(
     conn.close()
     monkeypatch.undo()
     with Store(path) as store:  # and the real migrations still apply afterwards
-        assert store.schema_version() == 2
+        assert store.schema_version() == SCHEMA_VERSION
 
 
 def test_a_file_that_is_not_sqlite_is_refused_untouched(tmp_path: Path) -> None:
