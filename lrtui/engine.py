@@ -1158,7 +1158,8 @@ def _train_steps(
     def report(done: int) -> bool:
         """Hand the new losses to on_losses; freeze what it asks; True when every run is frozen."""
         nonlocal reported
-        chunk = (-loss_rows[reported:done].to(torch.float64).cpu() / sizes[reported:done]).T
+        # 0 - x rather than -x: a loss of exactly 0 reads +0.0, not -0.0.
+        chunk = ((0.0 - loss_rows[reported:done].to(torch.float64).cpu()) / sizes[reported:done]).T
         rows = chunk.tolist()
         freeze = on_losses(reported, [rows[position[i]] for i in range(k)])
         reported = done

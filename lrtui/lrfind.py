@@ -64,11 +64,10 @@ MAX_STEPS = 100_000
 
 #: Suggestion methods, in display order, each with its one-line description.
 METHODS: dict[str, str] = {
-    "steepest": "steepest descent: where the smoothed loss falls fastest per decade of LR, "
-    "on the way down to its lowest point",
-    "min_div_10": "the LR of the lowest smoothed loss, divided by 10 (a step back from the edge)",
-    "valley": "fastai's valley: part-way down the longest descending stretch of the smoothed loss",
-    "min": "the LR of the lowest smoothed loss: too high to train with, shown for reference",
+    "steepest": "steepest descent: where the smoothed loss falls fastest per decade of LR",
+    "min_div_10": "a tenth of the LR at the lowest smoothed loss: a step back from the edge",
+    "valley": "fastai's valley: part-way down the longest descending stretch of the loss",
+    "min": "the LR at the lowest smoothed loss: too high to train with, for reference",
 }
 #: Which suggestion to use when one LR is wanted (fastai's default first), in order of preference.
 PREFERRED: tuple[str, ...] = ("valley", "steepest", "min_div_10")
