@@ -1,15 +1,429 @@
-"""`lrtui find-lr`: not built yet."""
+"""`lrtui find-lr`: the LR range test, headless.
+
+Sweeps the LR exponentially from --start to --end over --steps batches on fresh weights
+(`lrtui.lrfind.range_test`), stops a curve once its smoothed loss diverges, prints a log-X chart
+of the loss with the suggested LRs marked and a table of the suggestions (or one JSON object with
+--json), and stores the result in the run database (`--db`), after the sweep.
+
+--optimizer, --momentum and --weight-decay take comma-separated lists: every combination is one
+curve, and all curves sweep together in one vectorized pass (same data, same initial weights).
+Exit: 0, 130 after Ctrl+C (nothing stored), 1 when the dataset cannot be loaded, 2 for bad input.
+"""
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import math
+import shutil
+import signal
+import sys
+from collections.abc import Callable
+from contextlib import suppress
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from lrtui.commands import UsageError
+from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
+
+if TYPE_CHECKING:
+    from lrtui.lrfind import Curve, RangeTestProgress, RangeTestResult, SweepSettings
+
+#: Most curves one command sweeps together (combinations of the list flags).
+MAX_CURVES = 32
+#: Flag of each SweepSettings field, for messages.
+_SETTING_FLAGS = {
+    "start": "--start",
+    "end": "--end",
+    "steps": "--steps",
+    "diverge_factor": "--diverge-factor",
+}
+_T = TypeVar("_T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    # Numbers are read as text and checked in main(), so a bad value is one UsageError line.
+    # --dataset/--data-dir/--db default to SUPPRESS so `lrtui --dataset X find-lr` keeps X.
+    sup = argparse.SUPPRESS
+    parser.add_argument(
+        "--dataset",
+        default=sup,
+        help="mnist (default; falls back to mnist-sample when unavailable), fashion-mnist, "
+        "kmnist or mnist-sample",
+    )
+    parser.add_argument("--data-dir", default=sup, help="folder with (or receiving) the dataset")
+    parser.add_argument(
+        "--optimizer", default="sgd", help="sgd (default), adam or adamw; a list sweeps each"
+    )
+    parser.add_argument(
+        "--momentum", help="SGD momentum (default 0), or Adam/AdamW beta1 (default 0.9); a list"
+    )
+    parser.add_argument("--weight-decay", default="0", help="weight decay (default 0); a list")
+    parser.add_argument("--hidden", default="64,32", help="hidden layer widths (default 64,32)")
+    parser.add_argument("--batch-size", default="32", help="batch size (default 32)")
+    parser.add_argument("--seed", default="0", help="seed of the initial weights and data order")
+    parser.add_argument("--start", default="1e-7", help="LR of the first step (default 1e-7)")
+    parser.add_argument("--end", default="10", help="LR of the last step (default 10)")
+    parser.add_argument("--steps", default="100", help="steps, one batch each (default 100)")
+    parser.add_argument(
+        "--diverge-factor",
+        default="4",
+        help="stop a curve once its smoothed loss exceeds this times its best (default 4; "
+        "inf: never)",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto (default: CUDA, else MPS, else CPU), cpu, cuda[:i]"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=sup,
+        help="run history database the result is stored in (default: $LRTUI_DB, else runs.db "
+        "in the user data dir)",
+    )
+
+
+# ------------------------------------------------------------------------------- parsing
+
+
+def _number(flag: str, text: str, rule: str, ok: Callable[[float], bool]) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if math.isnan(value) or not ok(value):
+        raise UsageError(f"{flag}: must be {rule} (got {text})")
+    return value
+
+
+def _integer(flag: str, text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{flag}: must be an integer >= {minimum} (got {text})") from None
+    if value < minimum:
+        raise UsageError(f"{flag}: must be an integer >= {minimum} (got {text})")
+    return value
+
+
+def _items(flag: str, text: str, convert: Callable[[str], _T]) -> list[_T]:
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise UsageError(f"{flag}: must be a value or a comma-separated list (got {text!r})")
+    return [convert(p) for p in dict.fromkeys(parts)]
+
+
+def _optimizer_name(text: str) -> OptimizerName:
+    name = text.lower()
+    if name not in ("sgd", "adam", "adamw"):
+        raise UsageError(f"--optimizer: must be sgd, adam or adamw (got {text})")
+    return cast(OptimizerName, name)
+
+
+def build(args: argparse.Namespace) -> tuple[list[RunConfig], SweepSettings]:
+    """The curves' configs and the sweep settings from the command line (UsageError if bad)."""
+    from lrtui.lrfind import SweepSettings, validate_settings
+
+    unit = "a number in [0, 1)"
+    names = _items("--optimizer", args.optimizer, _optimizer_name)
+    momenta: list[float | None] = [None]
+    if args.momentum is not None:
+        momenta = list(
+            _items("--momentum", args.momentum, lambda t: _number("--momentum", t, unit, _unit))
+        )
+    decays = _items(
+        "--weight-decay",
+        args.weight_decay,
+        lambda t: _number("--weight-decay", t, "a number >= 0", _nonnegative),
+    )
+    hidden = tuple(_items("--hidden", args.hidden, lambda t: _integer("--hidden", t, 1)))
+    batch_size = _integer("--batch-size", args.batch_size, 1)
+    seed = _integer("--seed", args.seed, 0)
+    settings = SweepSettings(
+        start=_number("--start", args.start, "a number > 0", _positive),
+        end=_number("--end", args.end, "a number > 0", _positive),
+        steps=_integer("--steps", args.steps, 10),
+        diverge_factor=_number("--diverge-factor", args.diverge_factor, "a number > 1", _above_1),
+    )
+    problems = validate_settings(settings)
+    if problems:
+        key, message = next(iter(problems.items()))
+        raise UsageError(f"{_SETTING_FLAGS.get(key, key)}: {message}")
+    combos = list(itertools.product(names, momenta, decays))
+    if len(combos) > MAX_CURVES:
+        raise UsageError(
+            f"--optimizer x --momentum x --weight-decay: at most {MAX_CURVES} curves "
+            f"(got {len(combos)})"
+        )
+    configs = []
+    for name, momentum, decay in combos:
+        opt = OptimizerConfig(name=name, weight_decay=decay)
+        if momentum is not None:
+            if name == "sgd":
+                opt.momentum = momentum
+            else:
+                opt.betas = (momentum, opt.betas[1])
+        config = RunConfig(
+            dataset=getattr(args, "dataset", None) or "mnist",
+            hidden=hidden,
+            optimizer=opt,
+            lr=settings.start,
+            batch_size=batch_size,
+            epochs=1,
+            seed=seed,
+            device=args.device,
+        )
+        errors = validate_config(config)
+        if errors:
+            key, message = next(iter(errors.items()))
+            flag = "--device" if key == "device" else key
+            raise UsageError(f"{flag}: {message}")
+        configs.append(config)
+    return configs, settings
+
+
+def _unit(x: float) -> bool:
+    return 0 <= x < 1
+
+
+def _nonnegative(x: float) -> bool:
+    return math.isfinite(x) and x >= 0
+
+
+def _positive(x: float) -> bool:
+    return math.isfinite(x) and x > 0
+
+
+def _above_1(x: float) -> bool:
+    return x > 1  # inf allowed: never stop early
+
+
+# ------------------------------------------------------------------------------- output
+
+
+class _Progress:
+    """A live progress line on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, err: IO[str]) -> None:
+        self.err = err
+        self.tty = err.isatty()
+        self.shown = False
+
+    def __call__(self, p: RangeTestProgress) -> None:
+        if not self.tty:
+            return
+        running = sum(not d for d in p.done)
+        last = [s[-1] for s in p.smoothed if s]
+        losses = " ".join(f"{x:.3f}" for x in last[:6] if math.isfinite(x))
+        line = (
+            f"find-lr step {p.step}/{p.steps}  LR {p.lrs[-1]:.3g}  "
+            f"{running}/{len(p.done)} curves running  smoothed loss {losses}"
+        )
+        self.err.write("\r\033[K" + line[:100])
+        self.err.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.err.write("\r\033[K")
+            self.err.flush()
+            self.shown = False
+
+
+def _json(result: RangeTestResult, ids: list[int]) -> dict[str, Any]:
+    """The first curve's fields at the top level; every curve (with its stored id) in `curves`."""
+    from lrtui.lrfind import recommended
+
+    curves = []
+    for curve, curve_id in zip(result.curves, ids, strict=True):
+        d = curve.to_dict()
+        best = recommended(curve.suggestions)
+        d["recommended"] = None if best is None else {"method": best.method, "lr": best.lr}
+        d["id"] = curve_id
+        curves.append(d)
+    first = curves[0]
+    top = {k: first[k] for k in first if k not in ("run", "id")}
+    return {
+        **top,
+        "dataset": result.dataset,
+        "notice": result.notice,
+        "device": result.device,
+        "settings": result.settings.to_dict(),
+        "steps_done": result.steps_done,
+        "seconds": round(result.seconds, 4),
+        "ids": ids,
+        "curves": curves,
+    }
+
+
+_MARKERS = {"steepest": "S", "min_div_10": "M", "valley": "V", "min": "X"}
+_COLORS = ("blue+", "orange", "green+", "magenta+", "cyan", "red+", "yellow", "white")
+
+
+def _print_chart(result: RangeTestResult, out: IO[str]) -> None:
+    import plotext as plt
+
+    from lrtui.lrfind import recommended
+
+    size = shutil.get_terminal_size((100, 30))
+    skip = result.settings.skip_end
+    shown: list[tuple[Curve, list[int]]] = []
+    for curve in result.curves:
+        points = [
+            i for i in range(max(1, len(curve.lrs) - skip)) if math.isfinite(curve.smoothed[i])
+        ]
+        if points:
+            shown.append((curve, points))
+    if not shown:
+        return
+    plt.clear_figure()
+    plt.plotsize(max(40, min(size.columns, 120)), max(12, min(size.lines - 8, 28)))
+    plt.xscale("log")
+    lows = [min(c.smoothed[i] for i in p) for c, p in shown]
+    highs = [max(c.smoothed[i] for i in p) for c, p in shown]
+    lo, hi = min(lows), max(highs)
+    pad = (hi - lo) * 0.05 or 0.05
+    single = len(shown) == 1
+    for n, (curve, points) in enumerate(shown):
+        color = _COLORS[n % len(_COLORS)]
+        if single:
+            raw = [i for i in points if math.isfinite(curve.losses[i])]
+            raw_y = [min(max(curve.losses[i], lo - pad), hi + pad) for i in raw]
+            plt.scatter([curve.lrs[i] for i in raw], raw_y, marker="dot", color="gray")
+        plt.plot(
+            [curve.lrs[i] for i in points],
+            [curve.smoothed[i] for i in points],
+            marker="braille",
+            color=color,
+            label=f"{curve.label} (smoothed)" if single else curve.label,
+        )
+        marks = list(curve.suggestions.values()) if single else [recommended(curve.suggestions)]
+        for s in marks:
+            if s is None or s.lr is None or s.loss is None:
+                continue
+            plt.scatter(
+                [s.lr], [s.loss], marker=_MARKERS[s.method], color="red+" if single else color
+            )
+    plt.ylim(lo - pad, hi + pad)
+    ticks = _decades(min(c.lrs[p[0]] for c, p in shown), max(c.lrs[p[-1]] for c, p in shown))
+    plt.xticks(ticks, [f"{t:.0e}" for t in ticks])
+    plt.xlabel("learning rate (log)")
+    plt.ylabel("loss")
+    what = "smoothed loss; dots: raw" if single else "smoothed loss; marks: recommended LR"
+    plt.title(f"LR range test on {result.dataset}: {what}")
+    chart = plt.build()
+    plt.clear_figure()
+    out.write((chart if out.isatty() else plt.uncolorize(chart)) + "\n")
+
+
+def _decades(lo: float, hi: float, most: int = 7) -> list[float]:
+    """Powers of ten across [lo, hi], every n-th one so that at most `most` remain."""
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    every = max(1, math.ceil((last - first + 1) / most))
+    return [10.0**e for e in range(first, last + 1, every)]
+
+
+def _print_table(result: RangeTestResult, ids: list[int], db: str, out: IO[str]) -> None:
+    from lrtui.lrfind import METHODS, recommended
+
+    s = result.settings
+    out.write(
+        f"LR range test on {result.dataset} ({result.device}): {s.steps} steps from "
+        f"{s.start:g} to {s.end:g}, {result.seconds:.2f} s; stored in {db}\n"
+    )
+    for curve, curve_id in zip(result.curves, ids, strict=True):
+        out.write("\n")
+        status = (
+            f"stopped early, {curve.stop_reason}"
+            if curve.stopped_early
+            else f"all {len(curve.lrs)} steps"
+        )
+        out.write(f"{curve.label} (range test {curve_id}): {status}\n")
+        best = recommended(curve.suggestions)
+        out.write(f"    {'method':<12}  {'lr':>10}  {'loss':>7}  {'step':>4}\n")
+        for sug in curve.suggestions.values():
+            name = f"{_MARKERS[sug.method]} {sug.method}"
+            if sug.lr is None or sug.loss is None:
+                out.write(f"    {name:<12}  {'-':>10}  {'-':>7}  {'-':>4}  {sug.reason}\n")
+                continue
+            note = "  <- recommended" if best is not None and sug.method == best.method else ""
+            if not sug.usable:
+                note = "  (too high to train with)"
+            out.write(f"    {name:<12}  {sug.lr:>10.4g}  {sug.loss:>7.4f}  {sug.index:>4}{note}\n")
+    out.write("\n")
+    for method, doc in METHODS.items():
+        out.write(f"{_MARKERS[method]} {method}: {doc}\n")
+
+
+# ------------------------------------------------------------------------------- main
 
 
 def main(args: argparse.Namespace) -> int:
-    raise UsageError("'find-lr' is not built yet in this version of lrtui")
+    configs, settings = build(args)
+    # Heavy imports only once the command line is known to be good.
+    from lrtui.data import DATASETS, DatasetError, load_with_fallback, to_device
+    from lrtui.engine import Control, resolve_device
+    from lrtui.lrfind import range_test, save
+    from lrtui.store import Store, StoreError, resolve_db_path
+
+    try:
+        device = resolve_device(configs[0].device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    dataset = configs[0].dataset
+    if dataset not in DATASETS:
+        raise UsageError(f"--dataset: must be one of {', '.join(DATASETS)} (got {dataset})")
+    db = resolve_db_path(getattr(args, "db", None))
+    try:  # open (create, migrate) first: a bad --db is reported before the sweep, not after
+        store = Store(db)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    with store:
+        try:
+            raw, notice = load_with_fallback(dataset, data_dir=getattr(args, "data_dir", None))
+        except DatasetError as exc:
+            print(f"lrtui: error: {exc}", file=sys.stderr)
+            return 1
+        if notice:
+            print(f"lrtui: note: {notice}", file=sys.stderr)
+        data = to_device(raw, device)
+        control = Control()
+        progress = _Progress(sys.stderr)
+        interrupted = False
+
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            nonlocal interrupted
+            interrupted = True
+            control.stop()
+            signal.signal(signal.SIGINT, previous)  # a second Ctrl+C interrupts at once
+
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is None:  # installed from outside Python: restore the default
+            previous = signal.SIG_DFL
+        installed = False
+        with suppress(ValueError):  # not the main thread: no Ctrl+C handling of our own
+            signal.signal(signal.SIGINT, on_sigint)
+            installed = True
+        try:
+            result = range_test(
+                configs, settings, on_progress=progress, control=control, data=data, notice=notice
+            )
+        finally:
+            progress.clear()
+            if installed:
+                signal.signal(signal.SIGINT, previous)
+        if interrupted or result.stopped:
+            print("lrtui: find-lr stopped; nothing stored", file=sys.stderr)
+            return 130
+        try:
+            ids = save(store, result)
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(_json(result, ids)))
+        return 0
+    _print_chart(result, sys.stdout)
+    _print_table(result, ids, str(db), sys.stdout)
+    return 0
