@@ -536,6 +536,7 @@ def range_test(
     notice: str | None = None,
     dtype: torch.dtype = torch.float32,
     threads: int | None = None,
+    progress_every_s: float = 0.25,
 ) -> RangeTestResult:
     """Sweep the LR for each config in one vectorized pass; blocks until done or stopped.
 
@@ -544,8 +545,10 @@ def range_test(
     Every curve starts from `init_params(hidden, seed)` and sees the engine's data order.
     data=None loads configs[0].dataset with the mnist-sample fallback (lrtui.data.DatasetError
     when nothing can be loaded); `notice` is reported as the fallback reason when the caller
-    loaded `data` itself. threads=None picks `cpu_threads` for the CPU. `on_progress` and
-    `control` work from any thread: the call runs on the caller's thread throughout.
+    loaded `data` itself. threads=None picks `cpu_threads` for the CPU. `on_progress` gets a
+    snapshot at a look at the losses (every `check_every` steps) once `progress_every_s` seconds
+    have passed since the last one, and always after the last step (0: at every look). It runs
+    on the calling thread, like the whole call; `control` may be used from any thread.
     """
     given = [configs] if isinstance(configs, RunConfig) else list(configs)
     settings = settings if settings is not None else SweepSettings()
@@ -561,11 +564,17 @@ def range_test(
     tracker = _Tracker(k, settings)
     control = control if control is not None else Control()
     t0 = time.perf_counter()
+    last_progress = -math.inf
 
     def on_losses(first_step: int, rows: list[list[float]]) -> list[int]:
+        nonlocal last_progress
         stopped = tracker.add(first_step, rows)
-        if on_progress is not None:
-            done = first_step + len(rows[0])
+        done = first_step + len(rows[0])
+        now = time.perf_counter()
+        last = done == settings.steps or all(tracker.done) or control.stopped
+        # Snapshots copy every curve so far: a time limit keeps long sweeps linear.
+        if on_progress is not None and (last or now - last_progress >= progress_every_s):
+            last_progress = now
             on_progress(
                 RangeTestProgress(
                     step=done,

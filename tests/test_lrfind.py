@@ -361,12 +361,19 @@ def test_several_sweeps_in_one_pass_equal_each_alone(data64: DeviceDataset) -> N
 def test_progress_snapshots_and_stop(data64: DeviceDataset) -> None:
     seen: list[RangeTestProgress] = []
     sweep = SweepSettings(start=1e-4, end=1e-1, steps=35, check_every=10)
-    result = range_test([cfg(SGD), cfg(ADAM)], sweep, on_progress=seen.append, data=data64)
+    result = range_test(
+        [cfg(SGD), cfg(ADAM)], sweep, on_progress=seen.append, data=data64, progress_every_s=0
+    )
     assert [p.step for p in seen] == [10, 20, 30, 35]
     assert all(p.steps == 35 and p.done == (False, False) for p in seen)
     assert seen[1].lrs == tuple(sweep.lrs()[:20]) and len(seen[1].losses[1]) == 20
     assert seen[-1].losses == tuple(c.losses for c in result.curves)
     assert seen[-1].smoothed == tuple(c.smoothed for c in result.curves)
+
+    # Throttled (the default, 0.25 s): the first look and the last step are always reported.
+    throttled: list[RangeTestProgress] = []
+    range_test(cfg(SGD), sweep, on_progress=throttled.append, data=data64, progress_every_s=60)
+    assert [p.step for p in throttled] == [10, 35]
 
     control = Control()
 
