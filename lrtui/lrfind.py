@@ -395,7 +395,7 @@ class Curve:
 
 @dataclass(frozen=True)
 class RangeTestProgress:
-    """A snapshot during the sweep, handed to on_progress every `check_every` steps."""
+    """A snapshot during the sweep for on_progress (see range_test's progress_every_s)."""
 
     step: int  # steps done
     steps: int  # steps planned
@@ -415,7 +415,7 @@ class RangeTestResult:
     dataset: str  # the dataset actually used (after any fallback)
     notice: str | None  # why it differs from the one asked for
     device: str
-    steps_done: int  # steps the pass ran (the longest curve, or where it was stopped)
+    steps_done: int  # steps the pass ran: up to the first look after every curve stopped
     stopped: bool  # control.stop() ended the pass before every curve was done
     seconds: float
 
