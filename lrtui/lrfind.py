@@ -84,7 +84,11 @@ class SweepSettings:
 
     start: float = 1e-7  # LR of the first step
     end: float = 10.0  # LR of the last step
-    steps: int = 100  # optimizer steps (one batch each) when no curve stops early
+    # Optimizer steps (one batch each) when no curve stops early. fastai and pytorch-lr-finder
+    # use 100, but from 1e-7 at batch 32 SGD barely moves in 100 steps (on mnist-sample the
+    # smoothed loss falls 2.30 -> 2.25 and the suggestions sit on noise); 500 show the descent
+    # and the blow-up and cost 0.2 s on a 2-core CPU.
+    steps: int = 500
     diverge_factor: float = 4.0  # stop a curve once smoothed loss > factor x its best (inf: never)
     beta: float = 0.98  # smoothing: weight of the running average (fastai, pytorch-lr-finder)
     check_every: int = 10  # steps between the host's looks at the losses (early stop, progress)

@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", default="0", help="seed of the initial weights and data order")
     parser.add_argument("--start", default="1e-7", help="LR of the first step (default 1e-7)")
     parser.add_argument("--end", default="10", help="LR of the last step (default 10)")
-    parser.add_argument("--steps", default="100", help="steps, one batch each (default 100)")
+    parser.add_argument("--steps", default="500", help="steps, one batch each (default 500)")
     parser.add_argument(
         "--diverge-factor",
         default="4",
