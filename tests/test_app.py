@@ -336,3 +336,20 @@ async def test_help_palette_sidebar_and_themes(tmp_path: Path) -> None:
         assert app.chart("lr").error is None
         await pilot.press("f")
         assert "not in the app yet" in app.log_pane.entries[-1]
+
+
+async def test_a_chart_that_cannot_be_drawn_says_so(tmp_path: Path, monkeypatch: Any) -> None:
+    from lrtui.app import charts
+
+    def broken(job: charts.FigureJob) -> Any:
+        raise ValueError("no room for the y axis")
+
+    monkeypatch.setattr(charts, "build_figure", broken)
+    app = make_app(tmp_path / "runs.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        lr = app.chart("lr")
+        assert lr.error == "ValueError: no room for the y axis"
+        assert str(lr.render()) == "learning rate: cannot draw (ValueError: no room for the y axis)"
+        await pilot.press("l")  # the app carries on
+        assert app.log_y

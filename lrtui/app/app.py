@@ -8,7 +8,11 @@ dataset=...)`), so tests run the real app against tiny data and a temporary data
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
+import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -107,7 +111,11 @@ class LrtuiApp(App[None]):
     COMMANDS = App.COMMANDS | {LrtuiCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (Textual's own)
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
-    CHART_INTERVAL_S: ClassVar[float] = 0.25  # live charts redraw at most this often
+    # Data-driven redraws happen at most this often (a key's redraw is immediate). Engine events
+    # that change the charts arrive at epoch ends, so a second loses nothing and leaves the chart
+    # builder free for keys.
+    CHART_INTERVAL_S: ClassVar[float] = 1.0
+    TABLE_INTERVAL_S: ClassVar[float] = 0.25
 
     def __init__(
         self,
@@ -196,12 +204,14 @@ class LrtuiApp(App[None]):
             self.log_pane.add(f"{len(records)} stored run{'s' if len(records) != 1 else ''}: "
                               "space shows one on the charts, enter opens it")
         self._table_dirty = True
-        self.set_interval(self.CHART_INTERVAL_S, self._tick)
+        self.set_interval(self.CHART_INTERVAL_S, self._tick_charts)
+        self.set_interval(self.TABLE_INTERVAL_S, self._tick_table)
         self._update_device_line()
         self._redraw_charts()
         self._evaluate_form()
         self._tick()
         self.focus_field("scheduler")
+        _settle_gc()
 
     def _db_name(self) -> str:
         return self.store.path.name
@@ -266,9 +276,10 @@ class LrtuiApp(App[None]):
 
     @property
     def settled(self) -> bool:
-        """No training, and the chart shows the preview of the form as it is now."""
+        """No training, the preview is of the form as it is now, and every chart is drawn."""
         return (self.job is None and self._eval_timer is None
-                and self._preview_drawn == self._preview_token)
+                and self._preview_drawn == self._preview_token
+                and all(chart.drawn for chart in self.query(Chart)))
 
     def _update_device_line(self, text: str | None = None) -> None:
         if text is None:
@@ -302,30 +313,37 @@ class LrtuiApp(App[None]):
         if message.error:
             self.log_pane.add(f"preview: {message.error}", "error")
         self.preview = message.curve
-        self._redraw_charts()
+        self._redraw_charts(urgent=True)
 
     # ------------------------------------------------------------------------------- drawing
 
     def _tick(self) -> None:
-        """Throttled redraw of what changed since the last tick."""
-        if not self.alive:
-            return
-        if self._charts_dirty:
+        """Redraw now whatever changed."""
+        self._tick_charts()
+        self._tick_table()
+
+    def _tick_charts(self) -> None:
+        if self.alive and self._charts_dirty:
             self._redraw_charts()
-        if self._table_dirty:
+
+    def _tick_table(self) -> None:
+        if self.alive and self._table_dirty:
             self._redraw_table()
 
-    def _redraw_charts(self) -> None:
+    def _redraw_charts(self, *, urgent: bool = False) -> None:
+        """All four charts from the current traces and preview (urgent: a key asked for it)."""
         self._charts_dirty = False
         data = build_charts(list(self.traces.values()), self.preview)
         lr = self.chart("lr")
         lr.log_y = self.log_y
-        lr.show(data.lr)
-        self.chart("loss").show(data.loss)
-        self.chart("acc").show(data.acc)
+        lr.show(data.lr, urgent=urgent)
+        self.chart("loss").show(data.loss, urgent=urgent)
+        self.chart("acc").show(data.acc, urgent=urgent)
         aux = self.chart("aux")
-        aux.title = data.aux_title
-        aux.show(data.aux)
+        if aux.title != data.aux_title:
+            aux.title = data.aux_title
+            aux.replot(urgent=urgent)
+        aux.show(data.aux, urgent=urgent)
 
     def _redraw_table(self) -> None:
         self._table_dirty = False
@@ -354,11 +372,13 @@ class LrtuiApp(App[None]):
                           f"batch {configs[0].batch_size})", "notice")
         self.progress.idle(f"starting {self.job.title} …")
         self.runs_table.focus()  # space / enter / c now act on runs right away
+        _pause_full_gc()
         self._train_worker(self.job)
 
     @work(thread=True, group="train", exclusive=True, exit_on_error=False)
     def _train_worker(self, job: Job) -> list[RunEnded]:
         """Train on this thread; record each event, then hand it to the UI as a message."""
+        _yield_cpu_to_ui()
         kwargs = dict(self.train_kwargs)
         if self.dataset is not None:
             kwargs["data"] = to_device(self.dataset)
@@ -510,6 +530,7 @@ class LrtuiApp(App[None]):
             self.log_pane.add(f"training done · {summary}", "notice")
         self._table_dirty = self._charts_dirty = True
         self._tick()
+        _settle_gc()
         if self._quit_when_idle:
             self.exit()
 
@@ -680,7 +701,7 @@ class LrtuiApp(App[None]):
                 return
         trace.shown = not trace.shown
         self._redraw_table()
-        self._redraw_charts()
+        self._redraw_charts(urgent=True)
 
     def action_details(self) -> None:
         trace = self._highlighted()
@@ -762,6 +783,36 @@ class LrtuiApp(App[None]):
     def focus_field(self, key: str) -> None:
         """Focus a form field by its key (tests and the palette use it)."""
         self.query_one(f"#{widget_id(key)}").focus()
+
+
+_GC_THRESHOLDS = gc.get_threshold()
+
+
+def _settle_gc() -> None:
+    """Collect now (an idle moment), then move every survivor out of the collector's reach:
+    torch, Textual and the run history live as long as the app, and full passes over them took
+    100-270 ms each, freezing the screen mid-training. Normal collection thresholds again."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
+
+
+def _pause_full_gc() -> None:
+    """While a training runs, only young generations are collected (cheap, frequent); the full
+    pass waits for `_settle_gc` at the end. A session's garbage cycles are small; this trades a
+    little memory for a screen that never stalls while runs stream in."""
+    gen0, gen1, _ = _GC_THRESHOLDS
+    gc.set_threshold(gen0, gen1, 1_000_000)
+
+
+def _yield_cpu_to_ui() -> None:
+    """Lower this (training) thread's CPU priority where the OS allows it (Linux: per-thread nice).
+    On a busy CPU the UI and chart threads then run first: keys stay quick, training barely slows
+    (it gets every cycle the UI does not use). Threads torch starts from here inherit it."""
+    if os.environ.get("LRTUI_TRAIN_NICE") == "0":
+        return
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def _loss(value: float) -> str:

@@ -1,20 +1,121 @@
 """The chart widgets: one `replot()` per chart that clears, plots and refreshes.
 
 Each chart is a `PlotextPlot` fed a `ChartData` (plain series computed elsewhere). Data are
-downsampled to the widget's width (never smoothed); a render error shows a message inside the chart
-instead of crashing the app.
+downsampled to the widget's width (never smoothed). plotext is pure Python and a chart with 17 runs
+takes tens of milliseconds to build, so figures are built off the UI thread by one builder thread,
+one figure at a time, newest request per chart only, and a redraw asked for by a key (log-Y,
+show/hide a run, resize, theme) goes before redraws asked for by arriving data. `render()` only
+returns the finished text, so keys are handled at once while charts rebuild. A build error shows a
+message inside the chart instead of crashing the app.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
+from textual import on
 from textual.app import RenderResult
 from textual.events import Resize
+from textual.message import Message
+from textual.theme import Theme
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
 
-from lrtui.app.plotting import ChartData, Series, downsample, log_ticks, to_log10
+from lrtui.app.plotting import ChartData, downsample, log_ticks, to_log10
+
+
+@dataclass(frozen=True)
+class FigureJob:
+    """Everything one build needs, captured on the UI thread."""
+
+    version: int
+    data: ChartData
+    title: str
+    x_label: str
+    log_y: bool
+    width: int
+    height: int
+    theme: str
+
+
+def build_figure(job: FigureJob) -> Text:
+    """The chart as text: clear, plot every series (downsampled to the width), build."""
+    plt = Plot()
+    plt.plotsize(job.width, job.height)
+    plt.theme(job.theme)
+    plt.title(job.title + ("  (log)" if job.log_y else ""))
+    plt.xlabel(job.x_label)
+    # Braille markers give two dots per cell: about that many points per series.
+    budget = max(16, 2 * max(job.width, 8))
+    y_lo, y_hi = math.inf, -math.inf
+    for series in job.data.series:
+        xs, ys = downsample(series.xs, series.ys, budget)
+        if job.log_y:
+            xs, ys, _ = to_log10(xs, ys)
+        pts = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
+        if not pts:
+            continue
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        y_lo, y_hi = min(y_lo, *ys), max(y_hi, *ys)
+        label = series.label or None
+        if series.kind == "points":
+            plt.scatter(xs, ys, marker=series.marker, color=series.color, label=label)
+        else:
+            plt.plot(xs, ys, marker=series.marker, color=series.color, label=label)
+    if math.isfinite(y_lo):
+        if job.log_y:
+            ticks, labels = log_ticks(y_lo, y_hi, max(2, job.height // 3))
+            if ticks:
+                plt.yticks(ticks, labels)
+        elif job.data.integer_y:
+            top = max(1, math.ceil(y_hi))
+            stride = max(1, math.ceil(top / max(1, job.height // 3)))
+            plt.yticks(list(range(0, top + 1, stride)))
+    return Text.from_ansi(plt.build())
+
+
+class _Builder:
+    """One daemon thread that builds figures: urgent requests first, then oldest; a chart's newer
+    request replaces its queued one. A key therefore waits for at most the build in progress."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: dict[int, tuple[bool, int, FigureJob, Callable[[FigureJob], None]]] = {}
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def submit(self, owner: int, job: FigureJob, urgent: bool,
+               run: Callable[[FigureJob], None]) -> None:
+        with self._cond:
+            queued = self._queue.get(owner)
+            urgent = urgent or (queued is not None and queued[0])
+            self._seq += 1
+            self._queue[owner] = (urgent, self._seq, job, run)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="lrtui-charts",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                owner = min(self._queue, key=lambda k: (not self._queue[k][0], self._queue[k][1]))
+                _, _, job, run = self._queue.pop(owner)
+            # A chart of an app that has closed cannot take its figure (its event loop is gone);
+            # that must not stop the thread that serves the charts still open.
+            with contextlib.suppress(Exception):
+                run(job)
+
+
+_BUILDER = _Builder()
 
 
 class Chart(PlotextPlot):
@@ -24,6 +125,14 @@ class Chart(PlotextPlot):
     Chart { height: 1fr; width: 1fr; min-height: 5; }
     """
 
+    @dataclass
+    class Built(Message):
+        """A figure finished building (or failed) in the build thread."""
+
+        version: int
+        text: Text | None
+        error: str | None
+
     def __init__(self, title: str, *, x_label: str = "epoch", id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -32,82 +141,86 @@ class Chart(PlotextPlot):
         self.log_y = False
         self.data = ChartData()
         self.error: str | None = None
-        self.replots = 0  # times the chart was rebuilt (tests and the latency bench read it)
+        self.replots = 0  # replot requests (tests and the latency bench read it)
+        self.builds = 0  # figures actually built
+        self._version = 0
+        self._pending = False
+        self._text: Text | None = None
+        self._text_version = -1
 
-    def show(self, data: ChartData) -> None:
-        """Replace what the chart shows and redraw it."""
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        self.replot(urgent=True)
+
+    def show(self, data: ChartData, *, urgent: bool = False) -> None:
+        """Replace what the chart shows and redraw it (urgent: a user action asked for it)."""
+        if data == self.data and self._text_version == self._version and not self._pending:
+            return  # nothing changed: no build
         self.data = data
-        self.replot()
+        self.replot(urgent=urgent)
 
     def set_log_y(self, log_y: bool) -> None:
         """Switch the Y axis between linear and log10 (LR charts only)."""
         if log_y != self.log_y:
             self.log_y = log_y
-            self.replot()
+            self.replot(urgent=True)
 
     def on_resize(self, event: Resize) -> None:
-        """The point budget depends on the width: rebuild at the new size."""
-        self.replot()
+        """The figure is built for one size: rebuild at the new one."""
+        self.replot(urgent=True)
 
-    def _points_budget(self) -> int:
-        # Braille markers give two dots per cell; keep about that many points per series.
-        return max(16, 2 * max(self.size.width, 8))
+    @property
+    def drawn(self) -> bool:
+        """The text on screen is the latest requested figure (no build pending)."""
+        return not self._pending and self._text_version == self._version
 
-    def replot(self) -> None:
-        """Clear the figure, plot every series, refresh. Any plotext error becomes a message."""
+    def replot(self, *, urgent: bool = False) -> None:
+        """Ask for a new figure of the current data (queued; a newer request replaces it)."""
         self.replots += 1
-        try:
-            self._build()
-            self.error = None
-        except Exception as exc:  # plotext raises plain exceptions on odd data; never crash the app
-            self.error = f"{type(exc).__name__}: {exc}"
-        self.refresh()
-
-    def _build(self) -> None:
-        plt = self.plt
-        plt.clear_figure()
-        title = self.title + ("  (log)" if self.log_y else "")
-        plt.title(title)
-        plt.xlabel(self.x_label)
-        budget = self._points_budget()
-        drawn = 0
-        y_lo, y_hi = math.inf, -math.inf
-        for series in self.data.series:
-            xs, ys = downsample(series.xs, series.ys, budget)
-            if self.log_y:
-                xs, ys, _ = to_log10(xs, ys)
-            ys_f = [y for y in ys if math.isfinite(y)]
-            if not ys_f:
-                continue
-            xs = [x for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
-            y_lo, y_hi = min(y_lo, *ys_f), max(y_hi, *ys_f)
-            self._draw(series, xs, ys_f)
-            drawn += 1
-        if drawn == 0:
+        self._version += 1
+        if not self.data.series:
+            self._text, self._text_version, self.error = None, self._version, None
+            self._pending = False
+            self.refresh()
             return
-        if self.log_y:
-            ticks, labels = log_ticks(y_lo, y_hi, max(2, self.size.height // 3))
-            if ticks:
-                plt.yticks(ticks, labels)
-        elif self.data.integer_y:
-            top = max(1, math.ceil(y_hi))
-            stride = max(1, math.ceil(top / max(1, self.size.height // 3)))
-            plt.yticks(list(range(0, top + 1, stride)))
+        if not self.is_mounted or self.size.width < 4 or self.size.height < 3:
+            # Nothing to draw at this size (hidden, or before layout); on_resize asks again.
+            self._text, self._text_version, self._pending = None, self._version, False
+            return
+        job = FigureJob(self._version, self.data, self.title, self.x_label, self.log_y,
+                        self.size.width, self.size.height,
+                        self._get_plotext_theme_name(self.app.theme))
+        self._pending = True
+        self.builds += 1
+        _BUILDER.submit(id(self), job, urgent, self._build_in_thread)
 
-    def _draw(self, series: Series, xs: list[float], ys: list[float]) -> None:
-        if series.kind == "points":
-            self.plt.scatter(xs, ys, marker=series.marker, color=series.color, label=series.label)
-        else:
-            self.plt.plot(xs, ys, marker=series.marker, color=series.color, label=series.label)
+    def _build_in_thread(self, job: FigureJob) -> None:
+        try:
+            text = build_figure(job)
+        except Exception as exc:  # plotext raises plain exceptions on odd data: say it in the chart
+            self.post_message(self.Built(job.version, None, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.Built(job.version, text, None))
+
+    @on(Built)
+    def _built(self, message: Built) -> None:
+        message.stop()
+        if message.version >= self._text_version:
+            self._text, self.error = message.text, message.error
+            self._text_version = message.version
+            self.refresh()
+        if message.version == self._version:
+            self._pending = False
 
     def render(self) -> RenderResult:
-        """Draw the plot; an empty chart or a failure shows a line of text instead."""
+        """The last built figure; an empty chart or a failure shows a line of text instead."""
         if self.error is not None:
             return Text(f"{self.title}: cannot draw ({self.error})", style="bold red")
         if not any(len(s.xs) for s in self.data.series):
             return Text(f"{self.title}\n\n{self.data.empty_message}", style="dim")
-        try:
-            return super().render()
-        except Exception as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
-            return Text(f"{self.title}: cannot draw ({self.error})", style="bold red")
+        if self._text is None:
+            return Text(f"{self.title}\n\ndrawing…", style="dim")
+        return self._text

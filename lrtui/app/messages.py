@@ -71,4 +71,5 @@ class PreviewReady(Message):
     error: str | None = None
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, PreviewReady)
+        # Preview threads can finish out of order: only a newer form's preview supersedes this.
+        return isinstance(message, PreviewReady) and message.token >= self.token

@@ -179,9 +179,9 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None) -> Al
               if e.valid_loss is not None]
         va = [(x, 100.0 * e.valid_acc) for x, e in zip(ex, t.epochs, strict=True)
               if e.valid_acc is not None]
-        if tl:
+        if tl:  # points: cheap to draw, and tell train from valid at a glance
             loss.append(Series(f"{name} train" if name else "", [p[0] for p in tl],
-                               [p[1] for p in tl], t.color, marker="dot"))
+                               [p[1] for p in tl], t.color, kind="points", marker="dot"))
         if vl:
             loss.append(Series(f"{name} valid" if name else "", [p[0] for p in vl],
                                [p[1] for p in vl], t.color, marker="braille"))
