@@ -161,6 +161,7 @@ class LrtuiApp(App[None]):
         self._charts_dirty = False
         self._table_dirty = False
         self._quit_when_idle = False
+        self._cursor_to: int | None = None  # the table's cursor goes to this run at next redraw
 
     # ------------------------------------------------------------------------------- layout
 
@@ -348,7 +349,8 @@ class LrtuiApp(App[None]):
     def _redraw_table(self) -> None:
         self._table_dirty = False
         rows = [run_row(t, self.summaries.get(k)) for k, t in self.traces.items()]
-        self.runs_table.set_rows(rows)
+        self.runs_table.set_rows(rows, cursor_to=self._cursor_to)
+        self._cursor_to = None
 
     # ------------------------------------------------------------------------------- training
 
@@ -423,6 +425,8 @@ class LrtuiApp(App[None]):
                          scheduler=str(ev.config.scheduler), dataset=ev.dataset,
                          epochs_planned=ev.config.epochs, steps_per_epoch=spe)
         self.traces[message.run_id] = trace
+        if ev.run == 0:
+            self._cursor_to = message.run_id  # space / enter now act on the new training
         if ev.notice and not job.notice_logged:
             job.notice_logged = True
             self.log_pane.add(ev.notice, "warning")

@@ -9,6 +9,7 @@ whole config with the core's own rules (`lrtui.model.validate_config`, which run
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -343,9 +344,11 @@ def tutorial_configs(dataset: str, *, epochs: int = 25) -> list[RunConfig]:
     return [RunConfig(dataset=dataset, epochs=epochs, scheduler=S.parse_spec(s)) for s in specs]
 
 
+@functools.lru_cache(maxsize=16)
 def describe_device(choice: str) -> tuple[str, bool]:
     """What a device choice resolves to here ('cuda:0 NVIDIA H100', 'cpu (no CUDA)'), and whether
-    it exists. Uses the engine's own resolution; only this helper touches torch for the UI."""
+    it exists. Uses the engine's own resolution; only this helper touches torch for the UI, once
+    per choice (the devices of a machine do not change during a session)."""
     import torch
 
     from lrtui.engine import resolve_device

@@ -53,7 +53,7 @@ def _fmt(value: float | None, spec: str) -> str:
 COLUMNS: tuple[Column, ...] = (
     Column("shown", " ", lambda r: Text("●" if r.shown else "○", style=f"rgb{r.color}"),
            lambda r: (not r.shown, r.key)),
-    Column("id", "id", lambda r: str(r.key), lambda r: r.key, reverse=True),
+    Column("id", "id", lambda r: str(r.key), lambda r: r.key),  # oldest first, as `runs list`
     Column("status", "status", lambda r: r.status, lambda r: r.status),
     Column("epochs", "ep", lambda r: f"{r.epochs_done}/{r.epochs}", lambda r: r.epochs_done,
            reverse=True),
@@ -84,8 +84,7 @@ class RunsTable(DataTable[str | Text]):
         self.border_title = "runs · sorted by id"
 
     def on_mount(self) -> None:
-        for col in COLUMNS:
-            self.add_column(col.header, key=col.key)
+        self._rebuild()
 
     @property
     def highlighted_key(self) -> int | None:
@@ -100,10 +99,11 @@ class RunsTable(DataTable[str | Text]):
         col = next(c for c in COLUMNS if c.key == self.sort_column)
         return sorted(self.rows_by_key.values(), key=col.sort_key, reverse=col.reverse)
 
-    def set_rows(self, rows: Sequence[RunRow]) -> None:
-        """Replace every row (cheap at a session's sizes), keeping the cursor on its run."""
+    def set_rows(self, rows: Sequence[RunRow], *, cursor_to: int | None = None) -> None:
+        """Replace every row (cheap at a session's sizes), keeping the cursor on its run, or
+        moving it to the run `cursor_to` (a training's first run, when it starts)."""
         self.rows_by_key = {r.key: r for r in rows}
-        self._rebuild()
+        self._rebuild(cursor_to)
 
     def sort_next(self) -> str:
         """Sort by the next sortable column; returns its header."""
@@ -114,9 +114,11 @@ class RunsTable(DataTable[str | Text]):
         self._rebuild()
         return header
 
-    def _rebuild(self) -> None:
-        keep = self.highlighted_key
-        self.clear()
+    def _rebuild(self, cursor_to: int | None = None) -> None:
+        keep = cursor_to if cursor_to in self.rows_by_key else self.highlighted_key
+        self.clear(columns=True)  # columns too: their widths then fit the new contents
+        for col in COLUMNS:
+            self.add_column(col.header, key=col.key)
         for row in self.ordered():
             self.add_row(*(col.cell(row) for col in COLUMNS), key=str(row.key))
         if keep is not None and keep in self.rows_by_key:
