@@ -87,6 +87,7 @@ class Job:
     steps_per_epoch: int | None = None
     ended: dict[int, str] = field(default_factory=dict)  # store id -> status
     notice_logged: bool = False
+    epochs_done: int = 0  # the furthest any of its runs got
 
     @property
     def title(self) -> str:
@@ -458,6 +459,12 @@ class LrtuiApp(App[None]):
             ev.epoch, ev.train_loss, ev.valid_loss, ev.valid_acc, ev.lr, ev.momentum, ev.seconds,
             None if plateau is None else plateau.num_bad_epochs,
             None if plateau is None else plateau.best))
+        job = self._current(message.job)
+        if job is not None and ev.epoch + 1 > job.epochs_done:
+            job.epochs_done = ev.epoch + 1
+            self.progress.show_epoch(label=job.title, epochs_done=job.epochs_done,
+                                     epochs=job.configs[0].epochs, epoch_seconds=ev.seconds,
+                                     paused=job.control.paused)
         self.log_pane.add(
             f"{trace.name} {ev.epoch + 1}/{trace.epochs_planned} · lr {fmt_lr(ev.lr)}"
             f" · train {_loss(ev.train_loss)} · valid {_loss(ev.valid_loss)}"
@@ -529,8 +536,9 @@ class LrtuiApp(App[None]):
             for status in job.ended.values():
                 counts[status] = counts.get(status, 0) + 1
             summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no run ended"
-            finished = bool(job.ended) and all(s == "finished" for s in job.ended.values())
-            self.progress.idle(f"done · {job.title}: {summary}", complete=finished)
+            epochs = job.configs[0].epochs
+            self.progress.idle(f"done · {job.title}: {summary}",
+                               fraction=job.epochs_done / epochs if epochs else 0.0)
             self.log_pane.add(f"training done · {summary}", "notice")
         self._table_dirty = self._charts_dirty = True
         self._tick()

@@ -56,11 +56,22 @@ class ProgressLine(Horizontal):
         yield ProgressBar(total=1, show_eta=False, show_percentage=True, id="progress-bar")
         yield Static("idle", id="progress-text")
 
-    def idle(self, text: str = "idle", *, complete: bool = False) -> None:
-        """Nothing trains: an empty (or, after a training, full) bar and a short state line."""
+    def idle(self, text: str = "idle", *, fraction: float = 0.0) -> None:
+        """Nothing trains: the bar at how far the last training got, and a short state line."""
         bar = self.query_one(ProgressBar)
-        bar.update(total=1, progress=1 if complete else 0)
+        bar.update(total=1000, progress=round(1000 * min(max(fraction, 0.0), 1.0)))
         self.query_one("#progress-text", Static).update(text)
+
+    def show_epoch(self, *, label: str, epochs_done: int, epochs: int, epoch_seconds: float,
+                   paused: bool = False) -> None:
+        """Update at an epoch end (short epochs end before any Progress event is due); ETA =
+        the last epoch's time for each epoch left."""
+        bar = self.query_one(ProgressBar)
+        bar.update(total=max(1, epochs), progress=min(epochs_done, epochs))
+        eta = epoch_seconds * (epochs - epochs_done)
+        state = "paused · " if paused else ""
+        self.query_one("#progress-text", Static).update(
+            f"{state}{label} · epoch {epochs_done}/{epochs} done · ETA {fmt_duration(eta)}")
 
     def show(self, *, label: str, epoch: int, epochs: int, step: int, steps_per_epoch: int,
              global_step: int, total_steps: int, samples_per_s: float, elapsed_s: float,
