@@ -170,24 +170,33 @@ class LrtuiApp(App[None]):
         names = list(DATASETS)
         if self.dataset is not None:
             names = [self.dataset.name]
+        # The widgets the app updates, kept by reference: handlers run for every engine event, and
+        # a DOM query per call (CSS matching over the whole screen) showed up as 10% of the UI time.
+        self._w_sidebar = Sidebar(datasets=names, initial=self.initial, id="sidebar")
+        self._w_charts = {
+            "lr": Chart("learning rate", x_label="epoch", id="chart-lr"),
+            "loss": Chart("loss (dots: train, line: valid)", x_label="epoch", id="chart-loss"),
+            "acc": Chart("valid accuracy %", x_label="epoch", id="chart-acc",
+                         classes="secondary"),
+            "aux": Chart("momentum / beta1", x_label="epoch", id="chart-aux",
+                         classes="secondary"),
+        }
+        self._w_runs = RunsTable(id="runs")
+        self._w_log = LogPane(id="log")
+        self._w_progress = ProgressLine(id="progress")
+        self._w_banner = Vertical(id="banner")
         with Horizontal(id="body"):
-            yield Sidebar(datasets=names, initial=self.initial, id="sidebar")
+            yield self._w_sidebar
             with Vertical(id="main"):
-                with Vertical(id="banner"):
+                with self._w_banner:
                     yield Static(BANNER.format(dataset=self.default_dataset), classes="long")
                     yield Static(BANNER_SHORT, classes="short")
                 with Grid(id="charts"):
-                    yield Chart("learning rate", x_label="epoch", id="chart-lr")
-                    yield Chart("loss (dots: train, line: valid)", x_label="epoch",
-                                id="chart-loss")
-                    yield Chart("valid accuracy %", x_label="epoch", id="chart-acc",
-                                classes="secondary")
-                    yield Chart("momentum / beta1", x_label="epoch", id="chart-aux",
-                                classes="secondary")
+                    yield from self._w_charts.values()
                 with Horizontal(id="bottom"):
-                    yield RunsTable(id="runs")
-                    yield LogPane(id="log")
-        yield ProgressLine(id="progress")
+                    yield self._w_runs
+                    yield self._w_log
+        yield self._w_progress
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -202,7 +211,7 @@ class LrtuiApp(App[None]):
             self.summaries[rec.id] = StoredSummary(rec.best_valid_acc, rec.best_valid_loss,
                                                    rec.epochs_done)
         if records:
-            self.query_one("#banner").display = False
+            self._w_banner.display = False
             self.log_pane.add(f"{len(records)} stored run{'s' if len(records) != 1 else ''}: "
                               "space shows one on the charts, enter opens it")
         self._table_dirty = True
@@ -223,26 +232,27 @@ class LrtuiApp(App[None]):
     @property
     def alive(self) -> bool:
         """The main screen is up (late worker messages during shutdown find nothing to update)."""
-        return self.is_running and bool(self.query("#log"))
+        log: LogPane | None = getattr(self, "_w_log", None)  # None before compose
+        return self.is_running and log is not None and log.is_attached
 
     @property
     def log_pane(self) -> LogPane:
-        return self.query_one("#log", LogPane)
+        return self._w_log
 
     @property
     def sidebar(self) -> Sidebar:
-        return self.query_one("#sidebar", Sidebar)
+        return self._w_sidebar
 
     @property
     def runs_table(self) -> RunsTable:
-        return self.query_one("#runs", RunsTable)
+        return self._w_runs
 
     @property
     def progress(self) -> ProgressLine:
-        return self.query_one("#progress", ProgressLine)
+        return self._w_progress
 
     def chart(self, name: str) -> Chart:
-        return self.query_one(f"#chart-{name}", Chart)
+        return self._w_charts[name]
 
     # ------------------------------------------------------------------------------- form
 
@@ -281,7 +291,7 @@ class LrtuiApp(App[None]):
         """No training, the preview is of the form as it is now, and every chart is drawn."""
         return (self.job is None and self._eval_timer is None
                 and self._preview_drawn == self._preview_token
-                and all(chart.drawn for chart in self.query(Chart)))
+                and all(chart.drawn for chart in self._w_charts.values()))
 
     def _update_device_line(self, text: str | None = None) -> None:
         if text is None:
@@ -370,7 +380,7 @@ class LrtuiApp(App[None]):
             return
         self.jobs_started += 1
         self.job = Job(self.jobs_started, list(configs), Control())
-        self.query_one("#banner").display = False
+        self._w_banner.display = False
         self.log_pane.add(f"training {what} ({self.job.title}, {configs[0].epochs} epochs, "
                           f"batch {configs[0].batch_size})", "notice")
         self.progress.idle(f"starting {self.job.title} …")

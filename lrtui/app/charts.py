@@ -79,6 +79,14 @@ def build_figure(job: FigureJob) -> Text:
     return Text.from_ansi(plt.build())
 
 
+_FIGURES_KEPT = 4  # recent figures per chart, reused when asked for again unchanged
+
+
+def _key(job: FigureJob) -> tuple[object, ...]:
+    """What a figure depends on (everything but the request's version)."""
+    return (job.data, job.title, job.x_label, job.log_y, job.width, job.height, job.theme)
+
+
 class _Builder:
     """One daemon thread that builds figures: urgent requests first, then oldest; a chart's newer
     request replaces its queued one. A key therefore waits for at most the build in progress."""
@@ -130,6 +138,7 @@ class Chart(PlotextPlot):
         """A figure finished building (or failed) in the build thread."""
 
         version: int
+        key: tuple[object, ...]
         text: Text | None
         error: str | None
 
@@ -147,6 +156,7 @@ class Chart(PlotextPlot):
         self._pending = False
         self._text: Text | None = None
         self._text_version = -1
+        self._figures: list[tuple[tuple[object, ...], Text]] = []  # newest first
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -193,6 +203,12 @@ class Chart(PlotextPlot):
         job = FigureJob(self._version, self.data, self.title, self.x_label, self.log_y,
                         self.size.width, self.size.height,
                         self._get_plotext_theme_name(self.app.theme))
+        cached = next((text for key, text in self._figures if key == _key(job)), None)
+        if cached is not None:  # e.g. log-Y toggled back: this exact figure was built already
+            self._text, self._text_version, self.error, self._pending = (
+                cached, self._version, None, False)
+            self.refresh()
+            return
         self._pending = True
         self.builds += 1
         _BUILDER.submit(id(self), job, urgent, self._build_in_thread)
@@ -201,13 +217,16 @@ class Chart(PlotextPlot):
         try:
             text = build_figure(job)
         except Exception as exc:  # plotext raises plain exceptions on odd data: say it in the chart
-            self.post_message(self.Built(job.version, None, f"{type(exc).__name__}: {exc}"))
+            self.post_message(self.Built(job.version, _key(job), None,
+                                         f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(self.Built(job.version, text, None))
+        self.post_message(self.Built(job.version, _key(job), text, None))
 
     @on(Built)
     def _built(self, message: Built) -> None:
         message.stop()
+        if message.text is not None:
+            self._figures = [(message.key, message.text), *self._figures[: _FIGURES_KEPT - 1]]
         if message.version >= self._text_version:
             self._text, self.error = message.text, message.error
             self._text_version = message.version

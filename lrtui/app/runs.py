@@ -80,6 +80,8 @@ class RunsTable(DataTable[str | Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.rows_by_key: dict[int, RunRow] = {}
+        self._order: list[int] = []  # keys as displayed, top to bottom
+        self._displayed: dict[int, RunRow] = {}  # what each displayed row shows
         self.sort_column = "id"
         self.border_title = "runs · sorted by id"
 
@@ -115,11 +117,30 @@ class RunsTable(DataTable[str | Text]):
         return header
 
     def _rebuild(self, cursor_to: int | None = None) -> None:
+        ordered = self.ordered()
+        order = [r.key for r in ordered]
+        if order == self._order and order:
+            # Same runs in the same order (an epoch ended): update only the cells that changed,
+            # so a training's table ticks repaint a few cells, not the whole table.
+            for row in ordered:
+                old = self._displayed[row.key]
+                if row == old:
+                    continue
+                for col in COLUMNS:
+                    value = col.cell(row)
+                    if value != col.cell(old):
+                        self.update_cell(str(row.key), col.key, value, update_width=True)
+                self._displayed[row.key] = row
+            if cursor_to in self.rows_by_key:
+                self.move_cursor(row=order.index(cursor_to), animate=False)
+            return
         keep = cursor_to if cursor_to in self.rows_by_key else self.highlighted_key
         self.clear(columns=True)  # columns too: their widths then fit the new contents
         for col in COLUMNS:
             self.add_column(col.header, key=col.key)
-        for row in self.ordered():
+        for row in ordered:
             self.add_row(*(col.cell(row) for col in COLUMNS), key=str(row.key))
+        self._order = order
+        self._displayed = {r.key: r for r in ordered}
         if keep is not None and keep in self.rows_by_key:
             self.move_cursor(row=self.get_row_index(str(keep)), animate=False)

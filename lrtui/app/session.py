@@ -6,6 +6,7 @@ them. Every number comes from an event or the store.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class RunTrace:
     step_lr: list[float] = field(default_factory=list)
     step_momentum: list[float] = field(default_factory=list)
     loaded: bool = True  # False for a stored run whose epochs and steps are not read yet
+    _x: list[float] = field(default_factory=list, repr=False, compare=False)
+    _x_key: tuple[int, int] = field(default=(0, -1), repr=False, compare=False)
 
     @property
     def color(self) -> tuple[int, int, int]:
@@ -91,9 +94,14 @@ class RunTrace:
         return min(vals) if vals else None
 
     def step_x(self) -> list[float]:
-        """Step positions in epochs (step i of an epoch of n steps sits at epoch + i/n)."""
+        """Step positions in epochs (step i of an epoch of n steps sits at epoch + i/n). The same
+        list comes back until steps arrive, so unchanged charts compare equal at once."""
         spe = self.steps_per_epoch or 1
-        return [i / spe for i in self.step_index]
+        key = (spe, len(self.step_index))
+        if self._x_key != key:
+            self._x = [i / spe for i in self.step_index]
+            self._x_key = key
+        return self._x
 
 
 @dataclass
@@ -134,6 +142,12 @@ class PreviewCurve:
     momentum_per_step: Sequence[float] | None
     plateau: bool = False
 
+    @functools.cached_property
+    def x(self) -> list[float]:
+        """Step positions in epochs, computed once."""
+        spe = max(1, self.steps_per_epoch)
+        return [i / spe for i in range(len(self.lr_per_step))]
+
 
 @dataclass(frozen=True)
 class AllCharts:
@@ -146,6 +160,9 @@ class AllCharts:
     aux_title: str
 
 
+# With more runs shown than this, per-step LRs are drawn as dense points (two per column, which
+# reads as a curve) instead of interpolated lines: plotext's lines cost ~2 ms per run per redraw.
+MAX_LINES = 6
 MAX_LEGEND = 1  # with more runs shown, only the LR chart has a legend (the table's ● is the key)
 
 
@@ -158,8 +175,7 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None) -> Al
     plateau_mode = any(any(e.plateau_bad_epochs is not None for e in t.epochs) for t in shown) or (
         preview is not None and preview.plateau)
     if preview is not None and preview.lr_per_step:
-        spe = max(1, preview.steps_per_epoch)
-        xs = [i / spe for i in range(len(preview.lr_per_step))]
+        xs = preview.x
         lr_series.append(Series(f"preview {preview.label}", xs, preview.lr_per_step, PREVIEW_COLOR))
         if preview.momentum_per_step and not plateau_mode:
             aux_series.append(Series("preview", xs, preview.momentum_per_step, PREVIEW_COLOR))
@@ -167,7 +183,8 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None) -> Al
     acc: list[Series] = []
     for t in shown:
         if t.step_lr:
-            lr_series.append(Series(t.name, t.step_x(), t.step_lr, t.color))
+            lr_series.append(Series(t.name, t.step_x(), t.step_lr, t.color,
+                                    kind="line" if len(shown) <= MAX_LINES else "points"))
         elif t.epochs:
             lr_series.append(Series(t.name, [float(e.epoch) for e in t.epochs],
                                     [e.lr for e in t.epochs], t.color, kind="points", marker="dot"))

@@ -60,7 +60,7 @@ class ProgressLine(Horizontal):
         """Nothing trains: the bar at how far the last training got, and a short state line."""
         bar = self.query_one(ProgressBar)
         bar.update(total=1000, progress=round(1000 * min(max(fraction, 0.0), 1.0)))
-        self.query_one("#progress-text", Static).update(text)
+        self.query_one("#progress-text", Static).update(text, layout=False)
 
     def show_epoch(self, *, label: str, epochs_done: int, epochs: int, epoch_seconds: float,
                    paused: bool = False) -> None:
@@ -71,7 +71,8 @@ class ProgressLine(Horizontal):
         eta = epoch_seconds * (epochs - epochs_done)
         state = "paused · " if paused else ""
         self.query_one("#progress-text", Static).update(
-            f"{state}{label} · epoch {epochs_done}/{epochs} done · ETA {fmt_duration(eta)}")
+            f"{state}{label} · epoch {epochs_done}/{epochs} done · ETA {fmt_duration(eta)}",
+            layout=False)  # one line of fixed size: no layout pass of the whole screen
 
     def show(self, *, label: str, epoch: int, epochs: int, step: int, steps_per_epoch: int,
              global_step: int, total_steps: int, samples_per_s: float, elapsed_s: float,
@@ -83,7 +84,7 @@ class ProgressLine(Horizontal):
         state = "paused · " if paused else ""
         text = (f"{state}{label} · epoch {epoch + 1}/{epochs} · step {step}/{steps_per_epoch}"
                 f" · {samples_per_s:,.0f} samples/s · ETA {fmt_duration(eta)}")
-        self.query_one("#progress-text", Static).update(text)
+        self.query_one("#progress-text", Static).update(text, layout=False)
 
     @property
     def text(self) -> str:
