@@ -1,9 +1,13 @@
 """The lrtui terminal app: form on the left, live charts, runs table, log and progress on the right.
 
-Training runs in one thread worker (`_train_worker`) that records every event to the store
-(Recorder) and posts a dataclass message per event; the UI thread only updates plain data and
-redraws, throttled. The engine and the store are injected (`LrtuiApp(engine=..., store=...,
-dataset=...)`), so tests run the real app against tiny data and a temporary database.
+Threads: training runs in one thread worker (`_train_worker`, harlequin-style: group "train",
+exclusive, errors handled once in `on_worker_state_changed`) that records every engine event to the
+store (Recorder) and posts one dataclass message per event; the form's exact preview is computed in
+a "preview" worker; charts are built by the chart builder thread (`charts.py`). The UI thread only
+updates plain data (`session.py`) and redraws, throttled, so it never waits on torch.
+
+The engine and the store are injected (`LrtuiApp(engine=..., store=..., dataset=...)`), so tests run
+the real app against tiny data and a temporary database.
 """
 
 from __future__ import annotations
@@ -132,6 +136,20 @@ class LrtuiApp(App[None]):
         form_debounce_s: float = 0.15,
         tutorial_epochs: int = 25,
     ) -> None:
+        """Args:
+            store: the run history (every run is written to it as it trains).
+            engine: anything with `train(configs, on_event, control, **kw)`; `lrtui.engine` when
+                None.
+            dataset: train on this dataset (tests: `lrtui.data.synthetic(...)`) instead of loading
+                the one the form names; the form then offers only it.
+            default_dataset: the form's and the tutorial's dataset when none is injected.
+            data_dir: where datasets are read or downloaded (`--data-dir`).
+            train_kwargs: extra keyword arguments for `engine.train`.
+            initial: the form's starting values.
+            device_info: `choice -> (text, exists)` for the device line (tests fix it).
+            form_debounce_s: quiet time after a keystroke before the form is re-evaluated.
+            tutorial_epochs: epochs of the first-minute comparison (the tutorial's 25).
+        """
         super().__init__()
         if engine is None:
             import lrtui.engine as engine_module
@@ -290,6 +308,7 @@ class LrtuiApp(App[None]):
     def settled(self) -> bool:
         """No training, the preview is of the form as it is now, and every chart is drawn."""
         return (self.job is None and self._eval_timer is None
+                and not self._charts_dirty and not self._table_dirty
                 and self._preview_drawn == self._preview_token
                 and all(chart.drawn for chart in self._w_charts.values()))
 
