@@ -353,3 +353,34 @@ async def test_a_chart_that_cannot_be_drawn_says_so(tmp_path: Path, monkeypatch:
         assert str(lr.render()) == "learning rate: cannot draw (ValueError: no room for the y axis)"
         await pilot.press("l")  # the app carries on
         assert app.log_y
+
+
+async def test_divergence_and_engine_failures_are_said_not_raised(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "runs.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        app.focus_field("lr")
+        await pilot.press(*"1e6", "escape", "r")
+        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None)
+        [rec] = app.store.list_runs()
+        assert rec.status == "diverged"
+        assert app.log_pane.entries[-2] == (
+            f"#1 StepLR diverged after 0 epochs: {rec.reason}")
+        assert app.runs_table.rows_by_key[rec.id].status == "diverged"
+
+
+class _BrokenEngine:
+    def train(self, configs: Any, on_event: Any, control: Any = None, **kw: Any) -> Any:
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+
+async def test_an_engine_crash_is_logged_and_the_app_carries_on(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "runs.db", engine=_BrokenEngine())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "r")
+        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None)
+        assert "training failed: RuntimeError: CUDA error: device-side assert triggered" in (
+            app.log_pane.entries)
+        await pilot.press("l")  # still responsive
+        assert app.log_y and app.is_running

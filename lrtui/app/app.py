@@ -460,6 +460,13 @@ class LrtuiApp(App[None]):
         if ev.notice and not job.notice_logged:
             job.notice_logged = True
             self.log_pane.add(ev.notice, "warning")
+            asked = job.configs[ev.run].dataset
+            if ev.dataset != asked and self.sidebar.values().dataset == asked \
+                    and ev.dataset in self.sidebar.datasets:
+                # Preview what will really be trained: the dataset that is there.
+                self.sidebar.set_dataset(ev.dataset)
+                self.log_pane.add(f"form: dataset → {ev.dataset} (the one available here)",
+                                  "notice")
         self.log_pane.add(f"{trace.name} started · {trace.scheduler} · {ev.dataset} on {ev.device}")
         self._table_dirty = self._charts_dirty = True
 

@@ -273,6 +273,12 @@ class Sidebar(VerticalScroll):
         self.query_one("#steps-line", Static).update(
             f"{spe:,} steps per epoch" if spe else "")
 
+    def set_dataset(self, name: str) -> None:
+        """Choose another dataset (as if the user had); the form is re-evaluated."""
+        select = self.widgets["dataset"]
+        if isinstance(select, Select):
+            select.value = name
+
     def set_device_line(self, text: str) -> None:
         self.query_one("#device-line", Static).update(text)
 
