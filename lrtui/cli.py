@@ -13,7 +13,10 @@ from lrtui.commands import UsageError
 # name -> (module under lrtui.commands, one-line help). Order is the order `--help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "train one or more schedules together, headless"),
-    "preview": ("preview", "print the exact LR (and momentum) a schedule produces, before training"),
+    "preview": (
+        "preview",
+        "print the exact LR (and momentum) a schedule produces, before training",
+    ),
     "runs": ("runs", "list, show, export or delete stored runs"),
     "find-lr": ("find_lr", "LR range test: sweep the LR and suggest where to put it"),
 }
@@ -26,9 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
         "With no subcommand, opens the terminal app.",
     )
     parser.add_argument("--version", action="version", version=f"lrtui {__version__}")
-    parser.add_argument("--dataset", help="dataset for the app (mnist, fashion-mnist, kmnist, mnist-sample)")
+    parser.add_argument(
+        "--dataset", help="dataset for the app (mnist, fashion-mnist, kmnist, mnist-sample)"
+    )
     parser.add_argument("--data-dir", help="folder that holds (or receives) the dataset files")
-    parser.add_argument("--db", help="run history database (default: the user data dir; env LRTUI_DB)")
+    parser.add_argument(
+        "--db", help="run history database (default: the user data dir; env LRTUI_DB)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -52,6 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`lrtui ... --json | head`): stop quietly, as `cat` does.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
