@@ -17,9 +17,10 @@ from lrtui.app.form import (
     values_from_config,
 )
 from lrtui.app.plotting import PALETTE, color_for, downsample, fmt_duration, log_ticks, to_log10
-from lrtui.app.report import EPOCH_FIELDS, epochs_csv, export_run, pytorch_code, run_details
+from lrtui.app.report import epochs_csv, export_run, pytorch_code, run_details
 from lrtui.app.session import EpochPoint, PreviewCurve, RunTrace, build_charts
 from lrtui.model import OptimizerConfig, RunConfig
+from lrtui.report import EPOCH_FIELDS
 from lrtui.store import EpochRecord, NewRun, Store
 
 

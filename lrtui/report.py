@@ -1,0 +1,376 @@
+"""How a stored run reads as text: numbers, facts, the epoch table, CSV/JSON rows, PyTorch code.
+
+Shared by `lrtui runs show/export` and the app's details screen and export, so both say the same
+thing in the same words. Pure functions over the store's records and `RunConfig`, plus one atomic
+file write. No textual here; and no torch at import time either (`lrtui.model`/`lrtui.schedulers`
+are imported inside the code functions), so `lrtui runs list` does not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import itertools
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from lrtui.store import EpochRecord, RunRecord, StepsRecord
+
+if TYPE_CHECKING:
+    from lrtui.model import RunConfig
+
+# The export columns, in this order (`lrtui runs export`, the app's export).
+EPOCH_FIELDS: tuple[str, ...] = (
+    "run_id",
+    "label",
+    "epoch",
+    "lr",
+    "momentum",
+    "train_loss",
+    "valid_loss",
+    "valid_acc",
+    "seconds",
+)
+STEP_FIELDS: tuple[str, ...] = ("run_id", "epoch", "step", "lr", "momentum")
+
+# The epoch table's columns (lower case; a caller may change the case), plateau ones when present.
+EPOCH_COLUMNS: tuple[str, ...] = (
+    "epoch",
+    "lr",
+    "momentum",
+    "train loss",
+    "valid loss",
+    "valid acc",
+    "seconds",
+)
+PLATEAU_COLUMNS: tuple[str, ...] = ("plateau best", "bad epochs", "cooldown")
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers and facts
+
+
+def fmt_num(value: float | None, digits: int = 4) -> str:
+    """A loss or a duration: fixed digits; '-' when missing, 'nan'/'inf' as such."""
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def fmt_lr(value: float | None) -> str:
+    """An LR or momentum: 6 significant digits (0.1, 0.0125, 1e-05); '-' when missing."""
+    return "-" if value is None else f"{value:.6g}"
+
+
+def fmt_acc(value: float | None) -> str:
+    """A fraction as a percentage with 2 decimals; '-' when missing."""
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def fmt_when(timestamp: float | None) -> str:
+    """A Unix time in local time, to the minute; '-' when missing."""
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """'12.3 s' under a minute, else '4m05s' / '1h02m05s'; '-' when missing."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def optimizer_text(config: dict[str, Any]) -> str:
+    """`sgd lr=0.1 m=0.9`: the optimizer and its non-default settings, short (from a config dict,
+    so that configs of other lrtui versions still read)."""
+    opt = config.get("optimizer") or {}
+    name = str(opt.get("name", "?"))
+    parts = [name, f"lr={fmt_lr(config.get('lr'))}"]
+    if name == "sgd" and opt.get("momentum"):
+        parts.append(f"m={opt['momentum']:g}")
+        if opt.get("nesterov"):
+            parts.append("nesterov")
+    if name in ("adam", "adamw") and list(opt.get("betas", (0.9, 0.999))) != [0.9, 0.999]:
+        b1, b2 = opt["betas"]
+        parts.append(f"betas=({b1:g},{b2:g})")
+    if opt.get("weight_decay"):
+        parts.append(f"wd={opt['weight_decay']:g}")
+    return " ".join(parts)
+
+
+def run_facts(run: RunRecord) -> list[tuple[str, str]]:
+    """(name, value) lines that sum up a run, in display order; names are at most 10 wide."""
+    status = run.status + (f" ({run.reason})" if run.reason else "")
+    steps = "" if run.steps_per_epoch is None else f", {run.steps_per_epoch} steps each"
+    return [
+        ("label", run.label or "-"),
+        ("status", status),
+        ("scheduler", run.scheduler),
+        ("optimizer", optimizer_text(run.config)),
+        ("dataset", run.dataset + (f"  [{run.notice}]" if run.notice else "")),
+        ("device", run.device),
+        ("epochs", f"{run.epochs_done} of {run.epochs} done{steps}"),
+        ("started", fmt_when(run.started_at)),
+        ("ended", fmt_when(run.ended_at)),
+        ("took", fmt_duration(run.seconds)),
+        ("batch", f"{run.batch_id[:12]} (run {run.batch_index} of that training call)"),
+        ("versions", f"lrtui {run.lrtui_version}, torch {run.torch_version}"),
+        ("writer", f"pid {run.pid} on {run.host}"),
+    ]
+
+
+def flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A config dict one level deep, keys sorted: `optimizer.momentum`, ...; the scheduler stays
+    one value (its spec dict), since its parameters only make sense together."""
+    flat: dict[str, Any] = {}
+    for key, value in sorted(config.items()):
+        if isinstance(value, dict) and key != "scheduler":
+            flat.update({f"{key}.{k}": v for k, v in sorted(value.items())})
+        else:
+            flat[key] = value
+    return flat
+
+
+def epoch_table(epochs: Sequence[EpochRecord]) -> tuple[list[str], list[list[str]]]:
+    """Column names and formatted rows of a run's epochs; the plateau columns only when some
+    epoch has ReduceLROnPlateau's state."""
+    plateau = any(e.plateau_best is not None for e in epochs)
+    columns = [*EPOCH_COLUMNS, *(PLATEAU_COLUMNS if plateau else ())]
+    rows = []
+    for e in epochs:
+        row = [
+            str(e.epoch),
+            fmt_lr(e.lr),
+            fmt_lr(e.momentum),
+            fmt_num(e.train_loss),
+            fmt_num(e.valid_loss),
+            fmt_acc(e.valid_acc),
+            fmt_num(e.seconds, 2),
+        ]
+        if plateau:
+            row += [
+                fmt_num(e.plateau_best),
+                "-" if e.plateau_num_bad_epochs is None else str(e.plateau_num_bad_epochs),
+                "-" if e.plateau_cooldown_counter is None else str(e.plateau_cooldown_counter),
+            ]
+        rows.append(row)
+    return columns, rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Export rows and files
+
+
+def _finite_or_none(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def epoch_dict(run: RunRecord, epoch: EpochRecord) -> dict[str, Any]:
+    """Every field of one epoch with its run's id and label; non-finite numbers become None
+    (strict JSON, empty CSV cells)."""
+    row = {"run_id": run.id, "label": run.label, **epoch.__dict__}
+    return {k: _finite_or_none(v) for k, v in row.items()}
+
+
+def epoch_rows(run: RunRecord, epochs: Iterable[EpochRecord]) -> list[dict[str, Any]]:
+    """A run's epochs as export rows with the EPOCH_FIELDS keys."""
+    rows = []
+    for e in epochs:
+        full = epoch_dict(run, e)
+        rows.append({k: full[k] for k in EPOCH_FIELDS})
+    return rows
+
+
+def step_rows(run_id: int, steps: Iterable[StepsRecord]) -> list[dict[str, Any]]:
+    """One export row per optimizer step (STEP_FIELDS keys); momentum None where not recorded."""
+    rows: list[dict[str, Any]] = []
+    for rec in steps:
+        moms = rec.momentum
+        for i, lr in enumerate(rec.lr):
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "epoch": rec.epoch,
+                    "step": rec.first_step + i,
+                    "lr": lr,
+                    "momentum": None if moms is None else moms[i],
+                }
+            )
+    return rows
+
+
+def to_csv(rows: Iterable[dict[str, Any]], fields: Sequence[str]) -> str:
+    """CSV text with a header line and '\\n' line ends; None becomes an empty cell."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def to_json(rows: list[dict[str, Any]]) -> str:
+    """A strict JSON array (no NaN), one key per line, ending in a newline."""
+    return json.dumps(rows, indent=1, allow_nan=False) + "\n"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` via a temp file in the same folder and os.replace, so a reader never
+    sees half a file; an existing file keeps its permission bits, a new one gets the umask's.
+
+    Raises OSError; its `filename` is the folder when no temp file could be made there, else
+    `path` (the temp file is removed). The caller checks that the folder exists beforehand.
+    """
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(parent)) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain-PyTorch code
+
+
+class SchedulerCode(NamedTuple):
+    """The scheduler's part of a snippet: its import lines and the lines after them."""
+
+    imports: tuple[str, ...]
+    body: tuple[str, ...]
+
+
+def model_layers(hidden: Sequence[int]) -> list[str]:
+    """The tutorial MLP as nn.Sequential items: Flatten, then Linear (+ ReLU) per hidden width."""
+    sizes = [784, *hidden, 10]
+    layers = ["nn.Flatten()"]
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(f"nn.Linear({a}, {b})")
+        if i < len(sizes) - 2:
+            layers.append("nn.ReLU()")
+    return layers
+
+
+def optimizer_args(cfg: RunConfig) -> tuple[str, list[str]]:
+    """The torch.optim class name and its arguments (every setting lrtui trains with)."""
+    opt = cfg.optimizer
+    if opt.name == "sgd":
+        return "SGD", [
+            "model.parameters()",
+            f"lr={cfg.lr!r}",
+            f"momentum={opt.momentum!r}",
+            f"dampening={opt.dampening!r}",
+            f"weight_decay={opt.weight_decay!r}",
+            f"nesterov={opt.nesterov!r}",
+        ]
+    return "Adam" if opt.name == "adam" else "AdamW", [
+        "model.parameters()",
+        f"lr={cfg.lr!r}",
+        f"betas={tuple(opt.betas)!r}",
+        f"eps={opt.eps!r}",
+        f"weight_decay={opt.weight_decay!r}",
+    ]
+
+
+def optimizer_code(cfg: RunConfig) -> str:
+    """The run's optimizer as one line: `optimizer = torch.optim.SGD(model.parameters(), ...)`."""
+    cls, args = optimizer_args(cfg)
+    return f"optimizer = torch.optim.{cls}({', '.join(args)})"
+
+
+def scheduler_code(cfg: RunConfig, steps_per_epoch: int | None) -> SchedulerCode:
+    """`schedulers.to_code` split into its imports and the rest (leading and doubled blank lines
+    dropped). Raises what to_code raises (SpecError) for a spec it cannot build."""
+    from lrtui.schedulers import to_code
+
+    text = to_code(cfg.scheduler, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch or 1)
+    imports: list[str] = []
+    body: list[str] = []
+    for line in text.rstrip("\n").splitlines():
+        if line.startswith(("import ", "from ")):
+            imports.append(line)
+        elif line or (body and body[-1]):
+            body.append(line)
+    return SchedulerCode(tuple(imports), tuple(body))
+
+
+def pytorch_code(
+    cfg: RunConfig,
+    steps_per_epoch: int | None,
+    *,
+    compact: bool = False,
+    scheduler: SchedulerCode | None = None,
+) -> str:
+    """Plain PyTorch that builds the run's model, optimizer and scheduler (torch's own classes).
+
+    The default layout is `lrtui runs show`'s: imports sorted, one layer per line, the optimizer
+    call wrapped, and a note when the steps per epoch are unknown (1 is assumed). `compact` is the
+    app's: the model and the optimizer on one line each, a blank line before the scheduler.
+    `scheduler` replaces the generated scheduler part (a caller's note when it cannot be built);
+    without it a spec that to_code refuses raises.
+    """
+    sched = scheduler_code(cfg, steps_per_epoch) if scheduler is None else scheduler
+    imports = ["import torch", "from torch import nn", *sched.imports]
+    layers = model_layers(cfg.hidden)
+    if compact:
+        lines = [
+            *imports,
+            "",
+            f"model = nn.Sequential({', '.join(layers)})",
+            optimizer_code(cfg),
+            "",
+            *sched.body,
+        ]
+        return "\n".join(lines).rstrip("\n") + "\n"
+    rows: list[str] = []
+    for layer in layers:  # a ReLU shares the line of the Linear before it
+        if layer == "nn.ReLU()" and rows:
+            rows[-1] += f" {layer},"
+        else:
+            rows.append(f"{layer},")
+    cls, args = optimizer_args(cfg)
+    wrap = next(i for i, a in enumerate(args) if a.startswith("weight_decay="))  # 2nd line
+    lines = [
+        *sorted(imports, key=lambda line: (not line.startswith("import "), line)),
+        "",
+        "model = nn.Sequential(",
+        *(f"    {row}" for row in rows),
+        ")",
+        f"optimizer = torch.optim.{cls}(",
+        f"    {', '.join(args[:wrap])},",
+        f"    {', '.join(args[wrap:])},",
+        ")",
+    ]
+    if steps_per_epoch is None:
+        lines.append("# steps per epoch unknown (no epoch finished): 1 assumed below")
+    return "\n".join([*lines, *sched.body]).rstrip("\n") + "\n"
