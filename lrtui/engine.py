@@ -46,6 +46,7 @@ __all__ = [
     "Trainer",
     "check_batch",
     "cpu_threads",
+    "describe_device",
     "resolve_device",
     "steps_per_epoch",
     "train",
@@ -197,6 +198,32 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device: MPS is not available on this machine (got {name!r})")
     return device
+
+
+def describe_device(name: str) -> tuple[str, bool]:
+    """The line a device choice earns in the form, and whether training can use it here:
+    ('cuda:0 NVIDIA H100', True), ('cpu (no CUDA)', True), or resolve_device's refusal without its
+    'device: ' prefix ("CUDA is not available on this machine (got 'cuda')", False)."""
+    try:
+        device = resolve_device(name)
+    except (ValueError, RuntimeError) as exc:  # RuntimeError: torch.device("nonsense")
+        return str(exc).removeprefix("device: "), False
+    if device.type == "cuda":
+        return f"{device} {torch.cuda.get_device_name(device)}", True
+    if device.type == "cpu":
+        return ("cpu (no CUDA)" if not torch.cuda.is_available() else "cpu"), True
+    return str(device), True
+
+
+def _stop_reason(epochs_done: int, epochs: int, *, during: int | None = None) -> str:
+    """Why a run ended `stopped`, counting epochs from 1 like the logs ('9 of 25 done'):
+    'stopped by user during epoch 10 of 25' (inside 0-based epoch `during`), else
+    'stopped by user after epoch 9 of 25' ('before epoch 1 of 25' when none had run)."""
+    if during is not None:
+        return f"stopped by user during epoch {during + 1} of {epochs}"
+    if epochs_done == 0:
+        return f"stopped by user before epoch 1 of {epochs}"
+    return f"stopped by user after epoch {epochs_done} of {epochs}"
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:
@@ -917,7 +944,8 @@ class _Loop:
         if control.stopped:
             for j in range(k):
                 if j not in self.ended:
-                    self.end_run(j, "stopped", "stopped by user", self.epochs_done)
+                    reason = _stop_reason(self.epochs_done, self.epochs)
+                    self.end_run(j, "stopped", reason, self.epochs_done)
             return
         for j in range(k):
             if j not in self.ended:
@@ -976,7 +1004,8 @@ class _Loop:
         for j in range(self.k):
             if j not in self.ended:
                 self.chunk(j, epoch, done)
-                self.end_run(j, "stopped", f"stopped by user in epoch {epoch}", self.epochs_done)
+                reason = _stop_reason(self.epochs_done, self.epochs, during=epoch)
+                self.end_run(j, "stopped", reason, self.epochs_done)
 
     def evaluate(self) -> tuple[Tensor, Tensor]:
         """Validation loss sums and correct counts per run, in large batches."""

@@ -348,6 +348,7 @@ def test_stop_within_one_step(data64: DeviceDataset, monkeypatch: pytest.MonkeyP
     )
     assert [e.status for e in ended] == ["stopped", "stopped"]
     assert all(e.epochs_done == 1 for e in ended)
+    assert all(e.reason == f"stopped by user during epoch 2 of {EPOCHS}" for e in ended)
     steps = [e for e in events if isinstance(e, Progress)]
     assert steps[-1].global_step == 11  # no step after the one that saw stop()
     for run in (0, 1):
@@ -364,6 +365,15 @@ def test_stop_between_epochs(data64: DeviceDataset) -> None:
 
     ended = train([config("StepLR:step_size=1")], on_event, control, data=data64)
     assert ended[0].status == "stopped" and ended[0].epochs_done == 1
+    assert ended[0].reason == f"stopped by user after epoch 1 of {EPOCHS}"
+
+
+def test_stop_before_the_first_epoch(data64: DeviceDataset) -> None:
+    control = Control()
+    control.stop()
+    ended = train([config("StepLR:step_size=1")], lambda event: None, control, data=data64)
+    assert (ended[0].status, ended[0].epochs_done) == ("stopped", 0)
+    assert ended[0].reason == f"stopped by user before epoch 1 of {EPOCHS}"
 
 
 def test_pause_blocks_until_resume_and_stop_wakes_it(

@@ -15,17 +15,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrtui import engine
 from lrtui import schedulers as S
 from lrtui.data import DATASETS
 from lrtui.model import OptimizerConfig, RunConfig, validate_config
 
 # Training-split sizes of the registry's datasets: the preview's steps per epoch, before loading.
-TRAIN_SIZES: dict[str, int] = {
-    "mnist": 60000,
-    "fashion-mnist": 60000,
-    "kmnist": 60000,
-    "mnist-sample": 4000,
-}
+TRAIN_SIZES: dict[str, int] = {name: info.n_train for name, info in DATASETS.items()}
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "adam", "adamw")
 # Schedulers whose form is one spec text field ("A -> B" / "A + B") rather than generated fields.
@@ -346,19 +342,6 @@ def tutorial_configs(dataset: str, *, epochs: int = 25) -> list[RunConfig]:
 
 @functools.lru_cache(maxsize=16)
 def describe_device(choice: str) -> tuple[str, bool]:
-    """What a device choice resolves to here ('cuda:0 NVIDIA H100', 'cpu (no CUDA)'), and whether
-    it exists. Uses the engine's own resolution; only this helper touches torch for the UI, once
-    per choice (the devices of a machine do not change during a session)."""
-    import torch
-
-    from lrtui.engine import resolve_device
-
-    try:
-        device = resolve_device(choice)
-    except (ValueError, RuntimeError) as exc:
-        return str(exc).removeprefix("device: "), False
-    if device.type == "cuda":
-        return f"{device} {torch.cuda.get_device_name(device)}", True
-    if device.type == "cpu":
-        return ("cpu (no CUDA)" if not torch.cuda.is_available() else "cpu"), True
-    return str(device), True
+    """`engine.describe_device`, asked once per choice: the devices of a machine do not change
+    during a session, and the form redraws the line on every change."""
+    return engine.describe_device(choice)
