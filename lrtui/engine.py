@@ -966,7 +966,7 @@ class _Loop:
             self.end_run(
                 j,
                 "diverged",
-                f"loss became {-value} at epoch {epoch} step {taken}",
+                f"loss became {-value} in epoch {epoch + 1} of {self.epochs}, step {taken + 1}",
                 self.epochs_done,
             )
 
