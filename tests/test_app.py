@@ -334,8 +334,6 @@ async def test_help_palette_sidebar_and_themes(tmp_path: Path) -> None:
         app.theme = "textual-light"
         await pilot.pause()
         assert app.chart("lr").error is None
-        await pilot.press("f")
-        assert "not in the app yet" in app.log_pane.entries[-1]
 
 
 async def test_a_chart_that_cannot_be_drawn_says_so(tmp_path: Path, monkeypatch: Any) -> None:

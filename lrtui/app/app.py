@@ -2,7 +2,9 @@
 
 Threads: training runs in one thread worker (`_train_worker`, harlequin-style: group "train",
 exclusive, errors handled once in `on_worker_state_changed`) that records every engine event to the
-store (Recorder) and posts one dataclass message per event; the form's exact preview is computed in
+store (Recorder) and posts one dataclass message per event; the LR range test (`f`) runs the same
+way in a "lrfind" worker (never beside a training: both would fight for the same cores), stores its
+result and opens the range-test view (`lrfind_screen.py`); the form's exact preview is computed in
 a "preview" worker; charts are built by the chart builder thread (`charts.py`). The UI thread only
 updates plain data (`session.py`) and redraws, throttled, so it never waits on torch.
 
@@ -18,7 +20,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
 from rich.console import RenderableType
@@ -37,14 +39,18 @@ from lrtui.app.form import (
     FormValues,
     describe_device,
     evaluate,
+    format_number,
     tutorial_configs,
     values_from_config,
 )
 from lrtui.app.keys import bindings
+from lrtui.app.lrfind_screen import RangeTestScreen
+from lrtui.app.lrfind_view import lr_text, range_view
 from lrtui.app.messages import (
     EpochDone,
     PreviewReady,
     ProgressUpdated,
+    RangeTestProgressed,
     RunBegan,
     RunFinished,
     StepsArrived,
@@ -66,7 +72,24 @@ from lrtui.app.session import (
 from lrtui.app.sidebar import Sidebar, widget_id
 from lrtui.app.status import LogPane, ProgressLine
 from lrtui.data import DATASETS, DeviceDataset, RawDataset, to_device
-from lrtui.engine import Control, Event, Progress, RunEnded, RunStarted, StepChunk, check_batch
+from lrtui.engine import (
+    Control,
+    Event,
+    Progress,
+    RunEnded,
+    RunStarted,
+    StepChunk,
+    check_batch,
+    resolve_device,
+)
+from lrtui.lrfind import (
+    RangeTestProgress,
+    RangeTestResult,
+    SweepSettings,
+    range_test,
+    recommended,
+    save,
+)
 from lrtui.model import RunConfig
 from lrtui.recorder import Recorder
 from lrtui.store import Store, StoreError
@@ -97,6 +120,25 @@ class Job:
     def title(self) -> str:
         n = len(self.configs)
         return f"{n} run{'s' if n != 1 else ''}"
+
+
+@dataclass
+class RangeJob:
+    """One LR range test in flight."""
+
+    number: int
+    config: RunConfig
+    settings: SweepSettings
+    control: Control
+
+
+@dataclass(frozen=True)
+class RangeOutcome:
+    """What the range-test worker hands back: the result and its store ids (none if stopped)."""
+
+    number: int
+    result: RangeTestResult
+    ids: list[int]
 
 
 BANNER_SHORT = "New here? [b]t[/b] trains the tutorial's four schedulers · [b]?[/b] keys"
@@ -135,6 +177,7 @@ class LrtuiApp(App[None]):
         device_info: Callable[[str], tuple[str, bool]] = describe_device,
         form_debounce_s: float = 0.15,
         tutorial_epochs: int = 25,
+        sweep: SweepSettings | None = None,
     ) -> None:
         """Args:
             store: the run history (every run is written to it as it trains).
@@ -149,6 +192,7 @@ class LrtuiApp(App[None]):
             device_info: `choice -> (text, exists)` for the device line (tests fix it).
             form_debounce_s: quiet time after a keystroke before the form is re-evaluated.
             tutorial_epochs: epochs of the first-minute comparison (the tutorial's 25).
+            sweep: how `f`'s range test sweeps (lrtui.lrfind's defaults when None).
         """
         super().__init__()
         if engine is None:
@@ -164,6 +208,7 @@ class LrtuiApp(App[None]):
         self.device_info = device_info
         self.form_debounce_s = form_debounce_s
         self.tutorial_epochs = tutorial_epochs
+        self.sweep = sweep or SweepSettings()
         self.injected_sizes = {dataset.name: dataset.n_train} if dataset is not None else None
         self.initial = initial or FormValues(dataset=self.default_dataset)
         self.traces: dict[int, RunTrace] = {}
@@ -171,6 +216,9 @@ class LrtuiApp(App[None]):
         self.batch: list[RunConfig] = []
         self.job: Job | None = None
         self.jobs_started = 0
+        self.finder: RangeJob | None = None  # the range test in flight
+        self.range_tests_started = 0
+        self.last_range_test: RangeOutcome | None = None
         self.form: FormResult | None = None
         self.preview: PreviewCurve | None = None
         self.log_y = False
@@ -306,8 +354,9 @@ class LrtuiApp(App[None]):
 
     @property
     def settled(self) -> bool:
-        """No training, the preview is of the form as it is now, and every chart is drawn."""
-        return (self.job is None and self._eval_timer is None
+        """No training or range test, the preview is of the form as it is now, and every chart is
+        drawn."""
+        return (self.job is None and self.finder is None and self._eval_timer is None
                 and not self._charts_dirty and not self._table_dirty
                 and self._preview_drawn == self._preview_token
                 and all(chart.drawn for chart in self._w_charts.values()))
@@ -391,6 +440,9 @@ class LrtuiApp(App[None]):
     def _start(self, configs: list[RunConfig], what: str) -> None:
         if self.job is not None:
             self.log_pane.add("a training is running: s stops it, p pauses it", "warning")
+            return
+        if self.finder is not None:
+            self.log_pane.add("a range test is running (seconds): s stops it", "warning")
             return
         try:
             check_batch(configs)
@@ -554,6 +606,11 @@ class LrtuiApp(App[None]):
         if worker.group == "preview" and event.state == WorkerState.ERROR:
             self.log_pane.add(f"preview failed: {worker.error}", "error")
             return
+        if worker.group == "lrfind" and event.state in (
+                WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._range_ended(worker, event.state)
+            _settle_gc()
+            return
         if worker.group != "train" or event.state not in (
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
@@ -592,25 +649,50 @@ class LrtuiApp(App[None]):
         self._evaluate_form()
         form = self.form
         if form is None or not form.ok or form.config is None:
-            if form is None or not form.errors:
-                self.log_pane.add("cannot run: the form is not ready", "error")
-                return None
-            # The first problem in the form's own top-to-bottom order.
-            order = list(self.sidebar.widgets)
-            key = min(form.errors, key=lambda k: order.index(k) if k in order else len(order))
-            n = len(form.errors)
-            more = f" (and {n - 1} more)" if n > 1 else ""
-            self.log_pane.add(f"cannot run: {key}: {form.errors[key]}{more}", "error")
-            target = self.sidebar.widgets.get(key)
-            if target is not None and self.sidebar.display:
-                target.focus()
+            self._say_form_problem(form.errors if form is not None else {}, "cannot run")
             return None
         return form.config
+
+    def _say_form_problem(self, errors: dict[str, str], prefix: str) -> None:
+        """Log the first problem in the form's own top-to-bottom order and focus its field."""
+        if not errors:
+            self.log_pane.add(f"{prefix}: the form is not ready", "error")
+            return
+        order = list(self.sidebar.widgets)
+        key = min(errors, key=lambda k: order.index(k) if k in order else len(order))
+        n = len(errors)
+        more = f" (and {n - 1} more)" if n > 1 else ""
+        self.log_pane.add(f"{prefix}: {key}: {errors[key]}{more}", "error")
+        target = self.sidebar.widgets.get(key)
+        if target is not None and self.sidebar.display:
+            target.focus()
+
+    def _range_config(self) -> RunConfig | None:
+        """The form's model, data and optimizer for a range test, or None after saying why.
+
+        Only the fields the sweep uses must be valid (dataset, hidden, optimizer, batch size,
+        seed, device): the LR, epochs and scheduler are the sweep's own, so a half-typed
+        schedule does not stand in the way of finding its LR."""
+        values = self.sidebar.values()
+        probe = replace(values, lr="0.1", epochs="1", scheduler="ConstantLR", params={},
+                        spec_text="", warmup="0", warmup_start="0.1", label="")
+        result = evaluate(probe, injected_sizes=self.injected_sizes)
+        errors = dict(result.errors)
+        device_text, device_ok = self.device_info(values.device)
+        if not device_ok:
+            errors["device"] = device_text
+        if errors or result.config is None:
+            self._say_form_problem(errors, "cannot find LR")
+            return None
+        return result.config
 
     def action_run_form(self) -> None:
         """r: train the form's configuration."""
         if self.job is not None:
             self.log_pane.add("a training is running: s stops it, p pauses it", "warning")
+            return
+        if self.finder is not None:
+            self.log_pane.add("a range test is running (seconds): s stops it", "warning")
             return
         config = self._form_config()
         if config is not None:
@@ -653,6 +735,10 @@ class LrtuiApp(App[None]):
         self._start(configs, "the tutorial's four schedulers")
 
     def action_stop(self) -> None:
+        if self.finder is not None:
+            self.finder.control.stop()
+            self.log_pane.add("stopping the range test …", "notice")
+            return
         if self.job is None:
             self.log_pane.add("nothing is training", "warning")
             return
@@ -662,7 +748,8 @@ class LrtuiApp(App[None]):
     def action_pause(self) -> None:
         job = self.job
         if job is None:
-            self.log_pane.add("nothing is training", "warning")
+            self.log_pane.add("a range test does not pause: s stops it" if self.finder is not None
+                              else "nothing is training", "warning")
             return
         if job.control.paused:
             job.control.resume()
@@ -695,7 +782,109 @@ class LrtuiApp(App[None]):
         self.push_screen(HelpScreen())
 
     def action_find_lr(self) -> None:
-        self.log_pane.add("the LR range test is not in the app yet: try `lrtui find-lr`", "notice")
+        """f: the LR range test of the form's model, data and optimizer; its view opens when
+        done."""
+        if self.job is not None:
+            self.log_pane.add("a training is running: the range test needs the CPU to itself "
+                              "(s stops the training)", "warning")
+            return
+        if self.finder is not None:
+            self.log_pane.add("a range test is running already: s stops it", "warning")
+            return
+        config = self._range_config()
+        if config is None:
+            return
+        self.range_tests_started += 1
+        job = RangeJob(self.range_tests_started, config, self.sweep, Control())
+        self.finder = job
+        st = job.settings
+        self.log_pane.add(f"range test: {config.optimizer.name}, batch {config.batch_size}, "
+                          f"LR {st.start:g} → {st.end:g} over at most {st.steps} steps · "
+                          "s stops it", "notice")
+        self.progress.idle("range test starting …")
+        self._range_worker(job)
+
+    @work(thread=True, group="lrfind", exclusive=True, exit_on_error=False)
+    def _range_worker(self, job: RangeJob) -> RangeOutcome:
+        """Sweep on this thread (lrtui.lrfind), store the result, hand it to the UI."""
+        _yield_cpu_to_ui()
+        data = None
+        if self.dataset is not None:
+            data = to_device(self.dataset, resolve_device(job.config.device))
+        number = job.number
+
+        def on_progress(progress: RangeTestProgress) -> None:
+            self.post_message(RangeTestProgressed(number, progress))
+
+        result = range_test([job.config], job.settings, on_progress=on_progress,
+                            control=job.control, data=data, data_dir=self.data_dir)
+        ids = [] if result.stopped else save(self.store, result)
+        return RangeOutcome(number, result, ids)
+
+    @on(RangeTestProgressed)
+    def _range_progress(self, message: RangeTestProgressed) -> None:
+        if not self.alive or self.finder is None or self.finder.number != message.job:
+            return
+        p = message.progress
+        smoothed = p.smoothed[0] if p.smoothed else ()
+        loss = smoothed[-1] if smoothed and math.isfinite(smoothed[-1]) else None
+        self.progress.show_sweep(step=p.step, steps=p.steps, lr=p.lrs[-1] if p.lrs else 0.0,
+                                 loss=loss, elapsed_s=p.elapsed_s)
+
+    def _range_ended(self, worker: Worker[Any], state: WorkerState) -> None:
+        """The range test's outcome: logged; stored and shown when it ran to its end."""
+        job, self.finder = self.finder, None
+        steps = job.settings.steps if job is not None else 0
+        if state == WorkerState.ERROR:
+            err = worker.error
+            self.log_pane.add(f"range test failed: {type(err).__name__}: {err}", "error")
+            self.progress.idle("range test failed")
+            return
+        if state != WorkerState.SUCCESS or not isinstance(worker.result, RangeOutcome):
+            self.progress.idle("range test cancelled")
+            return
+        outcome: RangeOutcome = worker.result
+        result = outcome.result
+        if result.notice:
+            self.log_pane.add(result.notice, "warning")
+        if result.stopped:
+            self.log_pane.add(f"range test stopped after {result.steps_done}/{steps} steps; "
+                              "nothing stored", "notice")
+            self.progress.idle("range test stopped",
+                               fraction=result.steps_done / steps if steps else 0.0)
+            return
+        self.last_range_test = outcome
+        curve = result.curves[0]
+        best = recommended(curve.suggestions)
+        others = " · ".join(f"{s.method} {lr_text(s.lr)}" for s in curve.suggestions.values()
+                            if s.lr is not None and (best is None or s.method != best.method))
+        pick = f"{best.method} {lr_text(best.lr)}" if best is not None and best.lr else "none"
+        where = f"range test #{outcome.ids[0]}" if outcome.ids else "range test"
+        self.log_pane.add(f"{where} on {result.dataset} ({len(curve.lrs)} steps, "
+                          f"{result.seconds:.1f} s): recommended {pick}"
+                          + (f" · also {others}" if others else ""), "notice")
+        self.progress.idle(f"range test done · recommended LR {pick}", fraction=1.0)
+        self.push_screen(RangeTestScreen(range_view(result, outcome.ids), self))
+
+    # ---- the range-test view's way into the form (lrfind_screen.FormTarget)
+
+    def scheduler_name(self) -> str:
+        return self.sidebar.values().scheduler
+
+    async def put_lr(self, key: str, value: float, *, switch_to: str | None = None,
+                     source: str = "") -> str:
+        """Fill one LR field of the form (after switching the scheduler if asked): the form
+        re-evaluates and its preview redraws as after any edit."""
+        text = format_number(value)
+        if switch_to is not None:
+            await self.sidebar.switch_scheduler(switch_to, {key.removeprefix("param:"): text})
+        elif not self.sidebar.set_text(key, text):
+            return f"not applied: the form has no field {key}"
+        name = {"lr": "base LR"}.get(key, key.removeprefix("param:"))
+        owner = "" if key == "lr" else f"{switch_to or self.scheduler_name()} "
+        line = f"form: {owner}{name} ← {text}" + (f" (range test: {source})" if source else "")
+        self.log_pane.add(line, "notice")
+        return line
 
     def action_sort(self) -> None:
         header = self.runs_table.sort_next()
@@ -720,11 +909,13 @@ class LrtuiApp(App[None]):
 
     def exit(self, result: None = None, return_code: int = 0,
              message: RenderableType | None = None) -> None:
-        """Every way out (q, ctrl+q, ctrl+c) stops the training thread first: the process cannot
-        end while it runs, and the Recorder closes its runs as stopped."""
+        """Every way out (q, ctrl+q, ctrl+c) stops the training and any range test first: the
+        process cannot end while their threads run, and the Recorder closes its runs as stopped."""
         if self.job is not None:
             self.job.control.stop()
             self.job.control.resume()
+        if self.finder is not None:
+            self.finder.control.stop()
         super().exit(result, return_code, message)
 
     # ---- run actions (on the highlighted row of the runs table)

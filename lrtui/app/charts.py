@@ -67,6 +67,10 @@ def build_figure(job: FigureJob) -> Text:
             plt.scatter(xs, ys, marker=series.marker, color=series.color, label=label)
         else:
             plt.plot(xs, ys, marker=series.marker, color=series.color, label=label)
+    if job.data.x_ticks:
+        plt.xticks(list(job.data.x_ticks), list(job.data.x_tick_labels) or None)
+    if job.data.y_lim is not None:
+        plt.ylim(*job.data.y_lim)
     if math.isfinite(y_lo):
         if job.log_y:
             ticks, labels = log_ticks(y_lo, y_hi, max(2, job.height // 3))

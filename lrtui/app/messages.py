@@ -1,4 +1,4 @@
-"""Dataclass messages from the training and preview workers to the UI thread.
+"""Dataclass messages from the training, range-test and preview workers to the UI thread.
 
 The training worker posts one message per engine event (toolong-style: `Progress` floods merge
 through `can_replace`, so a slow UI only ever draws the newest progress). `job` tells one train()
@@ -13,6 +13,7 @@ from textual.message import Message
 
 from lrtui.app.session import PreviewCurve
 from lrtui.engine import EpochEnd, Progress, RunEnded, RunStarted, StepChunk
+from lrtui.lrfind import RangeTestProgress
 
 
 @dataclass
@@ -73,3 +74,14 @@ class PreviewReady(Message):
     def can_replace(self, message: Message) -> bool:
         # Preview threads can finish out of order: only a newer form's preview supersedes this.
         return isinstance(message, PreviewReady) and message.token >= self.token
+
+
+@dataclass
+class RangeTestProgressed(Message):
+    """Where the range test `job` stands; a newer one replaces an older one still queued."""
+
+    job: int
+    progress: RangeTestProgress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RangeTestProgressed) and message.job == self.job

@@ -52,6 +52,11 @@ class ChartData:
     y_label: str = ""
     integer_y: bool = False
     notes: tuple[str, ...] = field(default=())
+    # Fixed X ticks (positions in chart coordinates, with their labels: a log-X chart plots log10
+    # of its values and labels the decades) and fixed Y limits; empty / None: plotext's own.
+    x_ticks: tuple[float, ...] = ()
+    x_tick_labels: tuple[str, ...] = ()
+    y_lim: tuple[float, float] | None = None
 
 
 def downsample(

@@ -324,18 +324,42 @@ class Sidebar(VerticalScroll):
     async def _select_changed(self, event: Select.Changed) -> None:
         key = next((k for k, w in self.widgets.items() if w is event.select), "")
         if key == "scheduler" and isinstance(event.value, str) and event.value != self._scheduler:
-            self._param_cache[self._scheduler] = self.values().params
-            cached = dict(self._param_cache.get(event.value, {}))
-            info = S.CATALOG.get(event.value)
-            if info and info.param("cycle_momentum") and "cycle_momentum" not in cached:
-                # Plain SGD has no momentum to cycle: start with cycling off so the form is valid.
-                v = self.values()
-                no_momentum = v.optimizer == "sgd" and _is_zero(v.momentum)
-                cached["cycle_momentum"] = not no_momentum
-            await self._mount_params(event.value, cached, "")
+            await self._change_scheduler(event.value, {})
         elif key == "optimizer.name" and isinstance(event.value, str):
             self._show_optimizer_group(event.value)
         self.post_message(self.Changed())
+
+    async def _change_scheduler(self, name: str, given: dict[str, str | bool]) -> None:
+        """Show another scheduler's fields: what the user last typed for it this session, else
+        its defaults, with `given` on top."""
+        self._param_cache[self._scheduler] = self.values().params
+        cached = {**self._param_cache.get(name, {}), **given}
+        info = S.CATALOG.get(name)
+        if info and info.param("cycle_momentum") and "cycle_momentum" not in cached:
+            # Plain SGD has no momentum to cycle: start with cycling off so the form is valid.
+            v = self.values()
+            no_momentum = v.optimizer == "sgd" and _is_zero(v.momentum)
+            cached["cycle_momentum"] = not no_momentum
+        await self._mount_params(name, cached, "")
+
+    async def switch_scheduler(self, name: str, given: dict[str, str | bool]) -> None:
+        """Choose another scheduler as if the user had, with some of its fields filled (the range
+        test's "max_lr of OneCycleLR"); posts one Changed."""
+        select = self.widgets["scheduler"]
+        if isinstance(select, Select):
+            with self.prevent(Select.Changed):
+                select.value = name
+        await self._change_scheduler(name, given)
+        self.post_message(self.Changed())
+
+    def set_text(self, key: str, text: str) -> bool:
+        """Type `text` into a text field as if the user had (the form re-evaluates); False when the
+        form has no such text field."""
+        widget = self.widgets.get(key)
+        if not isinstance(widget, Input):
+            return False
+        widget.value = text
+        return True
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         key = next((k for k, w in self.widgets.items() if w is event.widget), None)

@@ -86,6 +86,19 @@ class ProgressLine(Horizontal):
                 f" · {samples_per_s:,.0f} samples/s · ETA {fmt_duration(eta)}")
         self.query_one("#progress-text", Static).update(text, layout=False)
 
+    def show_sweep(self, *, step: int, steps: int, lr: float, loss: float | None,
+                   elapsed_s: float) -> None:
+        """Update from a range test's progress: steps done of the sweep, its LR and loss now (the
+        ETA is at most: the sweep ends early once the loss blows up)."""
+        bar = self.query_one(ProgressBar)
+        bar.update(total=max(1, steps), progress=min(step, steps))
+        eta = elapsed_s * (steps - step) / step if step > 0 else -1.0
+        loss_text = f" · smoothed loss {loss:.4f}" if loss is not None else ""
+        self.query_one("#progress-text", Static).update(
+            f"range test · step {step}/{steps} · LR {lr:.3g}{loss_text} · ETA "
+            f"{fmt_duration(eta)} · s stops it",
+            layout=False)
+
     @property
     def text(self) -> str:
         """The state line as plain text."""
