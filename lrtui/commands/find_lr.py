@@ -17,14 +17,11 @@ import itertools
 import json
 import math
 import shutil
-import signal
 import sys
 from collections.abc import Callable
-from contextlib import suppress
-from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
-from lrtui.commands import UsageError
+from lrtui.commands import UsageError, ctrl_c_stops
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
 
 if TYPE_CHECKING:
@@ -391,30 +388,15 @@ def main(args: argparse.Namespace) -> int:
         data = to_device(raw, device)
         control = Control()
         progress = _Progress(sys.stderr)
-        interrupted = False
-
-        def on_sigint(signum: int, frame: FrameType | None) -> None:
-            nonlocal interrupted
-            interrupted = True
-            control.stop()
-            signal.signal(signal.SIGINT, previous)  # a second Ctrl+C interrupts at once
-
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is None:  # installed from outside Python: restore the default
-            previous = signal.SIG_DFL
-        installed = False
-        with suppress(ValueError):  # not the main thread: no Ctrl+C handling of our own
-            signal.signal(signal.SIGINT, on_sigint)
-            installed = True
         try:
-            result = range_test(
-                configs, settings, on_progress=progress, control=control, data=data, notice=notice
-            )
+            with ctrl_c_stops(control) as ctrl_c:
+                result = range_test(
+                    configs, settings, on_progress=progress, control=control, data=data,
+                    notice=notice,
+                )  # fmt: skip
         finally:
             progress.clear()
-            if installed:
-                signal.signal(signal.SIGINT, previous)
-        if interrupted or result.stopped:
+        if ctrl_c.pressed or result.stopped:
             print("lrtui: find-lr stopped; nothing stored", file=sys.stderr)
             return 130
         try:

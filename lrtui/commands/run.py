@@ -30,17 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any, cast
 
-from lrtui.commands import UsageError
+from lrtui.commands import UsageError, ctrl_c_stops
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
 from lrtui.schedulers import (
     SchedulerSpec,
@@ -615,31 +613,12 @@ def main(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    interrupted = False
-
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        nonlocal interrupted
-        interrupted = True
-        control.stop()
-        signal.signal(signal.SIGINT, previous)  # a second Ctrl+C interrupts at once
-
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None:  # installed from outside Python: restore the default
-        previous = signal.SIG_DFL
-    installed = False
     try:
-        signal.signal(signal.SIGINT, on_sigint)
-        installed = True
-    except ValueError:  # not the main thread: no Ctrl+C handling of our own
-        pass
-    try:
-        with store, recorder:
+        with ctrl_c_stops(control) as ctrl_c, store, recorder:
             ended = trainer.run()
     finally:
         printer.clear_progress()
-        if installed:
-            signal.signal(signal.SIGINT, previous)
-    if interrupted or any(e.status == "stopped" for e in ended):
+    if ctrl_c.pressed or any(e.status == "stopped" for e in ended):
         return 130
     if any(e.status == "failed" for e in ended):
         return 1
