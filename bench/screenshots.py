@@ -4,6 +4,8 @@ Drives `lrtui` headless with Textual's pilot, the real engine and a temporary ru
 mnist-sample (offline; 4,000 train digits), the way a new user would:
 
   main.svg        OneCycleLR chosen with the keyboard, its exact preview before training
+  lrfind.svg      the LR range test of that form (key f), its valley suggestion put into
+                  OneCycleLR's max_lr (key m)
   comparison.svg  the tutorial's four schedulers trained together (key t), LR on a log scale
   details.svg     one run's details (enter): config, per-epoch table, PyTorch code
   help.svg        every key (?)
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lrtui.app.app import LrtuiApp
 from lrtui.app.form import FormValues
+from lrtui.app.lrfind_screen import RangeTestScreen
 from lrtui.app.screens import DetailsScreen, HelpScreen
 from lrtui.store import Store
 
@@ -66,6 +69,18 @@ async def shoot(out: Path, epochs: int) -> list[Path]:
             await wait_until(pilot, lambda: "param:max_lr" in app.sidebar.widgets, 10, "form")
             await settle(pilot, app)
             save(app, "main.svg")
+            await pilot.press("escape", "f")
+            await wait_until(pilot, lambda: isinstance(app.screen, RangeTestScreen), 120,
+                             "the range test")
+            view = app.screen
+            assert isinstance(view, RangeTestScreen)
+            await pilot.press("m")
+            await wait_until(pilot, lambda: view.chart.drawn and bool(view.status), 10,
+                             "the range test view")
+            await pilot.pause(0.3)
+            save(app, "lrfind.svg")
+            await pilot.press("escape")
+            await settle(pilot, app)
             await pilot.press("t")
             await wait_until(pilot, lambda: app.jobs_started == 1 and app.job is None,
                              600, "the tutorial's comparison")
