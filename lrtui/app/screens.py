@@ -63,6 +63,7 @@ class ConfirmScreen(ModalScreen[bool]):
         width: 60; max-width: 100%; height: auto; border: round $warning; background: $surface;
         padding: 1 2;
     }
+    ConfirmScreen #question { width: 100%; }
     ConfirmScreen Horizontal { height: auto; align: center middle; padding-top: 1; }
     ConfirmScreen Button { margin: 0 2; }
     """
