@@ -26,7 +26,7 @@ from textual.theme import Theme
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from lrtui.app.plotting import ChartData, downsample, log_ticks, to_log10
+from lrtui.app.plotting import RGB, ChartData, downsample, log_ticks, rich_color, to_log10
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,40 @@ class FigureJob:
     theme: str
 
 
+def legend_lines(entries: list[tuple[str, RGB]], width: int, max_lines: int) -> list[Text]:
+    """The legend as lines of coloured "▬ label" entries under the plot, wrapped to the width.
+
+    plotext draws its legend inside the plot, over the curves (five runs hid most of the LR
+    chart); under the plot it hides nothing. Entries that do not fit become "+N more"."""
+    lines: list[Text] = []
+    line = Text()
+    for i, (label, color) in enumerate(entries):
+        entry = Text.assemble(("▬ ", rich_color(color)), label)
+        rest = len(entries) - i - 1
+        last_line = len(lines) + 1 == max_lines
+        room = width - (len(f"  +{rest} more") if last_line and rest else 0)
+        if line.plain and line.cell_len + 2 + entry.cell_len > room:
+            if last_line:
+                line.append("  ")
+                line.append(f"+{rest + 1} more", style="dim")
+                lines.append(line)
+                return lines
+            lines.append(line)
+            line = Text()
+        if line.plain:
+            line.append("  ")
+        line.append_text(entry)
+    if line.plain:
+        lines.append(line)
+    return lines
+
+
 def build_figure(job: FigureJob) -> Text:
-    """The chart as text: clear, plot every series (downsampled to the width), build."""
+    """The chart as text: plot every series (downsampled to the width), then the legend."""
+    entries = list({s.label: s.color for s in job.data.series if s.label}.items())
+    legend = legend_lines(entries, job.width, max(1, job.height // 6)) if job.height >= 8 else []
     plt = Plot()
-    plt.plotsize(job.width, job.height)
+    plt.plotsize(job.width, job.height - len(legend))
     plt.theme(job.theme)
     plt.title(job.title + ("  (log)" if job.log_y else ""))
     plt.xlabel(job.x_label)
@@ -62,11 +92,10 @@ def build_figure(job: FigureJob) -> Text:
             continue
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         y_lo, y_hi = min(y_lo, *ys), max(y_hi, *ys)
-        label = series.label or None
         if series.kind == "points":
-            plt.scatter(xs, ys, marker=series.marker, color=series.color, label=label)
+            plt.scatter(xs, ys, marker=series.marker, color=series.color)
         else:
-            plt.plot(xs, ys, marker=series.marker, color=series.color, label=label)
+            plt.plot(xs, ys, marker=series.marker, color=series.color)
     if job.data.x_ticks:
         plt.xticks(list(job.data.x_ticks), list(job.data.x_tick_labels) or None)
     if job.data.y_lim is not None:
@@ -80,7 +109,7 @@ def build_figure(job: FigureJob) -> Text:
             top = max(1, math.ceil(y_hi))
             stride = max(1, math.ceil(top / max(1, job.height // 3)))
             plt.yticks(list(range(0, top + 1, stride)))
-    return Text.from_ansi(plt.build())
+    return Text("\n").join([Text.from_ansi(plt.build().rstrip("\n")), *legend])
 
 
 _FIGURES_KEPT = 4  # recent figures per chart, reused when asked for again unchanged

@@ -12,6 +12,11 @@ from typing import Literal
 
 RGB = tuple[int, int, int]
 
+
+def rich_color(rgb: RGB) -> str:
+    """A Rich colour for an RGB triple (Rich refuses the spaces of `f"rgb{rgb}"`)."""
+    return "rgb({},{},{})".format(*rgb)
+
 # Distinguishable on dark and light themes; a run keeps its colour for the session (by run id).
 PALETTE: tuple[RGB, ...] = (
     (31, 119, 180),  # blue

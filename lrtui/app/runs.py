@@ -10,7 +10,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from lrtui.app.plotting import RGB
+from lrtui.app.plotting import RGB, rich_color
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("shown", " ", lambda r: Text("●" if r.shown else "○", style=f"rgb{r.color}"),
+    Column("shown", " ", lambda r: Text("●" if r.shown else "○", style=rich_color(r.color)),
            lambda r: (not r.shown, r.key)),
     Column("id", "id", lambda r: str(r.key), lambda r: r.key),  # oldest first, as `runs list`
     Column("status", "status", lambda r: r.status, lambda r: r.status),
