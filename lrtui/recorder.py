@@ -111,21 +111,9 @@ class Recorder:
         )
 
     def _epoch_end(self, event: EpochEnd) -> None:
-        plateau = event.plateau
         self.store.record_epoch(
             self.run_ids[event.run],
-            EpochRecord(
-                epoch=event.epoch,
-                train_loss=event.train_loss,
-                valid_loss=event.valid_loss,
-                valid_acc=event.valid_acc,
-                lr=event.lr,
-                momentum=event.momentum,
-                seconds=event.seconds,
-                plateau_best=None if plateau is None else plateau.best,
-                plateau_num_bad_epochs=None if plateau is None else plateau.num_bad_epochs,
-                plateau_cooldown_counter=None if plateau is None else plateau.cooldown_counter,
-            ),
+            epoch_record(event),
             self._take_steps(event.run, event.epoch, complete=True),
             steps_per_epoch=self._steps_per_epoch,
         )
@@ -174,3 +162,20 @@ class Recorder:
             self.close("interrupted", "interrupted by Ctrl-C")
         else:
             self.close("failed", f"{type(exc).__name__}: {exc}")
+
+
+def epoch_record(event: EpochEnd) -> EpochRecord:
+    """The store's row for an epoch-end event (the app's charts keep the same rows)."""
+    plateau = event.plateau
+    return EpochRecord(
+        epoch=event.epoch,
+        train_loss=event.train_loss,
+        valid_loss=event.valid_loss,
+        valid_acc=event.valid_acc,
+        lr=event.lr,
+        momentum=event.momentum,
+        seconds=event.seconds,
+        plateau_best=None if plateau is None else plateau.best,
+        plateau_num_bad_epochs=None if plateau is None else plateau.num_bad_epochs,
+        plateau_cooldown_counter=None if plateau is None else plateau.cooldown_counter,
+    )

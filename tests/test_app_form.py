@@ -18,7 +18,7 @@ from lrtui.app.form import (
 )
 from lrtui.app.plotting import PALETTE, color_for, downsample, fmt_duration, log_ticks, to_log10
 from lrtui.app.report import epochs_csv, export_run, pytorch_code, run_details
-from lrtui.app.session import EpochPoint, PreviewCurve, RunTrace, build_charts
+from lrtui.app.session import PreviewCurve, RunTrace, build_charts
 from lrtui.model import OptimizerConfig, RunConfig
 from lrtui.report import EPOCH_FIELDS
 from lrtui.store import EpochRecord, NewRun, Store
@@ -176,8 +176,8 @@ def test_charts_show_the_preview_and_shown_runs_only() -> None:
                  steps_per_epoch=2)
     a.add_steps(0, [0.1, 0.1], None)
     a.add_steps(2, [0.01, 0.01], None)
-    a.epochs = [EpochPoint(0, 1.0, 0.9, 0.5, 0.1, None, 1.0),
-                EpochPoint(1, 0.8, 0.7, 0.6, 0.01, None, 1.0)]
+    a.epochs = [EpochRecord(0, 1.0, 0.9, 0.5, 0.1, None, 1.0),
+                EpochRecord(1, 0.8, 0.7, 0.6, 0.01, None, 1.0)]
     b = RunTrace(key=2, label="b", scheduler="StepLR", dataset="d", epochs_planned=2, shown=False)
     preview = PreviewCurve("StepLR", 2, [0.1, 0.1, 0.01, 0.01], None)
     charts = build_charts([a, b], preview)

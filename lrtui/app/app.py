@@ -61,7 +61,6 @@ from lrtui.app.report import export_run, run_details
 from lrtui.app.runs import RunsTable
 from lrtui.app.screens import ConfirmScreen, DetailsScreen, ExportScreen, HelpScreen
 from lrtui.app.session import (
-    EpochPoint,
     PreviewCurve,
     RunTrace,
     StoredSummary,
@@ -91,7 +90,7 @@ from lrtui.lrfind import (
     save,
 )
 from lrtui.model import RunConfig
-from lrtui.recorder import Recorder
+from lrtui.recorder import Recorder, epoch_record
 from lrtui.store import Store, StoreError
 
 
@@ -542,11 +541,7 @@ class LrtuiApp(App[None]):
         if trace is None:
             return
         ev = message.event
-        plateau = ev.plateau
-        trace.epochs.append(EpochPoint(
-            ev.epoch, ev.train_loss, ev.valid_loss, ev.valid_acc, ev.lr, ev.momentum, ev.seconds,
-            None if plateau is None else plateau.num_bad_epochs,
-            None if plateau is None else plateau.best))
+        trace.epochs.append(epoch_record(ev))
         job = self._current(message.job)
         if job is not None and ev.epoch + 1 > job.epochs_done:
             job.epochs_done = ev.epoch + 1

@@ -16,26 +16,6 @@ from lrtui.app.runs import RunRow
 from lrtui.store import EpochRecord, RunRecord, StepsRecord
 
 
-@dataclass(frozen=True)
-class EpochPoint:
-    """One finished epoch of one run (epoch is 0-based; charts draw it at x = epoch + 1)."""
-
-    epoch: int
-    train_loss: float | None
-    valid_loss: float | None
-    valid_acc: float | None
-    lr: float
-    momentum: float | None
-    seconds: float
-    plateau_bad_epochs: int | None = None
-    plateau_best: float | None = None
-
-    @classmethod
-    def from_record(cls, r: EpochRecord) -> EpochPoint:
-        return cls(r.epoch, r.train_loss, r.valid_loss, r.valid_acc, r.lr, r.momentum, r.seconds,
-                   r.plateau_num_bad_epochs, r.plateau_best)
-
-
 @dataclass
 class RunTrace:
     """One run as the charts and the table see it."""
@@ -49,7 +29,7 @@ class RunTrace:
     session: bool = True
     shown: bool = True
     steps_per_epoch: int | None = None
-    epochs: list[EpochPoint] = field(default_factory=list)
+    epochs: list[EpochRecord] = field(default_factory=list)
     step_index: list[int] = field(default_factory=list)  # global optimizer step of each LR below
     step_lr: list[float] = field(default_factory=list)
     step_momentum: list[float] = field(default_factory=list)
@@ -76,7 +56,7 @@ class RunTrace:
 
     def load(self, epochs: Iterable[EpochRecord], steps: Iterable[StepsRecord]) -> None:
         """Fill a stored run's series from the store."""
-        self.epochs = [EpochPoint.from_record(r) for r in epochs]
+        self.epochs = list(epochs)
         self.step_index, self.step_lr, self.step_momentum = [], [], []
         for s in steps:
             self.add_steps(s.first_step, s.lr, s.momentum)
@@ -172,8 +152,9 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None) -> Al
     label_all = len(shown) <= MAX_LEGEND
     lr_series: list[Series] = []
     aux_series: list[Series] = []
-    plateau_mode = any(any(e.plateau_bad_epochs is not None for e in t.epochs) for t in shown) or (
-        preview is not None and preview.plateau)
+    plateau_mode = any(
+        e.plateau_num_bad_epochs is not None for t in shown for e in t.epochs
+    ) or (preview is not None and preview.plateau)
     if preview is not None and preview.lr_per_step:
         xs = preview.x
         lr_series.append(Series(f"preview {preview.label}", xs, preview.lr_per_step, PREVIEW_COLOR))
@@ -205,8 +186,8 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None) -> Al
         if va:
             acc.append(Series(name, [p[0] for p in va], [p[1] for p in va], t.color))
         if plateau_mode:
-            pb = [(x, e.plateau_bad_epochs) for x, e in zip(ex, t.epochs, strict=True)
-                  if e.plateau_bad_epochs is not None]
+            pb = [(x, e.plateau_num_bad_epochs) for x, e in zip(ex, t.epochs, strict=True)
+                  if e.plateau_num_bad_epochs is not None]
             if pb:
                 aux_series.append(Series(name, [p[0] for p in pb], [float(p[1]) for p in pb],
                                          t.color, marker="dot"))
