@@ -489,12 +489,13 @@ class LrtuiApp(App[None]):
             return self.engine.train(job.configs, on_event, job.control, **kwargs)
 
     def _current(self, job: int) -> Job | None:
-        return self.job if self.job is not None and self.job.number == job else None
+        """The training a worker message belongs to, while it (and the app) is still live."""
+        if not self.alive or self.job is None or self.job.number != job:
+            return None
+        return self.job
 
     @on(RunBegan)
     def _run_began(self, message: RunBegan) -> None:
-        if not self.alive:
-            return
         job = self._current(message.job)
         if job is None:
             return
@@ -575,8 +576,6 @@ class LrtuiApp(App[None]):
 
     @on(ProgressUpdated)
     def _progress(self, message: ProgressUpdated) -> None:
-        if not self.alive:
-            return
         job = self._current(message.job)
         if job is None:
             return

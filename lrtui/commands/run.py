@@ -57,36 +57,14 @@ else:  # pragma: no cover - Python 3.10
 
 #: Settings a config file may give at the top level (and, except the first three, per run).
 SHARED_KEYS = ("dataset", "data_dir", "independent_seeds")
-RUN_KEYS = (
-    "epochs",
-    "batch_size",
-    "hidden",
-    "seed",
-    "device",
-    "lr",
-    "optimizer",
-    "momentum",
-    "dampening",
-    "nesterov",
-    "weight_decay",
-    "betas",
-    "eps",
-)
+#: Optimizer settings, at the top level or per run.
+OPTIMIZER_KEYS = (
+    "lr", "optimizer", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps",
+)  # fmt: skip
+RUN_KEYS = ("epochs", "batch_size", "hidden", "seed", "device", *OPTIMIZER_KEYS)
 CONFIG_KEYS = SHARED_KEYS + RUN_KEYS
 #: Keys of a [[run]] table: the run's own settings, its scheduler and label.
-PER_RUN_KEYS = (
-    "scheduler",
-    "label",
-    "lr",
-    "optimizer",
-    "momentum",
-    "dampening",
-    "nesterov",
-    "weight_decay",
-    "betas",
-    "eps",
-    "seed",
-)
+PER_RUN_KEYS = ("scheduler", "label", *OPTIMIZER_KEYS, "seed")
 
 #: Seconds between plain progress lines on stderr when it is not a terminal.
 PLAIN_PROGRESS_EVERY_S = 5.0
