@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+
 from rich.style import Style
 
 from lrtui.app.charts import FigureJob, build_figure, legend_lines
-from lrtui.app.plotting import ChartData, Series, rich_color
+from lrtui.app.plotting import (
+    ChartData,
+    LogRange,
+    Series,
+    log_range,
+    log_ticks,
+    nice_ticks,
+    rich_color,
+)
 
 
 def test_rich_color_parses() -> None:
@@ -30,3 +40,62 @@ def test_figure_keeps_its_height_with_the_legend_under_the_plot() -> None:
     assert len(rows) == 14
     assert rows[-2:] == ["▬ #0 StepLR  ▬ #1 StepLR  ▬ #2 StepLR", "▬ #3 StepLR  ▬ #4 StepLR"]
     assert "#" not in "".join(rows[:-2])  # nothing drawn over the curves
+
+
+def _label_rows(plain: str) -> dict[str, int]:
+    """Y label -> row index, from the labels left of the axis ("1e-03┤...")."""
+    rows: dict[str, int] = {}
+    for i, row in enumerate(plain.split("\n")):
+        label, sep, _ = row.partition("┤")
+        if sep and label.strip():
+            rows[label.strip()] = i
+    return rows
+
+
+def test_log_y_labels_are_decades_on_their_own_rows_and_the_range_is_clipped() -> None:
+    epochs = list(range(25))
+    exponential = Series("exp", epochs, [0.1 * 0.1**e for e in epochs], (200, 0, 0))
+    step = Series("step", epochs, [0.1 * 0.1 ** (e // 10) for e in epochs], (0, 200, 0))
+    text = build_figure(FigureJob(1, ChartData((exponential, step)), "LR", "epoch", True, 80, 20,
+                                  "dark")).plain  # fmt: skip
+    labels = _label_rows(text)
+    # the top decade (the schedules' 0.1) is labelled, counted down two decades at a time,
+    # and at most MAX_LOG_DECADES (6) below it: ExponentialLR's 1e-25 does not squash StepLR
+    assert list(labels) == ["1e-01", "1e-03", "1e-05", "1e-07"]
+    rows = sorted(labels.values())
+    assert rows[0] == 2  # right under the title and the frame: where the curves start
+    gaps = {b - a for a, b in itertools.pairwise(rows)}
+    assert max(gaps) - min(gaps) <= 1  # evenly spaced decades
+    assert text.split("\n")[-1] == "values below 1e-07 not shown"
+    first_plot_row = text.split("\n")[2]
+    assert "⠉" in first_plot_row  # the 0.1 segment is drawn on the 1e-01 row
+
+
+def test_log_ticks_count_down_from_the_top_decade() -> None:
+    assert log_ticks(-25.0, -1.0, 4) == (
+        [-22.0, -15.0, -8.0, -1.0], ["1e-22", "1e-15", "1e-08", "1e-01"]
+    )
+    assert log_range(-25.0, -1.0) == LogRange(bottom=-7, top=-1, clipped=True)
+    assert log_range(-3.2, -1.0) == LogRange(bottom=-4, top=-1, clipped=False)
+    assert log_range(-1.0, -1.0) == LogRange(bottom=-2, top=-1, clipped=False)
+
+
+def test_linear_ticks_are_round_values() -> None:
+    assert nice_ticks(0.001, 0.1, 6) == (
+        [0.0, 0.02, 0.04, 0.06, 0.08, 0.1], ["0.00", "0.02", "0.04", "0.06", "0.08", "0.10"]
+    )
+    assert nice_ticks(0.05, 2.35, 6) == (
+        [0.0, 0.5, 1.0, 1.5, 2.0, 2.5], ["0.0", "0.5", "1.0", "1.5", "2.0", "2.5"]
+    )
+    assert nice_ticks(0.9, 0.97, 6)[1] == ["0.90", "0.92", "0.94", "0.96", "0.98"]
+    ticks, labels = nice_ticks(0.1, 0.1, 6)  # a constant LR gets a band around it
+    assert ticks[0] < 0.1 < ticks[-1] and "0.100" in labels
+
+
+def test_linear_y_labels_sit_on_round_values() -> None:
+    step = Series("step", [0, 1, 2, 3], [0.1, 0.1, 0.01, 0.001], (0, 200, 0))
+    text = build_figure(FigureJob(1, ChartData((step,)), "LR", "epoch", False, 60, 16,
+                                  "dark")).plain  # fmt: skip
+    labels = _label_rows(text)
+    assert list(labels) == ["0.10", "0.08", "0.06", "0.04", "0.02", "0.00"]
+    assert labels["0.10"] == 2

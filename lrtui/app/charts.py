@@ -26,7 +26,17 @@ from textual.theme import Theme
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from lrtui.app.plotting import RGB, ChartData, downsample, log_ticks, rich_color, to_log10
+from lrtui.app.plotting import (
+    RGB,
+    ChartData,
+    Series,
+    downsample,
+    log_range,
+    log_ticks,
+    nice_ticks,
+    rich_color,
+    to_log10,
+)
 
 
 @dataclass(frozen=True)
@@ -72,44 +82,67 @@ def legend_lines(entries: list[tuple[str, RGB]], width: int, max_lines: int) -> 
 
 
 def build_figure(job: FigureJob) -> Text:
-    """The chart as text: plot every series (downsampled to the width), then the legend."""
+    """The chart as text: plot every series (downsampled to the width), then the legend.
+
+    Y ticks sit on the rows of their values: the limits are set to the outer ticks (round values
+    on a linear axis, whole decades on a log axis, at most MAX_LOG_DECADES of them; a line under
+    the legend says when lower values were cut off)."""
     entries = list({s.label: s.color for s in job.data.series if s.label}.items())
     legend = legend_lines(entries, job.width, max(1, job.height // 6)) if job.height >= 8 else []
-    plt = Plot()
-    plt.plotsize(job.width, job.height - len(legend))
-    plt.theme(job.theme)
-    plt.title(job.title + ("  (log)" if job.log_y else ""))
-    plt.xlabel(job.x_label)
     # Braille markers give two dots per cell: about that many points per series.
     budget = max(16, 2 * max(job.width, 8))
-    y_lo, y_hi = math.inf, -math.inf
+    curves: list[tuple[Series, list[float], list[float]]] = []
     for series in job.data.series:
         xs, ys = downsample(series.xs, series.ys, budget)
         if job.log_y:
             xs, ys, _ = to_log10(xs, ys)
         pts = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
-        if not pts:
+        if pts:
+            curves.append((series, [p[0] for p in pts], [p[1] for p in pts]))
+    y_lo = min((min(ys) for _, _, ys in curves), default=math.inf)
+    y_hi = max((max(ys) for _, _, ys in curves), default=-math.inf)
+    y_ticks: tuple[list[float], list[str]] = ([], [])
+    y_lim = job.data.y_lim
+    if math.isfinite(y_lo) and job.log_y:
+        decades = log_range(y_lo, y_hi)
+        if decades.clipped:
+            legend.append(Text(f"values below 1e{decades.bottom:+03d} not shown", style="dim"))
+            curves = [(s, *_above(xs, ys, decades.bottom)) for s, xs, ys in curves]
+        y_lim = (float(decades.bottom), float(decades.top))
+        y_ticks = log_ticks(*y_lim, max(2, job.height // 3))
+    elif math.isfinite(y_lo) and job.data.integer_y:
+        top = max(1, math.ceil(y_hi))
+        stride = max(1, math.ceil(top / max(1, job.height // 3)))
+        y_ticks = ([float(t) for t in range(0, top + 1, stride)], [])
+    elif math.isfinite(y_lo) and y_lim is None:
+        y_ticks = nice_ticks(y_lo, y_hi, max(2, min(6, job.height // 2)))
+        if y_ticks[0]:
+            y_lim = (y_ticks[0][0], y_ticks[0][-1])
+    plt = Plot()
+    plt.plotsize(job.width, job.height - len(legend))
+    plt.theme(job.theme)
+    plt.title(job.title + ("  (log)" if job.log_y else ""))
+    plt.xlabel(job.x_label)
+    for series, xs, ys in curves:
+        if not xs:
             continue
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        y_lo, y_hi = min(y_lo, *ys), max(y_hi, *ys)
         if series.kind == "points":
             plt.scatter(xs, ys, marker=series.marker, color=series.color)
         else:
             plt.plot(xs, ys, marker=series.marker, color=series.color)
     if job.data.x_ticks:
         plt.xticks(list(job.data.x_ticks), list(job.data.x_tick_labels) or None)
-    if job.data.y_lim is not None:
-        plt.ylim(*job.data.y_lim)
-    if math.isfinite(y_lo):
-        if job.log_y:
-            ticks, labels = log_ticks(y_lo, y_hi, max(2, job.height // 3))
-            if ticks:
-                plt.yticks(ticks, labels)
-        elif job.data.integer_y:
-            top = max(1, math.ceil(y_hi))
-            stride = max(1, math.ceil(top / max(1, job.height // 3)))
-            plt.yticks(list(range(0, top + 1, stride)))
+    if y_lim is not None:
+        plt.ylim(*y_lim)
+    if y_ticks[0]:
+        plt.yticks(y_ticks[0], y_ticks[1] or None)
     return Text("\n").join([Text.from_ansi(plt.build().rstrip("\n")), *legend])
+
+
+def _above(xs: list[float], ys: list[float], floor: float) -> tuple[list[float], list[float]]:
+    """The points of a curve at or above `floor` (a clipped log axis draws nothing below it)."""
+    kept = [(x, y) for x, y in zip(xs, ys, strict=True) if y >= floor]
+    return [p[0] for p in kept], [p[1] for p in kept]
 
 
 _FIGURES_KEPT = 4  # recent figures per chart, reused when asked for again unchanged

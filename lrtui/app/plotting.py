@@ -115,17 +115,68 @@ def to_log10(
     return out_x, out_y, dropped
 
 
+#: A log-Y chart spans at most this many decades: below that, a fast-falling schedule (ExponentialLR
+#: 0.1 falls 25 decades in 25 epochs) would squash every other curve into the top rows.
+MAX_LOG_DECADES = 6
+
+
+@dataclass(frozen=True)
+class LogRange:
+    """The decades a log-Y chart shows (log10 units), and whether lower values were cut off."""
+
+    bottom: int
+    top: int
+    clipped: bool
+
+
+def log_range(lo: float, hi: float, max_decades: int = MAX_LOG_DECADES) -> LogRange:
+    """Whole decades around [lo, hi] (log10 values), at most `max_decades` below the top."""
+    top = math.ceil(hi)
+    bottom = math.floor(lo)
+    if bottom == top:
+        bottom = top - 1
+    clipped = top - bottom > max_decades
+    return LogRange(top - max_decades if clipped else bottom, top, clipped)
+
+
 def log_ticks(lo: float, hi: float, max_ticks: int = 6) -> tuple[list[float], list[str]]:
-    """Tick positions (in log10 units) and labels like '1e-03' covering [lo, hi] (log10 values)."""
+    """Decade ticks (log10 units) and labels like '1e-03' covering [lo, hi] (log10 values).
+
+    Counted down from the top decade, so the highest LR row is always labelled, and every label
+    sits on the row of its own value."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return [], []
     first = math.floor(lo)
     last = math.ceil(hi)
     if first == last:
-        last = first + 1
+        first = last - 1
     stride = max(1, math.ceil((last - first + 1) / max(1, max_ticks)))
-    ticks = [float(e) for e in range(first, last + 1, stride)]
+    ticks = [float(e) for e in range(last, first - 1, -stride)][::-1]
     return ticks, [f"1e{int(t):+03d}" for t in ticks]
+
+
+def nice_ticks(lo: float, hi: float, max_ticks: int = 6) -> tuple[list[float], list[str]]:
+    """Round tick values (steps of 1, 2 or 5 times a power of ten) covering [lo, hi].
+
+    The first and last ticks enclose the data, so a chart whose Y limits are set to them puts each
+    label on the row of its value; labels share one number of decimals (0.02 0.04 ... 0.10)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [], []
+    if hi < lo:
+        lo, hi = hi, lo
+    if hi - lo <= abs(hi) * 1e-9:  # a flat line: show a band around it
+        pad = abs(hi) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    raw_step = (hi - lo) / max(1, max_ticks - 1)
+    magnitude = 10.0 ** math.floor(math.log10(raw_step))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw_step * (1 - 1e-9))
+    first = math.floor(lo / step + 1e-9)
+    last = math.ceil(hi / step - 1e-9)
+    ticks = [round(i * step, 12) for i in range(first, last + 1)]
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    if abs(step) < 1e-4 or max(abs(ticks[0]), abs(ticks[-1])) >= 1e5:
+        return ticks, [f"{t:.2g}" if t else "0" for t in ticks]
+    return ticks, [f"{t:.{decimals}f}" for t in ticks]
 
 
 def fmt_lr(value: float) -> str:
