@@ -30,6 +30,10 @@ class Param:
     derived: bool = False  # default comes from epochs / steps_per_epoch when not given
 
 
+MAX_INT = 10**12
+"""Largest value of any integer parameter (step sizes, lengths, patience, milestones...): far beyond
+any run, and small enough for torch's float arithmetic on it (an int of 400 digits overflows)."""
+
 _INT_RE = re.compile(r"[-+]?\d+\Z")
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z")
 WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -49,11 +53,14 @@ def _scalar_from_text(field_name: str, kind: ParamKind, raw: RawValue) -> Any:
     if kind == "int":
         if raw.kind == "bare" and _INT_RE.match(text):
             return int(text)
-        raise SpecError(field_name, f"must be an integer (got {text})")
+        raise SpecError(field_name, f"must be an integer (got {shown(text)})")
     if kind == "float":
         if raw.kind == "bare" and _NUMBER_RE.match(text):
-            return float(text)
-        raise SpecError(field_name, f"must be a number (got {text})")
+            value = float(text)
+            if not math.isfinite(value):
+                raise SpecError(field_name, f"must be a finite number (got {shown(text)})")
+            return value
+        raise SpecError(field_name, f"must be a number (got {shown(text)})")
     if kind == "bool":
         low = text.lower()
         if raw.kind == "bare" and low in ("true", "false", "1", "0", "yes", "no"):
@@ -84,7 +91,7 @@ def coerce_native(sched: str, param: Param, value: Any, *, strict: bool = True) 
 
     def bad(what: str) -> Any:
         if strict:
-            raise SpecError(field_name, f"must be {what} (got {value!r})")
+            raise SpecError(field_name, f"must be {what} (got {shown(repr(value))})")
         return value
 
     kind = param.kind
@@ -94,7 +101,7 @@ def coerce_native(sched: str, param: Param, value: Any, *, strict: bool = True) 
         )
     if kind == "float":
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            return _as_float(value) if math.isfinite(_as_float(value)) else bad("a finite number")
         return bad("a number")
     if kind == "bool":
         return value if isinstance(value, bool) else bad("true or false")
@@ -106,13 +113,33 @@ def coerce_native(sched: str, param: Param, value: Any, *, strict: bool = True) 
                 return list(value)
             return bad("a list of integers")
         if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-            return [float(v) for v in value]
+            floats = [_as_float(v) for v in value]
+            return floats if all(map(math.isfinite, floats)) else bad("a list of finite numbers")
         return bad("a list of numbers")
     return bad("a list")
 
 
+def _as_float(value: float) -> float:
+    """float(value), with inf for an integer beyond the float range (validate() refuses it with a
+    message instead of OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A value for a message: long numbers (an integer of 400 digits) shortened, and their length
+    said, so one line stays one line."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    unit = "digits" if text.lstrip("-+").isdigit() else "characters"
+    return f"{text[:12]}...{text[-6:]} ({len(text)} {unit})"
+
+
 def _num(x: float) -> str:
-    return f"{x:g}"
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
 
 
 def _range_rule(param: Param) -> str:
@@ -130,7 +157,8 @@ def _range_rule(param: Param) -> str:
 
 
 def _in_range(param: Param, x: float) -> bool:
-    if not math.isfinite(x):
+    # ints are compared as ints: math.isfinite(10**400) raises OverflowError
+    if not isinstance(x, int) and not math.isfinite(x):
         return False
     if param.min is not None and (x < param.min or (x == param.min and not param.min_inclusive)):
         return False
@@ -152,23 +180,28 @@ def check_value(param: Param, value: Any, length: int) -> str | None:
     kind = param.kind
     if kind == "int":
         if not is_int(value):
-            return f"{_range_rule(param)} (got {value!r})"
-        return None if _in_range(param, value) else f"{_range_rule(param)} (got {value})"
+            return f"{_range_rule(param)} (got {shown(repr(value))})"
+        if not _in_range(param, value):
+            return f"{_range_rule(param)} (got {shown(value)})"
+        if value > MAX_INT:
+            return f"must be an integer <= {MAX_INT} (got {shown(value)})"
+        return None
     if kind == "float":
         if not is_number(value):
-            return f"{_range_rule(param)} (got {value!r})"
-        return None if _in_range(param, float(value)) else f"{_range_rule(param)} (got {value})"
+            return f"{_range_rule(param)} (got {shown(repr(value))})"
+        x = _as_float(value)
+        return None if _in_range(param, x) else f"{_range_rule(param)} (got {shown(value)})"
     if kind == "bool":
         return None if isinstance(value, bool) else f"must be true or false (got {value!r})"
     if kind == "choice":
         if value in param.choices:
             return None
-        return f"must be one of {', '.join(param.choices)} (got {value!r})"
+        return f"must be one of {', '.join(param.choices)} (got {shown(repr(value))})"
     if kind in ("int_list", "float_list"):
         check = is_int if kind == "int_list" else is_number
         if not isinstance(value, list | tuple) or not all(check(v) for v in value):
             what = "integers" if kind == "int_list" else "numbers"
-            return f"must be a list of {what} (got {value!r})"
+            return f"must be a list of {what} (got {shown(repr(value))})"
         if param.name == "milestones":
             return _check_milestones(list(value))
         return None
@@ -178,13 +211,15 @@ def check_value(param: Param, value: Any, length: int) -> str | None:
 
 
 def _check_milestones(values: list[int]) -> str | None:
-    shown = "[" + ",".join(str(v) for v in values) + "]"
+    text = shown("[" + ",".join(str(v) for v in values) + "]", 80)
     if any(v < 1 for v in values):
-        return f"must be integers >= 1 (got {shown})"
+        return f"must be integers >= 1 (got {text})"
+    if any(v > MAX_INT for v in values):
+        return f"must be integers <= {MAX_INT} (got {text})"
     if len(set(values)) != len(values):
-        return f"must not repeat a value (got {shown})"
+        return f"must not repeat a value (got {text})"
     if values != sorted(values):
-        return f"must be in increasing order (got {shown})"
+        return f"must be in increasing order (got {text})"
     return None
 
 
@@ -194,7 +229,7 @@ _FORMULA_CHECK_EPOCHS = 100_000
 
 def _check_formula(value: Any, length: int) -> str | None:
     if not isinstance(value, str):
-        return f"must be a formula of epoch (got {value!r})"
+        return f"must be a formula of epoch (got {shown(repr(value))})"
     try:
         formula = compile_formula(value)
         for epoch in range(min(max(1, length), _FORMULA_CHECK_EPOCHS) + 1):

@@ -10,7 +10,7 @@ from lrtui.schedulers.composite import milestones_from_lengths
 from lrtui.schedulers.entries import CATALOG, lookup, unknown_param, unknown_scheduler
 from lrtui.schedulers.errors import SpecError
 from lrtui.schedulers.params import WORD_RE, Param, RawValue, coerce_native, value_from_text
-from lrtui.schedulers.spec import SchedulerSpec
+from lrtui.schedulers.spec import MAX_DEPTH, SchedulerSpec, too_deep
 
 _TOKEN_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[A-Za-z_][A-Za-z0-9_]*")
 
@@ -22,9 +22,14 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0  # open brackets around the current position
 
     def error(self, message: str) -> SpecError:
-        return SpecError("spec", f"{message} at column {self.pos + 1} of {self.text!r}")
+        text = self.text
+        if len(text) > 80:  # a window around the column keeps the message one readable line
+            start = max(0, self.pos - 30)
+            text = ("..." if start else "") + text[start : self.pos + 30] + "..."
+        return SpecError("spec", f"{message} at column {self.pos + 1} of {text!r}")
 
     def skip(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -79,9 +84,13 @@ class _Parser:
 
     def atom(self) -> SchedulerSpec:
         if self.take("("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.error(f"brackets nested deeper than {MAX_DEPTH} levels")
             spec = self.seq()
             if not self.take(")"):
                 raise self.error("expected ')'")
+            self.depth -= 1
             return spec
         self.skip()
         match = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").match(self.text, self.pos)
@@ -126,12 +135,16 @@ class _Parser:
             self.pos += 1
             items: list[RawValue] = []
             if not self.take("]"):
+                self.depth += 1
+                if self.depth > MAX_DEPTH:
+                    raise self.error(f"brackets nested deeper than {MAX_DEPTH} levels")
                 while True:
                     items.append(self.value())
                     if self.take("]"):
                         break
                     if not self.take(","):
                         raise self.error("expected ',' or ']'")
+                self.depth -= 1
             return RawValue("list", items=tuple(items))
         match = _TOKEN_RE.match(self.text, self.pos)
         if not match:
@@ -211,10 +224,12 @@ def parse_spec(text: str) -> SchedulerSpec:
     return _Parser(text).parse()
 
 
-def spec_from_toml(table: Mapping[str, Any]) -> SchedulerSpec:
+def spec_from_toml(table: Mapping[str, Any], _depth: int = 0) -> SchedulerSpec:
     """A spec from a TOML table: `{name="StepLR", step_size=10}` or a composite
     `{name="SequentialLR", milestones=[5], schedulers=[{...}, {...}]}` (milestones may be left out
     when each member but the last has a total_iters / T_max)."""
+    if _depth > MAX_DEPTH:
+        raise too_deep("scheduler.schedulers")
     if not isinstance(table, Mapping):
         raise SpecError("scheduler", f"must be a table (got {table!r})")
     name = table.get("name")
@@ -227,7 +242,7 @@ def spec_from_toml(table: Mapping[str, Any]) -> SchedulerSpec:
         members = table.get("schedulers")
         if not isinstance(members, list) or not members:
             raise SpecError(f"{info.name}.schedulers", "must be a list of scheduler tables")
-        children = tuple(spec_from_toml(m) for m in members)
+        children = tuple(spec_from_toml(m, _depth + 1) for m in members)
         extra = set(table) - {"name", "schedulers", "milestones"}
         if info.name == "ChainedScheduler":
             extra |= {"milestones"} & set(table)

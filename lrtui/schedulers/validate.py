@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from lrtui.schedulers.composite import member_spans, milestone_list
 from lrtui.schedulers.entries import CATALOG, SchedulerInfo, lookup, suggest, unknown_param
-from lrtui.schedulers.errors import Problem, Severity, SpecError
+from lrtui.schedulers.errors import Problem, Severity, SpecError, errors_of
 from lrtui.schedulers.params import check_value, is_int
 from lrtui.schedulers.resolve import resolve_for_length, run_length, safe_cadence
-from lrtui.schedulers.spec import OptimizerShape, SchedulerSpec
+from lrtui.schedulers.spec import MAX_DEPTH, OptimizerShape, SchedulerSpec, depth_of
+
+CHEAP_DRY_RUN = 2_000
+"""validate() steps the real scheduler over the whole run by itself when the run has at most this
+many scheduler steps (a few milliseconds); longer runs are stepped with dry_run=True (`lrtui run`
+before training starts), by the preview, and by the engine, which each name a failing step."""
 
 
 def validate(
@@ -16,6 +21,8 @@ def validate(
     epochs: int,
     steps_per_epoch: int,
     optimizer: OptimizerShape = OptimizerShape(),
+    dry_run: bool | None = None,
+    base_lr: float = 1.0,
 ) -> dict[str, str]:
     """Every problem with `spec` for this run, as {field: message}; empty when valid.
 
@@ -23,8 +30,17 @@ def validate(
     out-of-range values, bad milestones, OneCycleLR shorter than the run, nothing to cycle...)
     or "warning" (it works but probably not as meant: T_max longer or shorter than the run).
     Use `errors_of()` to keep only the errors.
+
+    When the rules find no error, the real torch scheduler is built and stepped over the whole
+    run (with `base_lr`) on a throwaway optimizer, so what torch cannot run (a composite it cannot
+    restart, a formula failing at epoch 100,001, an LR overflowing to inf) is an error naming the
+    epoch: always with dry_run=True, never with False, and with None when the run is short
+    (CHEAP_DRY_RUN scheduler steps).
     """
     problems: dict[str, str] = {}
+    if depth_of(spec) > MAX_DEPTH:
+        problems[spec.name or "scheduler"] = Problem(f"nested deeper than {MAX_DEPTH} levels")
+        return problems
     if not is_int(epochs) or epochs < 1:
         problems["epochs"] = Problem(f"must be an integer >= 1 (got {epochs})")
     if not is_int(steps_per_epoch) or steps_per_epoch < 1:
@@ -43,7 +59,36 @@ def validate(
         problems[exc.field] = Problem(exc.message)
         return problems
     _validate_into(problems, spec, info.name, length, steps_per_epoch, optimizer, nested=False)
+    wanted = dry_run if dry_run is not None else length <= CHEAP_DRY_RUN
+    if wanted and not errors_of(problems):
+        _dry_run(problems, spec, epochs, steps_per_epoch, optimizer, base_lr)
     return problems
+
+
+def _dry_run(
+    problems: dict[str, str],
+    spec: SchedulerSpec,
+    epochs: int,
+    steps_per_epoch: int,
+    optimizer: OptimizerShape,
+    base_lr: float,
+) -> None:
+    """Build the real scheduler and step it over the whole run, as training would."""
+    from lrtui.schedulers.driver import ScheduleDriver, run_through  # the driver uses validate()
+
+    try:
+        driver = ScheduleDriver(
+            spec,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            base_lr=base_lr,
+            optimizer=optimizer,
+            validated=True,
+        )
+        run_through(driver)
+    except SpecError as exc:
+        if exc.field not in ("optimizer", "lr"):  # those fields have their own rules elsewhere
+            problems.setdefault(exc.field, Problem(exc.message))
 
 
 def _validate_into(
@@ -80,6 +125,8 @@ def _validate_into(
     for param in info.params:
         if param.name not in resolved.params:
             continue
+        if param.derived and param.name not in spec.params and bad:
+            continue  # derived from a value already reported (step_size_down = step_size_up)
         message = check_value(param, resolved.params[param.name], length)
         if message:
             add(f"{prefix}.{param.name}", message)
@@ -184,4 +231,13 @@ def _validate_composite(
     spans = member_spans(spec, length)
     for i, (child, span) in enumerate(zip(spec.children, spans, strict=True)):
         child_prefix = f"{prefix}[{i}].{child.name}"
+        if info.name == "SequentialLR" and i > 0 and child.children:
+            kind = "A -> B" if child.name == "SequentialLR" else "A + B"
+            add(
+                child_prefix,
+                f"torch cannot run a composite ('{kind}') after a milestone of SequentialLR: "
+                "it restarts the member with step(0), which composites do not support; "
+                "put it first, or flatten it",
+            )
+            continue
         _validate_into(problems, child, child_prefix, span, steps_per_epoch, optimizer, nested=True)
