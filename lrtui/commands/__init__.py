@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import json
+import math
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class UsageError(Exception):
     """Bad input from the user: `lrtui` prints it as one line on stderr and exits with code 2."""
+
+
+def strict_json(obj: Any, **kwargs: Any) -> str:
+    """json.dumps that never writes NaN or Infinity (not JSON): non-finite numbers become null."""
+    return json.dumps(_finite_only(obj), allow_nan=False, **kwargs)
+
+
+def _finite_only(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: _finite_only(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_only(v) for v in obj]
+    return obj
 
 
 class _Stoppable(Protocol):

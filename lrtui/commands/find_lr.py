@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import shutil
 import sys
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
-from lrtui.commands import UsageError, ctrl_c_stops
+from lrtui.commands import UsageError, ctrl_c_stops, strict_json
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
 
 if TYPE_CHECKING:
@@ -404,7 +403,7 @@ def main(args: argparse.Namespace) -> int:
         except StoreError as exc:
             raise UsageError(str(exc)) from None
     if args.json:
-        print(json.dumps(_json(result, ids)))
+        print(strict_json(_json(result, ids)))
         return 0
     _print_chart(result, sys.stdout)
     _print_table(result, ids, str(db), sys.stdout)

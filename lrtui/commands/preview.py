@@ -8,13 +8,12 @@ and prints a terminal chart (plotext) or one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shutil
 import sys
 from typing import Any, Literal, cast
 
-from lrtui.commands import UsageError
+from lrtui.commands import UsageError, strict_json
 from lrtui.schedulers import (
     OptimizerShape,
     Preview,
@@ -137,7 +136,10 @@ def main(args: argparse.Namespace) -> int:
         spec = parse_spec(args.spec)
     except SpecError as exc:
         raise UsageError(str(exc)) from None
-    problems = validate(spec, epochs=epochs, steps_per_epoch=steps_per_epoch, optimizer=shape)
+    # the preview below steps the real scheduler over the whole run and names a failing step
+    problems = validate(
+        spec, epochs=epochs, steps_per_epoch=steps_per_epoch, optimizer=shape, dry_run=False
+    )
     errors = errors_of(problems)
     if errors:
         field, message = next(iter(errors.items()))
@@ -156,7 +158,7 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     warnings = {k: str(v) for k, v in warnings_of(problems).items()}
     if args.json:
-        print(json.dumps(_to_json(result, epochs, base_lr, shape, warnings)))
+        print(strict_json(_to_json(result, epochs, base_lr, shape, warnings)))
         return 0
     for field, message in warnings.items():
         print(f"lrtui: warning: {field}: {message}", file=sys.stderr)

@@ -215,6 +215,8 @@ def _read_toml(path: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per nested table: a 400-deep scheduler
+        raise UsageError(f"{path}: invalid TOML: tables nested too deeply") from None
 
 
 @dataclass
@@ -545,6 +547,8 @@ def main(args: argparse.Namespace) -> int:
             epochs=config.epochs,
             steps_per_epoch=spe,
             optimizer=config.optimizer.shape(),
+            dry_run=True,  # step the real scheduler over the whole run before training starts
+            base_lr=config.lr,
         )
         errors = errors_of(problems)
         if errors:

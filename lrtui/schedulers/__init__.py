@@ -1,0 +1,50 @@
+"""The scheduler catalog: every torch LR scheduler described as data, and the real torch objects.
+
+A `SchedulerSpec` is what a user chose (a name, the parameters they typed, members of a composite).
+This package parses and formats specs (`syntax`), validates them with one message per field
+(`validate`), fills the values that derive from the run's length (`resolve`), and builds the *real*
+torch scheduler (`build`). LR values always come from stepping torch's own classes (`driver`:
+`ScheduleDriver`, `preview`): no schedule formula is re-implemented here.
+
+Modules: `errors` (SpecError, Problem), `params` (Param: types, reading, checks), `entries` (the
+catalog), `spec` (SchedulerSpec, OptimizerShape), `composite` (members' milestones and spans),
+`syntax` (spec strings and TOML), `resolve`, `validate`, `build`, `driver`, `code` (to_code).
+"""
+
+from lrtui.schedulers.build import AnyScheduler, build
+from lrtui.schedulers.code import to_code
+from lrtui.schedulers.driver import PlateauState, Preview, ScheduleDriver, preview
+from lrtui.schedulers.entries import CATALOG, SchedulerInfo
+from lrtui.schedulers.errors import Problem, SpecError, errors_of, warnings_of
+from lrtui.schedulers.params import Cadence, Param, ParamKind
+from lrtui.schedulers.resolve import cadence_of, resolve
+from lrtui.schedulers.spec import OptimizerShape, SchedulerSpec
+from lrtui.schedulers.syntax import format_spec, parse_spec, spec_from_toml
+from lrtui.schedulers.validate import validate
+
+__all__ = [
+    "CATALOG",
+    "AnyScheduler",
+    "Cadence",
+    "OptimizerShape",
+    "Param",
+    "ParamKind",
+    "PlateauState",
+    "Preview",
+    "Problem",
+    "ScheduleDriver",
+    "SchedulerInfo",
+    "SchedulerSpec",
+    "SpecError",
+    "build",
+    "cadence_of",
+    "errors_of",
+    "format_spec",
+    "parse_spec",
+    "preview",
+    "resolve",
+    "spec_from_toml",
+    "to_code",
+    "validate",
+    "warnings_of",
+]
