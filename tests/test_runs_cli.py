@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -313,6 +314,40 @@ def test_export_writes_atomically_and_refuses_bad_targets(
     rc, _, err = lrtui(capsys, "runs", "export", "-o", str(tmp_path), "--db", str(db))
     assert_one_line_error(rc, err, "is a folder")
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "no").exists()
+
+
+def test_export_writes_through_devices_fifos_and_symlinks(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    null = tmp_path / "null"  # our own node with /dev/null's numbers, never the real /dev
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        os.close(os.open(null, os.O_WRONLY))
+    except OSError as exc:
+        pytest.skip(f"cannot make or open a device node here: {exc}")
+    rc, out, err = lrtui(capsys, "runs", "export", "-o", str(null), "--db", str(db))
+    assert (rc, out, err) == (0, "", f"Wrote 4 epoch rows to {null}.\n")
+    assert stat.S_ISCHR(null.stat().st_mode) and null.stat().st_rdev == os.makedev(1, 3)
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    rc, _, _ = lrtui(capsys, "runs", "export", "--format", "json", "-o", str(fifo), "--db", str(db))
+    out_bytes, _ = reader.communicate(timeout=30)
+    assert rc == 0 and len(json.loads(out_bytes)) == 4 and stat.S_ISFIFO(fifo.stat().st_mode)
+
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert lrtui(capsys, "runs", "export", "-o", str(link), "--db", str(db))[0] == 0
+    assert link.is_symlink() and len(_from_csv(real.read_text())) == 4
+
+    full = tmp_path / "full"  # /dev/full's numbers: every write fails with ENOSPC
+    os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    rc, _, err = lrtui(capsys, "runs", "export", "-o", str(full), "--db", str(db))
+    assert_one_line_error(rc, err, f"-o: cannot write {full}: No space left on device")
+    assert stat.S_ISCHR(full.stat().st_mode)
 
 
 # -- delete --------------------------------------------------------------------------------------

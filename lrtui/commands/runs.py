@@ -18,7 +18,6 @@ from lrtui.commands import UsageError
 from lrtui.report import (
     EPOCH_FIELDS,
     STEP_FIELDS,
-    atomic_write,
     epoch_dict,
     epoch_rows,
     epoch_table,
@@ -32,6 +31,7 @@ from lrtui.report import (
     step_rows,
     to_csv,
     to_json,
+    write_file,
 )
 from lrtui.store import (
     RunRecord,
@@ -273,19 +273,20 @@ def _render(rows: list[dict[str, Any]], fields: Sequence[str], fmt: str) -> str:
     return to_json(rows) if fmt == "json" else to_csv(rows, fields)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write `path` so that readers never see half a file (lrtui.report.atomic_write); -o errors."""
+def write_output(path: Path, text: str) -> Path:
+    """Write `-o FILE` with lrtui.report.write_file (a file is replaced atomically; a device or
+    FIFO is written through; a symlink's target is written); problems become one -o line."""
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"-o: {path} is a folder (got {path})")
     if not parent.is_dir():
         raise UsageError(f"-o: the folder {parent} does not exist (got {path})")
     try:
-        atomic_write(path, text)
+        return write_file(path, text)
     except OSError as exc:
         if exc.filename == str(parent):
             raise UsageError(f"-o: cannot write in {parent}: {exc.strerror} (got {path})") from None
-        raise UsageError(f"-o: cannot write {path}: {exc.strerror}") from None
+        raise UsageError(f"-o: cannot write {exc.filename or path}: {exc.strerror}") from None
 
 
 def _export(args: argparse.Namespace, path: Path) -> int:
@@ -300,7 +301,7 @@ def _export(args: argparse.Namespace, path: Path) -> int:
     if out is None:
         sys.stdout.write(text)
     else:
-        write_atomically(out, text)
+        write_output(out, text)
         what = "step" if args.steps else "epoch"
         print(f"Wrote {len(rows)} {what} rows to {out}.", file=sys.stderr)
     return 0
