@@ -272,8 +272,9 @@ def _write_through(target: Path, st: os.stat_result, text: str, wait_for_reader:
         raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
     if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
         kind = "a block device" if stat.S_ISBLK(mode) else "a socket or other special file"
-        raise OSError(errno.EINVAL, f"is {kind}; lrtui writes files, terminals and FIFOs",
-                      str(target))
+        raise OSError(
+            errno.EINVAL, f"is {kind}; lrtui writes files, terminals and FIFOs", str(target)
+        )
     flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
     if stat.S_ISFIFO(mode) and not wait_for_reader:
         flags |= os.O_NONBLOCK
@@ -310,7 +311,7 @@ def _write_all(fd: int, data: bytes, target: Path) -> None:
     view = memoryview(data)
     try:
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror, str(target)) from exc
 
