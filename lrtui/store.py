@@ -477,6 +477,8 @@ def _is_full(exc: sqlite3.Error) -> bool:
     return "disk is full" in str(exc)
 
 
+#: The files SQLite keeps next to a WAL database while it is open.
+_SIDECARS: Final = ("-wal", "-shm")
 _DEAD_WRITER: Final = "the lrtui process writing it ended before the run did"
 
 
@@ -533,6 +535,7 @@ class Store:
         else:
             self._conn = self._connect()
         self._identity = None if self._memory else _identity(self.path)
+        self._sidecars: tuple[tuple[int, int] | None, ...] = (None, None)
         try:
             self._check_ours()
             if self.read_only:
@@ -728,7 +731,7 @@ class Store:
         now = _identity(self.path)
         if now == self._identity:
             return None
-        lost = "nothing written since then is kept"
+        lost = "training stopped: nothing more can be stored"
         if now is not None:
             why = "was replaced by another file"
         elif not self.path.parent.is_dir():
@@ -844,6 +847,8 @@ class Store:
                     self._conn.execute("ROLLBACK")
                 raise
             self._check_still_there()
+            if not self._memory:
+                self._sidecars = self._sidecar_ids()
 
     def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run fn in one write transaction; SQLite errors become StoreError."""
@@ -866,11 +871,26 @@ class Store:
                     raise self._damaged(exc) from None
                 raise StoreError(f"database: cannot read {self.path}: {exc}") from None
 
+    def _sidecar_ids(self) -> tuple[tuple[int, int] | None, ...]:
+        return tuple(_identity(Path(f"{self.path}{suffix}")) for suffix in _SIDECARS)
+
     def close(self) -> None:
         """Close the connection. A failure here (a full disk at the last checkpoint) loses
-        nothing committed: the WAL file keeps it and the next open applies it."""
-        with self._lock, suppress(sqlite3.Error):
-            self._conn.close()
+        nothing committed: the WAL file keeps it and the next open applies it.
+
+        When the database was deleted or replaced under it, SQLite leaves this store's WAL
+        files behind; next to a replacement they would be applied to the wrong database, so
+        they are removed (only while they are still the very files this store wrote)."""
+        with self._lock:
+            with suppress(sqlite3.Error):
+                self._conn.close()
+            if self._memory or self.read_only or self._gone_error() is None:
+                return
+            for suffix, ours in zip(_SIDECARS, self._sidecars, strict=True):
+                side = Path(f"{self.path}{suffix}")
+                if ours is not None and _identity(side) == ours:
+                    with suppress(OSError):
+                        side.unlink()
 
     def __enter__(self) -> Store:
         return self
