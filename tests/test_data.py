@@ -378,9 +378,7 @@ def test_an_incomplete_data_dir_names_the_missing_file(tmp_path: Path, isolated:
     assert err.value.reason.startswith(f"{tmp_path.name} lacks {VALID_LABELS}; download failed")
 
 
-def test_a_data_dir_that_does_not_exist_is_not_created(
-    tmp_path: Path, isolated: list[str]
-) -> None:
+def test_a_data_dir_that_does_not_exist_is_not_created(tmp_path: Path, isolated: list[str]) -> None:
     missing = tmp_path / "nope"
     for loader in (data.load, data.load_with_fallback):
         with pytest.raises(data.DataFileError) as err:

@@ -103,16 +103,14 @@ def test_lrtui_run_whose_database_is_deleted_ends_with_exit_1(tmp_path: Path) ->
         "mnist-sample", "--epochs", "100000", "--batch-size", "1000", "--hidden", "8",
         "--device", "cpu", "--db", str(db), "--json",
     ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # epoch 0 is stored before it is printed
         assert json.loads(first)["epoch"] == 0
         for path in tmp_path.glob("runs.db*"):
             path.unlink()
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -241,8 +239,7 @@ def test_a_malformed_page_is_one_damaged_line(
         fh.seek((root - 1) * page_size)
         fh.write(b"\xff" * 16)
     said = (
-        f"database: {db} is damaged: database disk image is malformed; "
-        f"try `sqlite3 {db} .recover`"
+        f"database: {db} is damaged: database disk image is malformed; try `sqlite3 {db} .recover`"
     )
     for argv in (["list"], ["show", "1"], ["export"], ["delete", "1", "--yes"]):
         rc, out, err = lrtui(capsys, "runs", *argv, "--db", str(db))
@@ -303,9 +300,7 @@ def test_readers_never_turn_an_empty_or_foreign_file_into_a_database(
         assert rc == 0 and err == "", argv
     rc, _, err = lrtui(capsys, "runs", "show", "1", "--db", str(empty))
     assert rc == 2 and "no run 1" in err
-    assert empty.read_bytes() == b"" and sorted(p.name for p in tmp_path.iterdir()) == [
-        "empty.db"
-    ]
+    assert empty.read_bytes() == b"" and sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
     foreign = tmp_path / "foreign.db"
     conn = sqlite3.connect(foreign)
     conn.execute("CREATE TABLE notes (x)")
