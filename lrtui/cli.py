@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from lrtui import __version__
-from lrtui.commands import UsageError
+from lrtui.commands import OutputError, UsageError, guarded_stdout, say, silence_stdout
 
 # name -> (module under lrtui.commands, one-line help). Order is the order `--help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -46,26 +46,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Parse and run one command. Exit codes: 0, 1 (a failure, e.g. the output or the run history
+    could not be written), 2 (bad input), 130 (Ctrl+C, also while the imports still load),
+    141 (the reader of the output went away)."""
     try:
-        if args.command is None:
-            from lrtui.commands import tui
-
-            return tui.main(args)
-        return int(args._module.main(args))
+        try:
+            return _main(argv)
+        except SystemExit:  # argparse's --help / --version / usage error: flush what it printed
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                silence_stdout()
+                return 141
+            except OSError as exc:  # argparse swallowed the write error; the flush meets it
+                silence_stdout()
+                say(f"lrtui: error: {OutputError(exc.errno, exc.strerror)}")
+                return 1
+            raise
     except UsageError as exc:
-        print(f"lrtui: error: {exc}", file=sys.stderr)
+        say(f"lrtui: error: {exc}")
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader went away (`lrtui ... --json | head`): stop quietly, as `cat` does.
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        silence_stdout()
         return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()  # imports every command (torch, for some): Ctrl+C here is 130 too
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from lrtui.commands import tui
+
+        return tui.main(args)
+    with guarded_stdout():
+        try:
+            code = int(args._module.main(args))
+            sys.stdout.flush()
+        except OutputError as exc:
+            silence_stdout()
+            say(f"lrtui: error: {exc}")
+            return 1
+    return code
 
 
 if __name__ == "__main__":

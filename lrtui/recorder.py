@@ -3,6 +3,10 @@
 Each run's row is inserted at RunStarted (status `running`); every EpochEnd commits that epoch
 and its per-step LRs in one transaction; RunEnded closes the row. A process killed mid-training
 therefore loses at most the epoch in progress; the next Store() open marks the run `interrupted`.
+
+A run that another process deletes while it trains (`lrtui runs delete --force`) is no longer
+written (`on_deleted` hears of it once) and the others go on; any other store error (the file
+deleted or replaced, a full disk, a damaged file) propagates and stops the training.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 
 import torch
 
 from lrtui.engine import EpochEnd, Event, Progress, RunEnded, RunStarted, StepChunk
-from lrtui.store import EpochRecord, NewRun, Status, StepsRecord, Store
+from lrtui.store import EpochRecord, NewRun, RunDeletedError, Status, StepsRecord, Store, StoreError
 
 
 def _merge_chunks(chunks: list[StepChunk]) -> tuple[int, list[float], list[float] | None]:
@@ -36,12 +42,23 @@ class Recorder:
     Call it with every event, on the training thread; Progress events are ignored. Use it as a
     context manager (or call close()) so runs that never got a RunEnded — an exception in training,
     Ctrl-C — are closed as `failed` / `interrupted` instead of staying `running`.
-    Store errors propagate: losing history silently would be worse than stopping.
+    Store errors propagate: losing history silently would be worse than stopping. The one
+    exception is a run deleted by another process: `on_deleted(engine run, message)` is called
+    once and that run is no longer written (the engine still trains it; its events go on).
     """
 
-    def __init__(self, store: Store, *, batch_id: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        batch_id: str | None = None,
+        on_deleted: Callable[[int, str], None] | None = None,
+    ) -> None:
         self.store = store
         self.batch_id = batch_id or uuid.uuid4().hex
+        self.on_deleted = on_deleted
+        #: engine runs whose store row another process deleted, with the message said about it.
+        self.deleted: dict[int, str] = {}
         #: engine run index → store run id, filled as RunStarted events arrive.
         self.run_ids: dict[int, int] = {}
         self._lock = threading.Lock()
@@ -57,13 +74,29 @@ class Recorder:
             if isinstance(event, RunStarted):
                 self._run_started(event)
             elif isinstance(event, StepChunk):
-                self._pending.setdefault(event.run, []).append(event)
+                if event.run not in self.deleted:
+                    self._pending.setdefault(event.run, []).append(event)
             elif isinstance(event, EpochEnd):
-                self._epoch_end(event)
+                if event.run not in self.deleted:
+                    self._written(event.run, lambda: self._epoch_end(event))
             elif isinstance(event, RunEnded):
-                self._run_ended(event)
+                if event.run in self.deleted:
+                    self._open.discard(event.run)
+                else:
+                    self._written(event.run, lambda: self._run_ended(event))
             elif isinstance(event, Progress) and self._steps_per_epoch is None:
                 self._steps_per_epoch = event.steps_per_epoch
+
+    def _written(self, run: int, write: Callable[[], None]) -> None:
+        """Do one write of `run`; a run deleted meanwhile is dropped from the record, once."""
+        try:
+            write()
+        except RunDeletedError as exc:
+            self.deleted[run] = str(exc)
+            self._open.discard(run)
+            self._pending.pop(run, None)
+            if self.on_deleted is not None:
+                self.on_deleted(run, str(exc))
 
     def _run_started(self, event: RunStarted) -> None:
         config = event.config
@@ -143,8 +176,10 @@ class Recorder:
         with self._lock:
             closed = []
             for run in sorted(self._open):
-                self._end(run, status, reason or "training ended before this run did")
-                closed.append(self.run_ids[run])
+                why = reason or "training ended before this run did"
+                self._written(run, partial(self._end, run, status, why))
+                if run not in self.deleted:
+                    closed.append(self.run_ids[run])
             return closed
 
     def __enter__(self) -> Recorder:
@@ -158,10 +193,18 @@ class Recorder:
     ) -> None:
         if exc is None:
             self.close()
-        elif isinstance(exc, KeyboardInterrupt):
-            self.close("interrupted", "interrupted by Ctrl-C")
-        else:
-            self.close("failed", f"{type(exc).__name__}: {exc}")
+            return
+        # Already unwinding: closing must not replace the first error with a second one (a
+        # full disk or a deleted file fails the closing writes too).
+        try:
+            if isinstance(exc, KeyboardInterrupt):
+                self.close("interrupted", "interrupted by Ctrl-C")
+            elif isinstance(exc, StoreError):
+                self.close("interrupted", f"the run history could not be written: {exc}")
+            else:
+                self.close("failed", f"{type(exc).__name__}: {exc}")
+        except StoreError:
+            pass
 
 
 def epoch_record(event: EpochEnd) -> EpochRecord:

@@ -1,20 +1,23 @@
 """How a stored run reads as text: numbers, facts, the epoch table, CSV/JSON rows, PyTorch code.
 
 Shared by `lrtui runs show/export` and the app's details screen and export, so both say the same
-thing in the same words. Pure functions over the store's records and `RunConfig`, plus one atomic
-file write. No textual here; and no torch at import time either (`lrtui.model`/`lrtui.schedulers`
-are imported inside the code functions), so `lrtui runs list` does not pay for importing torch.
+thing in the same words. Pure functions over the store's records and `RunConfig`, plus the one
+way lrtui writes a file the user names (`write_file`). No textual here; and no torch at import
+time either (`lrtui.model`/`lrtui.schedulers` are imported inside the code functions), so
+`lrtui runs list` does not pay for importing torch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import itertools
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -228,22 +231,102 @@ def to_json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, indent=1, allow_nan=False) + "\n"
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same folder and os.replace, so a reader never
-    sees half a file; an existing file keeps its permission bits, a new one gets the umask's.
+def write_file(path: Path, text: str, *, wait_for_reader: bool = True) -> Path:
+    """Write `text` (UTF-8, newlines as given) to `path` the way its kind of file needs; returns
+    the file actually written. The one way lrtui writes a file the user names.
+
+    - A regular file, or a new path: a temp file in the same folder, fsync, os.replace, so a
+      reader never sees half a file; an existing file keeps its permission bits (and its owner
+      where allowed), a new one gets the umask's.
+    - A regular file with other hard links: written in place, so the other names keep seeing it.
+    - A character device (`/dev/null`, a terminal) or a FIFO: written through, never replaced.
+      A FIFO with no reader blocks until one opens it, as `> fifo` does in a shell; with
+      `wait_for_reader=False` it fails at once (ENXIO) instead (the app must not hang).
+    - A symlink: followed to its target, which is written as above (the link stays a link).
+    - A folder, a block device or a socket: refused (OSError).
 
     Raises OSError; its `filename` is the folder when no temp file could be made there, else
-    `path` (the temp file is removed). The caller checks that the folder exists beforehand.
+    the file written (the temp file is removed). The caller checks that the folder exists
+    beforehand.
     """
-    parent = path.parent if str(path.parent) else Path(".")
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
+        st: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        _write_through(target, st, text, wait_for_reader)
+    elif st is not None and st.st_nlink > 1:
+        _write_in_place(target, text)
+    else:
+        _replace(target, st, text)
+    return target
+
+
+def _write_through(target: Path, st: os.stat_result, text: str, wait_for_reader: bool) -> None:
+    """Write into a character device or a FIFO as it is (no temp file, no truncation needed)."""
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
+    if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        kind = "a block device" if stat.S_ISBLK(mode) else "a socket or other special file"
+        raise OSError(
+            errno.EINVAL, f"is {kind}; lrtui writes files, terminals and FIFOs", str(target)
+        )
+    flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+    if stat.S_ISFIFO(mode) and not wait_for_reader:
+        flags |= os.O_NONBLOCK
+    try:
+        fd = os.open(target, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(exc.errno, "no program is reading this FIFO", str(target)) from exc
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+    try:
+        if flags & os.O_NONBLOCK:
+            os.set_blocking(fd, True)
+        _write_all(fd, text.encode("utf-8"), target)
+    finally:
+        os.close(fd)
+
+
+def _write_in_place(target: Path, text: str) -> None:
+    """Truncate and write a hard-linked file, keeping its inode (every name sees the new text)."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+    try:
+        _write_all(fd, text.encode("utf-8"), target)
+        os.fsync(fd)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes, target: Path) -> None:
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+
+
+def _replace(target: Path, st: os.stat_result | None, text: str) -> None:
+    """Temp file in the same folder + fsync + os.replace: readers see the old or the new file."""
+    parent = target.parent if str(target.parent) else Path(".")
+    if st is not None:
+        mode = st.st_mode & 0o777
+    else:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror, str(parent)) from exc
     try:
@@ -252,11 +335,14 @@ def atomic_write(path: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if st is not None:
+            with contextlib.suppress(OSError):  # only root (or the owner, for the group) may
+                os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
 
 
 # ---------------------------------------------------------------------------------------------

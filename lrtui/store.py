@@ -22,9 +22,10 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast, get_args
 
@@ -146,6 +147,36 @@ class UnknownRunError(StoreError):
     """No run with that id in the database."""
 
 
+class RunDeletedError(StoreError):
+    """A run this process writes was deleted by another process (`lrtui runs delete --force`)."""
+
+    def __init__(self, message: str, run_id: int) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class DamagedRunError(StoreError):
+    """One run's stored config or step blob cannot be read; the other runs are fine."""
+
+    def __init__(self, message: str, run_id: int) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class StoreGoneError(StoreError):
+    """The database file was deleted, replaced, or its folder removed while this process had it
+    open: what it writes from then on would be lost, so writing stops."""
+
+
+class StoreFullError(StoreError):
+    """The disk (or the file's size limit) is full: the transaction was rolled back, the
+    epochs committed before it are intact."""
+
+
+class StoreDamagedError(StoreError):
+    """SQLite found a malformed page: the file is damaged (`sqlite3 FILE .recover` may save it)."""
+
+
 class UnknownRangeTestError(StoreError):
     """No LR range test with that id in the database."""
 
@@ -227,6 +258,8 @@ class RunRecord:
     epochs_done: int
     best_valid_loss: float | None
     best_valid_acc: float | None
+    #: What of this run cannot be read ("config: ..."); "" when it reads whole.
+    damaged: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (non-finite floats become None so the output is strict JSON)."""
@@ -309,6 +342,10 @@ def pack_floats(values: Sequence[float]) -> bytes:
 
 
 def unpack_floats(blob: bytes) -> tuple[float, ...]:
+    """The inverse of pack_floats; ValueError for a blob that is not whole float64s."""
+    if not isinstance(blob, bytes) or len(blob) % 8:
+        size = len(blob) if isinstance(blob, bytes | str) else type(blob).__name__
+        raise ValueError(f"not a float64 array ({size} bytes)")
     return struct.unpack(f"<{len(blob) // 8}d", blob)
 
 
@@ -411,16 +448,61 @@ _RUN_COLUMNS: Final = (
 )
 
 
+def _error_name(exc: sqlite3.Error) -> str:
+    return str(getattr(exc, "sqlite_errorname", "") or "")
+
+
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    name = getattr(exc, "sqlite_errorname", "")
+    name = _error_name(exc)
     if name:
         return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
     text = str(exc)
     return "locked" in text or "busy" in text
 
 
+def _is_damage(exc: sqlite3.Error) -> bool:
+    """A malformed page, or a file whose SQLite header is followed by no database (NOTADB is only
+    asked after the header was checked, so it means damage too)."""
+    name = _error_name(exc)
+    if name:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    name = _error_name(exc)
+    if name:
+        return name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and "full" in str(exc))
+    return "disk is full" in str(exc)
+
+
+#: The files SQLite keeps next to a WAL database while it is open.
+_SIDECARS: Final = ("-wal", "-shm")
+_DEAD_WRITER: Final = "the lrtui process writing it ended before the run did"
+
+
+def _config_or_damage(text: Any) -> tuple[dict[str, Any], str]:
+    """A stored config JSON as a dict, or ({}, what is wrong with it)."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        return {}, f"config: not readable JSON ({exc})"
+    if not isinstance(value, dict):
+        return {}, f"config: not a JSON object ({type(value).__name__})"
+    return value, ""
+
+
 def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else value
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class Store:
@@ -428,16 +510,37 @@ class Store:
     read while its training thread writes; other processes share the file through WAL.
 
     Raises StoreError with one readable line when the path cannot hold a database, is not an lrtui
-    database, is read-only, or comes from a newer lrtui. Use as a context manager or call close().
+    database, is read-only, is damaged, or comes from a newer lrtui. Use as a context manager or
+    call close().
+
+    `read_only=True` (the commands that only read: `lrtui runs list/show/export`) opens the file
+    with SQLite's `mode=ro`: nothing is created, upgraded or marked, so a chmod 444 file or a
+    read-only mount reads fine and an empty or foreign file is never turned into a database.
+    Runs whose writer died read as `interrupted` there without being rewritten.
+
+    Every write first checks that the path still names the file this store opened (same device
+    and inode): a database deleted, replaced or whose folder was removed while a run writes ends
+    the writing with StoreGoneError instead of committing into a file nobody will see again.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, mark_dead: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, mark_dead: bool = True, read_only: bool = False
+    ) -> None:
         self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
         self._memory = str(path) == ":memory:"
+        self.read_only = read_only and not self._memory
         self._lock = threading.RLock()
-        self._conn = self._connect()
+        if self.read_only:
+            self._conn = self._connect_read_only()
+        else:
+            self._conn = self._connect()
+        self._identity = None if self._memory else _identity(self.path)
+        self._sidecars: tuple[tuple[int, int] | None, ...] = (None, None)
         try:
             self._check_ours()
+            if self.read_only:
+                self._check_readable_version()
+                return
             self._enable_wal()
             self._migrate()
             if mark_dead:
@@ -467,19 +570,58 @@ class Store:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         return conn
 
-    def _check_path(self) -> None:
-        """Refuse unusable paths before SQLite creates anything there."""
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open for reading only. Where the file and its folder are writable, an ordinary
+        connection with `PRAGMA query_only` (so that, as the last one to close, it tidies the
+        WAL files away); else SQLite's `mode=ro`, and on a read-only mount, where SQLite cannot
+        make the WAL's -shm file, `immutable` (nothing can write there anyway)."""
+        self._check_header()
+        base = "file:" + urllib.parse.quote(str(self.path.absolute()))
+        writable = os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK | os.X_OK)
+        modes = ("?mode=rw",) if writable else ("?mode=ro", "?mode=ro&immutable=1")
+        last: sqlite3.Error | None = None
+        for query in modes:
+            try:
+                conn = sqlite3.connect(
+                    base + query,
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            except sqlite3.Error as exc:
+                last = exc
+                continue
+            try:
+                conn.execute("PRAGMA query_only = ON")
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # reads the file
+                return conn
+            except sqlite3.Error as exc:
+                conn.close()
+                if _is_damage(exc):
+                    raise self._damaged(exc) from None
+                last = exc
+        raise StoreError(f"database: cannot open {self.path} to read it: {last}") from None
+
+    def _check_header(self) -> None:
+        """The file must be a folder-free SQLite file (or empty): read its first 16 bytes."""
         path = self.path
         if path.is_dir():
             raise StoreError(f"database: {path} is a directory, not a database file")
+        try:
+            with path.open("rb") as fh:
+                header = fh.read(len(_SQLITE_MAGIC))
+        except OSError as exc:
+            raise StoreError(f"database: cannot read {path}: {exc.strerror}") from None
+        if header and header != _SQLITE_MAGIC:
+            raise StoreError(f"database: {path} is not an lrtui database (not an SQLite file)")
+
+    def _check_path(self) -> None:
+        """Refuse unusable paths before SQLite creates anything there."""
+        path = self.path
         if path.exists():
-            try:
-                with path.open("rb") as fh:
-                    header = fh.read(len(_SQLITE_MAGIC))
-            except OSError as exc:
-                raise StoreError(f"database: cannot read {path}: {exc.strerror}") from None
-            if header and header != _SQLITE_MAGIC:
-                raise StoreError(f"database: {path} is not an lrtui database (not an SQLite file)")
+            self._check_header()
             if not os.access(path, os.W_OK):
                 raise StoreError(
                     f"database: {path} is read-only; lrtui needs to write to it "
@@ -492,6 +634,8 @@ class Store:
                     "journal next to the database"
                 )
             return
+        if path.is_dir():
+            raise StoreError(f"database: {path} is a directory, not a database file")
         check_location(path)
         parent = path.parent
         try:
@@ -517,6 +661,8 @@ class Store:
                 )
             }
         except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise self._damaged(exc) from None
             raise StoreError(f"database: {self.path} is not an lrtui database ({exc})") from None
         if app_id == APPLICATION_ID or (not tables and app_id == 0):
             return
@@ -525,17 +671,82 @@ class Store:
             f"database: {self.path} is an SQLite file but not an lrtui database (tables: {shown})"
         )
 
+    def _check_readable_version(self) -> None:
+        """A reader needs the current schema; an older file is upgraded once by a writable open
+        (the only write a reading command may cause), a newer one is refused."""
+        current = self._read_version()
+        if current in (0, SCHEMA_VERSION):
+            return
+        if current > SCHEMA_VERSION:
+            raise self._newer(current, SCHEMA_VERSION)
+        self._conn.close()
+        try:
+            Store(self.path, mark_dead=False).close()
+        except StoreError as exc:
+            raise StoreError(
+                f"database: {self.path} has schema v{current}, older than this lrtui's "
+                f"v{SCHEMA_VERSION}, and cannot be upgraded: {exc}"
+            ) from None
+        self._conn = self._connect_read_only()
+        self._identity = _identity(self.path)
+
+    @property
+    def empty(self) -> bool:
+        """No lrtui tables yet (a new or empty file opened read-only): it holds no runs."""
+        with self._lock:
+            return self._read_version() == 0
+
     def _enable_wal(self) -> None:
         try:
             self._retry(lambda: self._conn.execute("PRAGMA journal_mode = WAL").fetchone())
         except sqlite3.OperationalError as exc:
             raise self._write_error(exc) from None
 
+    def _damaged(self, exc: sqlite3.Error) -> StoreDamagedError:
+        return StoreDamagedError(
+            f"database: {self.path} is damaged: {exc}; try `sqlite3 {self.path} .recover`"
+        )
+
     def _write_error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
+        if _is_damage(exc):
+            return self._damaged(exc)
+        if _is_full(exc):
+            return StoreFullError(
+                f"database: cannot write {self.path}: disk full ({text}); the epochs committed "
+                "before are kept"
+            )
+        if _error_name(exc) == "SQLITE_READONLY_DBMOVED":
+            return self._gone_error() or StoreGoneError(
+                f"database: {self.path} was moved while lrtui was writing to it"
+            )
         if "readonly" in text or "read-only" in text:
             return StoreError(f"database: {self.path} is read-only; lrtui needs to write to it")
         return StoreError(f"database: cannot write {self.path}: {text}")
+
+    def _gone_error(self) -> StoreGoneError | None:
+        """Why the path no longer names the file this store opened, or None while it does."""
+        if self._memory or self._identity is None:
+            return None
+        now = _identity(self.path)
+        if now == self._identity:
+            return None
+        lost = "training stopped: nothing more can be stored"
+        if now is not None:
+            why = "was replaced by another file"
+        elif not self.path.parent.is_dir():
+            return StoreGoneError(
+                f"database: the folder {self.path.parent} was removed while lrtui was writing "
+                f"{self.path}; {lost}"
+            )
+        else:
+            why = "was deleted"
+        return StoreGoneError(f"database: {self.path} {why} while lrtui was writing to it; {lost}")
+
+    def _check_still_there(self) -> None:
+        gone = self._gone_error()
+        if gone is not None:
+            raise gone
 
     def schema_version(self) -> int:
         """The version the file is at (0 for a new, empty file)."""
@@ -543,12 +754,19 @@ class Store:
             return self._read_version()
 
     def _read_version(self) -> int:
-        has_meta = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
-        if not has_meta:
-            return 0
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            has_meta = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            if not has_meta:
+                return 0
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise self._damaged(exc) from None
+            raise StoreError(f"database: cannot read {self.path}: {exc}") from None
         try:
             return int(row[0]) if row else 0
         except ValueError:
@@ -581,7 +799,7 @@ class Store:
                         (str(target),),
                     )
             except sqlite3.Error as exc:
-                if "readonly" in str(exc):
+                if "readonly" in str(exc) or _is_damage(exc) or _is_full(exc):
                     raise self._write_error(exc) from None
                 raise StoreError(
                     f"database: upgrading {self.path} from schema v{current} to v{target} failed "
@@ -611,18 +829,31 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE (take the write lock first: no deadlock upgrading a read); COMMIT."""
+        """BEGIN IMMEDIATE (take the write lock first: no deadlock upgrading a read); COMMIT.
+        The file must still be the one opened, before and after (StoreGoneError)."""
         with self._lock:
+            self._check_still_there()
             self._retry(lambda: self._conn.execute("BEGIN IMMEDIATE"))
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):  # a failed statement may have rolled back already
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._retry(lambda: self._conn.execute("COMMIT"))
+            try:
+                self._retry(lambda: self._conn.execute("COMMIT"))
+            except sqlite3.Error:
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._check_still_there()
+            if not self._memory:
+                self._sidecars = self._sidecar_ids()
 
     def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run fn in one write transaction; SQLite errors become StoreError."""
+        if self.read_only:
+            raise StoreError(f"database: {self.path} was opened read-only")
         try:
             with self._transaction() as conn:
                 return fn(conn)
@@ -636,11 +867,30 @@ class Store:
             try:
                 return self._retry(lambda: self._conn.execute(sql, params).fetchall())
             except sqlite3.Error as exc:
+                if _is_damage(exc):
+                    raise self._damaged(exc) from None
                 raise StoreError(f"database: cannot read {self.path}: {exc}") from None
 
+    def _sidecar_ids(self) -> tuple[tuple[int, int] | None, ...]:
+        return tuple(_identity(Path(f"{self.path}{suffix}")) for suffix in _SIDECARS)
+
     def close(self) -> None:
+        """Close the connection. A failure here (a full disk at the last checkpoint) loses
+        nothing committed: the WAL file keeps it and the next open applies it.
+
+        When the database was deleted or replaced under it, SQLite leaves this store's WAL
+        files behind; next to a replacement they would be applied to the wrong database, so
+        they are removed (only while they are still the very files this store wrote)."""
         with self._lock:
-            self._conn.close()
+            with suppress(sqlite3.Error):
+                self._conn.close()
+            if self._memory or self.read_only or self._gone_error() is None:
+                return
+            for suffix, ours in zip(_SIDECARS, self._sidecars, strict=True):
+                side = Path(f"{self.path}{suffix}")
+                if ours is not None and _identity(side) == ours:
+                    with suppress(OSError):
+                        side.unlink()
 
     def __enter__(self) -> Store:
         return self
@@ -696,6 +946,7 @@ class Store:
         `steps_per_epoch`, when given, is kept on the run (the first value given wins)."""
 
         def insert(conn: sqlite3.Connection) -> None:
+            self._check_run_exists(conn, run_id)
             conn.execute(
                 "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, valid_loss, valid_acc,"
                 " lr, momentum, seconds, plateau_best, plateau_num_bad_epochs,"
@@ -726,7 +977,21 @@ class Store:
 
     def record_steps(self, run_id: int, steps: StepsRecord) -> None:
         """Write the steps of an epoch that ended without an epoch row (a run stopped midway)."""
-        self._write(lambda conn: self._insert_steps(conn, run_id, steps))
+
+        def insert(conn: sqlite3.Connection) -> None:
+            self._check_run_exists(conn, run_id)
+            self._insert_steps(conn, run_id, steps)
+
+        self._write(insert)
+
+    def _check_run_exists(self, conn: sqlite3.Connection, run_id: int) -> None:
+        """RunDeletedError when another process deleted the run this one is writing."""
+        if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+            raise RunDeletedError(
+                f"run {run_id} was deleted from {self.path} by another process while it trained; "
+                "its later epochs are not stored",
+                run_id,
+            )
 
     def _insert_steps(self, conn: sqlite3.Connection, run_id: int, steps: StepsRecord) -> None:
         if steps.momentum is not None and len(steps.momentum) != len(steps.lr):
@@ -761,6 +1026,7 @@ class Store:
         when = time.time() if ended_at is None else ended_at
 
         def update(conn: sqlite3.Connection) -> None:
+            self._check_run_exists(conn, run_id)
             conn.execute(
                 "UPDATE runs SET status = ?, reason = ?, ended_at = ?, updated_at = ?,"
                 " seconds = COALESCE(?, ? - started_at),"
@@ -788,7 +1054,7 @@ class Store:
                 cur = conn.execute(
                     "UPDATE runs SET status = 'interrupted', reason = ?, ended_at = updated_at,"
                     " seconds = updated_at - started_at WHERE id = ? AND status = 'running'",
-                    ("the lrtui process writing it ended before the run did", run_id),
+                    (_DEAD_WRITER, run_id),
                 )
                 if cur.rowcount:
                     changed.append(run_id)
@@ -818,18 +1084,36 @@ class Store:
             notice, status, reason, started_at, ended_at, seconds, lrtui_version, torch_version,
             pid, host, steps_per_epoch, config, epochs_done, best_loss, best_acc,
         ) = row  # fmt: skip
-        return RunRecord(
+        config_dict, damaged = _config_or_damage(config)
+        record = RunRecord(
             id=run_id, batch_id=batch_id, batch_index=batch_index, label=label,
             scheduler=scheduler, optimizer=optimizer, lr=lr, dataset=dataset, device=device,
             epochs=epochs, notice=notice, status=status, reason=reason, started_at=started_at,
             ended_at=ended_at, seconds=seconds, lrtui_version=lrtui_version,
             torch_version=torch_version, pid=pid, host=host, steps_per_epoch=steps_per_epoch,
-            config=json.loads(config), epochs_done=epochs_done, best_valid_loss=best_loss,
-            best_valid_acc=best_acc,
+            config=config_dict, epochs_done=epochs_done, best_valid_loss=best_loss,
+            best_valid_acc=best_acc, damaged=damaged,
         )  # fmt: skip
+        return self._as_seen(record) if self.read_only else record
+
+    def _as_seen(self, run: RunRecord) -> RunRecord:
+        """A reader cannot mark a dead writer's run: it shows it as mark_interrupted would."""
+        if run.status != "running" or run.host != this_host():
+            return run
+        if pid_alive(run.pid, since=run.started_at):
+            return run
+        rows = self._read("SELECT updated_at FROM runs WHERE id = ?", (run.id,))
+        updated = float(rows[0][0]) if rows and rows[0][0] is not None else run.started_at
+        return replace(
+            run,
+            status="interrupted",
+            reason=_DEAD_WRITER,
+            ended_at=updated,
+            seconds=updated - run.started_at,
+        )
 
     def list_runs(self) -> list[RunRecord]:
-        """Every run, oldest first."""
+        """Every run, oldest first (a run whose config cannot be read is listed, `damaged`)."""
         rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs r ORDER BY r.id")
         return [self._run_from_row(r) for r in rows]
 
@@ -848,7 +1132,10 @@ class Store:
         rows = self._read("SELECT config FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise UnknownRunError(f"run id: no run {run_id} in {self.path}")
-        return cast(dict[str, Any], json.loads(rows[0][0]))
+        config, damaged = _config_or_damage(rows[0][0])
+        if damaged:
+            raise DamagedRunError(f"run {run_id} in {self.path} is damaged: {damaged}", run_id)
+        return config
 
     def epochs(self, run_id: int) -> list[EpochRecord]:
         """The run's finished epochs in order."""
@@ -866,15 +1153,19 @@ class Store:
             "SELECT epoch, first_step, lr, momentum FROM steps WHERE run_id = ? ORDER BY epoch",
             (run_id,),
         )
-        return [
-            StepsRecord(
-                epoch=int(e),
-                first_step=int(f),
-                lr=unpack_floats(lr),
-                momentum=None if m is None else unpack_floats(m),
-            )
-            for e, f, lr, m in rows
-        ]
+        records = []
+        for e, f, lr, m in rows:
+            try:
+                lrs = unpack_floats(lr)
+                momentum = None if m is None else unpack_floats(m)
+                if momentum is not None and len(momentum) != len(lrs):
+                    raise ValueError(f"{len(momentum)} momenta for {len(lrs)} steps")
+            except ValueError as exc:
+                raise DamagedRunError(
+                    f"run {run_id} in {self.path} is damaged: steps of epoch {e}: {exc}", run_id
+                ) from None
+            records.append(StepsRecord(epoch=int(e), first_step=int(f), lr=lrs, momentum=momentum))
+        return records
 
     # -- LR range tests ---------------------------------------------------------------------------
 
@@ -928,6 +1219,14 @@ class Store:
             raise StoreError(f"range test: suggestions must be finite JSON ({exc})") from None
 
     def _range_test_from_row(self, row: tuple[Any, ...]) -> RangeTestRecord:
+        try:
+            return self._range_test_record(row)
+        except (TypeError, ValueError) as exc:  # unreadable JSON or float blobs
+            raise StoreError(
+                f"database: range test {row[0]} in {self.path} is damaged: {exc}"
+            ) from None
+
+    def _range_test_record(self, row: tuple[Any, ...]) -> RangeTestRecord:
         (
             test_id, batch_id, batch_index, label, optimizer, dataset, device, config, settings,
             lrs, losses, smoothed, suggestions, stopped_early, stop_reason, notice, created_at,

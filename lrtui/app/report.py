@@ -58,8 +58,9 @@ def epochs_csv(run: RunRecord, epochs: list[EpochRecord]) -> str:
 
 
 def export_run(store: Store, run_id: int, path: str) -> tuple[Path, int]:
-    """Write one run's epochs to `path` (atomically, an existing file keeps its mode); returns the
-    absolute path and the row count. Raises OSError / ValueError with a readable message."""
+    """Write one run's epochs to `path` with lrtui.report.write_file (a file atomically, keeping
+    its mode; a device or FIFO written through, never waiting for a FIFO's reader; a symlink's
+    target); returns the file written and the row count. Raises OSError / ValueError."""
     target = Path(path).expanduser()
     if target.is_dir():
         raise ValueError(f"export: {target} is a folder; give a file name")
@@ -68,5 +69,5 @@ def export_run(store: Store, run_id: int, path: str) -> tuple[Path, int]:
         raise ValueError(f"export: the folder {parent} does not exist")
     run = store.get_run(run_id)
     epochs = store.epochs(run_id)
-    R.atomic_write(target, epochs_csv(run, epochs))
-    return target.resolve(), len(epochs)
+    written = R.write_file(target, epochs_csv(run, epochs), wait_for_reader=False)
+    return written.resolve(), len(epochs)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO, cast
 
 
 class UsageError(Exception):
@@ -28,6 +30,67 @@ def _finite_only(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [_finite_only(v) for v in obj]
     return obj
+
+
+class OutputError(OSError):
+    """Standard output cannot be written (a full disk, an I/O error; not a closed pipe, which
+    stays BrokenPipeError): `lrtui` says so in one line on stderr and exits with code 1."""
+
+    def __str__(self) -> str:
+        return f"cannot write the output (stdout): {self.strerror or 'write failed'}"
+
+
+def say(line: str) -> None:
+    """One line on stderr; nothing (rather than a traceback) when stderr itself is broken."""
+    with suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def silence_stdout() -> None:
+    """Point fd 1 at /dev/null, so Python's flush at exit finds somewhere to put what is left
+    in the buffer instead of failing again (after a closed pipe or a full disk)."""
+    with suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+class _GuardedStdout:
+    """sys.stdout whose write/flush failures (other than a closed pipe) raise OutputError, so
+    that they are told apart from every other OSError a command may meet."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def guarded_stdout() -> Iterator[None]:
+    """sys.stdout raises OutputError for a failed write inside (see _GuardedStdout)."""
+    previous = sys.stdout
+    sys.stdout = cast(TextIO, _GuardedStdout(previous))
+    try:
+        yield
+    finally:
+        sys.stdout = previous
 
 
 class _Stoppable(Protocol):

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
-from lrtui.commands import UsageError, ctrl_c_stops, strict_json
+from lrtui.commands import UsageError, ctrl_c_stops, say, strict_json
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
 
 if TYPE_CHECKING:
@@ -200,12 +200,20 @@ def _above_1(x: float) -> bool:
 
 
 class _Progress:
-    """A live progress line on stderr when it is a terminal; nothing otherwise."""
+    """A live progress line on stderr when it is a terminal; nothing otherwise (nor once stderr
+    fails: the sweep never ends because its progress line cannot be drawn)."""
 
     def __init__(self, err: IO[str]) -> None:
         self.err = err
         self.tty = err.isatty()
         self.shown = False
+
+    def _write(self, text: str) -> None:
+        try:
+            self.err.write(text)
+            self.err.flush()
+        except (OSError, ValueError):
+            self.tty = self.shown = False
 
     def __call__(self, p: RangeTestProgress) -> None:
         if not self.tty:
@@ -217,15 +225,13 @@ class _Progress:
             f"find-lr step {p.step}/{p.steps}  LR {p.lrs[-1]:.3g}  "
             f"{running}/{len(p.done)} curves running  smoothed loss {losses}"
         )
-        self.err.write("\r\033[K" + line[:100])
-        self.err.flush()
         self.shown = True
+        self._write("\r\033[K" + line[:100])
 
     def clear(self) -> None:
         if self.shown:
-            self.err.write("\r\033[K")
-            self.err.flush()
             self.shown = False
+            self._write("\r\033[K")
 
 
 def _json(result: RangeTestResult, ids: list[int]) -> dict[str, Any]:
@@ -359,7 +365,7 @@ def _print_table(result: RangeTestResult, ids: list[int], db: str, out: IO[str])
 def main(args: argparse.Namespace) -> int:
     configs, settings = build(args)
     # Heavy imports only once the command line is known to be good.
-    from lrtui.data import DATASETS, DatasetError, load_with_fallback, to_device
+    from lrtui.data import DATASETS, DataFileError, DatasetError, load_with_fallback, to_device
     from lrtui.engine import Control, resolve_device
     from lrtui.lrfind import range_test, save
     from lrtui.store import Store, StoreError, resolve_db_path
@@ -379,11 +385,13 @@ def main(args: argparse.Namespace) -> int:
     with store:
         try:
             raw, notice = load_with_fallback(dataset, data_dir=getattr(args, "data_dir", None))
+        except DataFileError as exc:  # the files (or folder) given are unusable: bad input
+            raise UsageError(str(exc)) from None
         except DatasetError as exc:
-            print(f"lrtui: error: {exc}", file=sys.stderr)
+            say(f"lrtui: error: {exc}")
             return 1
         if notice:
-            print(f"lrtui: note: {notice}", file=sys.stderr)
+            say(f"lrtui: note: {notice}")
         data = to_device(raw, device)
         control = Control()
         progress = _Progress(sys.stderr)
@@ -396,12 +404,13 @@ def main(args: argparse.Namespace) -> int:
         finally:
             progress.clear()
         if ctrl_c.pressed or result.stopped:
-            print("lrtui: find-lr stopped; nothing stored", file=sys.stderr)
+            say("lrtui: find-lr stopped; nothing stored")
             return 130
         try:
             ids = save(store, result)
-        except StoreError as exc:
-            raise UsageError(str(exc)) from None
+        except StoreError as exc:  # the disk is full, the file went away: not bad input
+            say(f"lrtui: error: {exc}; the range test was not stored")
+            return 1
     if args.json:
         print(strict_json(_json(result, ids)))
         return 0

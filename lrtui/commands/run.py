@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, cast
 
-from lrtui.commands import UsageError, ctrl_c_stops
+from lrtui.commands import OutputError, UsageError, ctrl_c_stops, say, silence_stdout
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
 from lrtui.schedulers import (
     SchedulerSpec,
@@ -68,6 +68,8 @@ PER_RUN_KEYS = ("scheduler", "label", *OPTIMIZER_KEYS, "seed")
 
 #: Seconds between plain progress lines on stderr when it is not a terminal.
 PLAIN_PROGRESS_EVERY_S = 5.0
+#: Why runs stopped when the reader of stdout went away (in place of the engine's "by user").
+_PIPE_CLOSED = "because the reader of the output went away"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -368,7 +370,7 @@ def _stored_configs(ids: Sequence[str], db: str | None) -> list[RunConfig]:
     if not path.exists():
         raise UsageError(f"--rerun: no run history at {path} (nothing has been stored there)")
     try:
-        with Store(path) as store:
+        with Store(path, read_only=True) as store:
             dicts = [store.get_config(run_id) for run_id in run_ids]
     except StoreError as exc:
         raise UsageError(f"--rerun: {exc}") from None
@@ -391,13 +393,30 @@ def _num(x: float | None) -> float | None:
 
 
 class _Printer:
-    """Turns engine events into stdout lines (table or JSON) and a progress line on stderr."""
+    """Turns engine events into stdout lines (table or JSON) and a progress line on stderr.
 
-    def __init__(self, configs: list[RunConfig], as_json: bool, out: IO[str], err: IO[str]) -> None:
+    Output that cannot be written never ends the training: a closed pipe (the reader went away)
+    stops it cleanly, as SIGPIPE would stop `cat`; any other failure of stdout (a full disk, an
+    I/O error) is said once on stderr and the training goes on, stored as usual, without output;
+    a broken stderr only loses the progress line.
+    """
+
+    def __init__(
+        self,
+        configs: list[RunConfig],
+        as_json: bool,
+        out: IO[str],
+        err: IO[str],
+        *,
+        control: Any = None,
+        db: str = "",
+    ) -> None:
         self.configs = configs
         self.as_json = as_json
         self.out = out
         self.err = err
+        self.control = control
+        self.db = db
         self.tty = err.isatty()
         self.progress_shown = False
         self.last_plain = 0.0
@@ -405,12 +424,44 @@ class _Printer:
         self.last_epoch = 0
         self.width = max(5, *(len(c.label) for c in configs))
         self.width = min(self.width, 40)
+        #: The reader of stdout went away: training was asked to stop.
+        self.pipe_closed = False
+        #: stdout failed otherwise (said once on stderr; the training goes on without output).
+        self.out_error: OSError | None = None
+        self.err_broken = False
+
+    def write_out(self, text: str) -> None:
+        if self.pipe_closed or self.out_error is not None:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:
+            self.pipe_closed = True
+            if self.control is not None:
+                self.control.stop()
+        except OSError as exc:
+            self.out_error = exc
+            self.clear_progress()
+            where = f" in {self.db}" if self.db else ""
+            say(
+                f"lrtui: error: {OutputError(exc.errno, exc.strerror)}; training goes on "
+                f"and every epoch is still stored{where}"
+            )
+
+    def write_err(self, text: str) -> None:
+        if self.err_broken:
+            return
+        try:
+            self.err.write(text)
+            self.err.flush()
+        except (OSError, ValueError):
+            self.err_broken = True
 
     def clear_progress(self) -> None:
         if self.progress_shown:
-            self.err.write("\r\033[K")
-            self.err.flush()
             self.progress_shown = False
+            self.write_err("\r\033[K")
 
     def __call__(self, event: object) -> None:
         from lrtui.engine import EpochEnd, Progress, RunEnded
@@ -439,13 +490,11 @@ class _Printer:
         )
         if self.tty:
             columns = 100
-            self.err.write("\r\033[K" + line[:columns])
-            self.err.flush()
+            self.write_err("\r\033[K" + line[:columns])
             self.progress_shown = True
         elif time.monotonic() - self.last_plain >= PLAIN_PROGRESS_EVERY_S:
             self.last_plain = time.monotonic()
-            self.err.write(f"lrtui: {line}\n")
-            self.err.flush()
+            self.write_err(f"lrtui: {line}\n")
 
     def epoch(self, event: Any) -> None:
         label = self.configs[event.run].label
@@ -470,26 +519,25 @@ class _Printer:
                     "cooldown_counter": plateau.cooldown_counter,
                 },
             }
-            self.out.write(json.dumps(record) + "\n")
-            self.out.flush()
+            self.write_out(json.dumps(record) + "\n")
             return
+        lines = ""
         if self.header_done and event.epoch != self.last_epoch:
-            self.out.write("\n")  # one block of rows per epoch
+            lines += "\n"  # one block of rows per epoch
         self.last_epoch = event.epoch
         if not self.header_done:
-            self.out.write(
+            lines += (
                 f"{'run':>3}  {'label':<{self.width}}  {'epoch':>5}  {'lr':>10}  "
                 f"{'momentum':>8}  {'train_loss':>10}  {'valid_loss':>10}  {'valid_acc':>9}  "
                 f"{'seconds':>7}\n"
             )
             self.header_done = True
         momentum = "" if event.momentum is None else f"{event.momentum:.4g}"
-        self.out.write(
-            f"{event.run:>3}  {label[: self.width]:<{self.width}}  {event.epoch:>5}  "
+        self.write_out(
+            lines + f"{event.run:>3}  {label[: self.width]:<{self.width}}  {event.epoch:>5}  "
             f"{event.lr:>10.4g}  {momentum:>8}  {event.train_loss:>10.4f}  "
             f"{event.valid_loss:>10.4f}  {event.valid_acc * 100:>8.2f}%  {event.seconds:>7.2f}\n"
         )
-        self.out.flush()
 
     def ended(self, event: Any) -> None:
         label = self.configs[event.run].label
@@ -502,10 +550,9 @@ class _Printer:
                 "reason": event.reason,
                 "epochs_done": event.epochs_done,
             }
-            self.out.write(json.dumps(record) + "\n")
+            self.write_out(json.dumps(record) + "\n")
         else:
-            self.out.write(f"run {event.run} ({label}): {event.status} - {event.reason}\n")
-        self.out.flush()
+            self.write_out(f"run {event.run} ({label}): {event.status} - {event.reason}\n")
 
 
 # ------------------------------------------------------------------------------- main
@@ -516,7 +563,7 @@ def main(args: argparse.Namespace) -> int:
     reruns = _stored_configs(args.rerun, db) if args.rerun else []
     configs, shared = build_configs(args, reruns)
     # Heavy imports only once the command line is known to be good.
-    from lrtui.data import DATASETS, DatasetError, load_with_fallback, to_device
+    from lrtui.data import DATASETS, DataFileError, DatasetError, load_with_fallback, to_device
     from lrtui.engine import (
         Control,
         Event,
@@ -526,6 +573,7 @@ def main(args: argparse.Namespace) -> int:
         resolve_device,
         steps_per_epoch,
     )
+    from lrtui.store import resolve_db_path
 
     try:
         device = resolve_device(configs[0].device)
@@ -536,8 +584,10 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"--dataset: must be one of {names} (got {configs[0].dataset})")
     try:
         raw, notice = load_with_fallback(configs[0].dataset, data_dir=shared.get("data_dir"))
+    except DataFileError as exc:  # the files (or folder) given are unusable: bad input
+        raise UsageError(str(exc)) from None
     except DatasetError as exc:
-        print(f"lrtui: error: {exc}", file=sys.stderr)
+        say(f"lrtui: error: {exc}")
         return 1
     spe = steps_per_epoch(raw.n_train, configs[0].batch_size)
     warned: set[str] = set()
@@ -558,28 +608,39 @@ def main(args: argparse.Namespace) -> int:
             line = f"lrtui: warning: {_label(i, config)}: {key}: {message}"
             if line not in warned:
                 warned.add(line)
-                print(line, file=sys.stderr)
+                say(line)
     if notice:
-        print(f"lrtui: note: {notice}", file=sys.stderr)
+        say(f"lrtui: note: {notice}")
     data = to_device(raw, device)
-    printer = _Printer(configs, bool(args.json), sys.stdout, sys.stderr)
     control = Control()
+    db_path = resolve_db_path(db)
+    printer = _Printer(
+        configs, bool(args.json), sys.stdout, sys.stderr, control=control, db=str(db_path)
+    )
     independent = bool(shared.get("independent_seeds", False))
     try:
         check_batch(configs, independent_seeds=independent)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     # Opened only now, when every input is known good: bad input writes nothing.
+    from lrtui.engine import RunEnded
     from lrtui.recorder import Recorder
-    from lrtui.store import Store, StoreError, resolve_db_path
+    from lrtui.store import Store, StoreError
 
     try:
-        store = Store(resolve_db_path(db))
+        store = Store(db_path)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
-    recorder = Recorder(store)
+
+    def on_deleted(run: int, message: str) -> None:
+        printer.clear_progress()
+        say(f"lrtui: warning: {_label(run, configs[run])}: {message}")
+
+    recorder = Recorder(store, on_deleted=on_deleted)
 
     def on_event(event: Event) -> None:
+        if printer.pipe_closed and isinstance(event, RunEnded) and event.status == "stopped":
+            event = replace(event, reason=event.reason.replace("by user", _PIPE_CLOSED))
         recorder(event)  # the store first: an epoch is on disk before it is printed
         printer(event)
 
@@ -598,8 +659,17 @@ def main(args: argparse.Namespace) -> int:
     try:
         with ctrl_c_stops(control) as ctrl_c, store, recorder:
             ended = trainer.run()
+    except StoreError as exc:  # the history cannot be written: the file went away, disk full
+        printer.clear_progress()
+        say(f"lrtui: error: {exc}")
+        return 1
     finally:
         printer.clear_progress()
+    if printer.pipe_closed:
+        silence_stdout()
+        return 141
+    if printer.out_error is not None:
+        return 1
     if ctrl_c.pressed or any(e.status == "stopped" for e in ended):
         return 130
     if any(e.status == "failed" for e in ended):

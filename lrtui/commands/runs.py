@@ -1,6 +1,10 @@
 """`lrtui runs list | show ID | export [ID ...] | delete ID ...`: the run history, headless.
 
-Reading commands never create a database: on a path with no file yet they report no runs.
+Reading commands (list, show, export) open the database read-only and never create, upgrade
+(except an older schema, once, where the file is writable) or mark anything: on a path with no
+file yet, or an empty file, they report no runs; a chmod 444 file or a read-only mount reads fine.
+A run whose stored config or steps cannot be read is listed as damaged and reported by show and
+export (exit 1) without hiding the others.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from lrtui.commands import UsageError
 from lrtui.report import (
     EPOCH_FIELDS,
     STEP_FIELDS,
-    atomic_write,
     epoch_dict,
     epoch_rows,
     epoch_table,
@@ -32,8 +35,10 @@ from lrtui.report import (
     step_rows,
     to_csv,
     to_json,
+    write_file,
 )
 from lrtui.store import (
+    DamagedRunError,
     RunRecord,
     Store,
     StoreError,
@@ -116,13 +121,21 @@ def main(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _existing(path: Path) -> Iterator[Store | None]:
-    """The store at path, or None when no file is there yet (reading must not create one)."""
+    """The store at path opened read-only, or None when no file (or an empty one) is there yet:
+    reading must not create or change anything."""
     if not path.exists():
         check_location(path)
         yield None
         return
-    with Store(path) as store:
-        yield store
+    with Store(path, read_only=True) as store:
+        yield None if store.empty else store
+
+
+def _report_damage(messages: Sequence[str]) -> int:
+    """One stderr line per damaged run; exit code 1 when there was any."""
+    for message in messages:
+        print(f"lrtui: error: {message}", file=sys.stderr)
+    return 1 if messages else 0
 
 
 def _unknown(run_id: int, path: Path) -> UsageError:
@@ -192,7 +205,7 @@ def _list(args: argparse.Namespace, path: Path) -> int:
             f"{r.epochs_done}/{r.epochs}",
             fmt_num(r.best_valid_loss),
             fmt_acc(r.best_valid_acc),
-            r.status,
+            f"{r.status} (damaged)" if r.damaged else r.status,
             fmt_when(r.started_at),
         ]
         for r in runs
@@ -221,19 +234,24 @@ def _show(args: argparse.Namespace, path: Path) -> int:
             raise _unknown(args.id, path)
         run = store.get_run(args.id)
         epochs = store.epochs(args.id)
-    code = _code_or_reason(run)
+    damage = [f"run {run.id} in {path} is damaged: {run.damaged}"] if run.damaged else []
+    code = _code_or_reason(run) if not run.damaged else f"# cannot read this run's {run.damaged}\n"
     if args.json:
         out = {**run.to_dict(), "epochs": [epoch_dict(run, e) for e in epochs], "code": code}
         print(json.dumps(out, indent=2, allow_nan=False))
-        return 0
+        return _report_damage(damage)
     print(f"Run {run.id}")
     for key, value in run_facts(run):
         print(f"  {key:<10} {value}")
+    if run.damaged:
+        print(f"  {'damaged':<10} {run.damaged}")
     print("\nConfig")
     flat = flat_config(run.config)
     width = max((len(k) for k in flat), default=0)
     for key, value in flat.items():
         print(f"  {key:<{width}}  {json.dumps(value, sort_keys=True)}")
+    if not flat:
+        print("  (unreadable)" if run.damaged else "  (empty)")
     print("\nEpochs")
     if epochs:
         columns, rows = epoch_table(epochs)
@@ -243,7 +261,7 @@ def _show(args: argparse.Namespace, path: Path) -> int:
         print("  (no epoch finished)")
     print("\nPyTorch code")
     print(_indent(code))
-    return 0
+    return _report_damage(damage)
 
 
 def _indent(text: str) -> str:
@@ -254,38 +272,49 @@ def _indent(text: str) -> str:
 # export
 
 
-def _export_rows(store: Store | None, ids: list[int], steps: bool) -> list[dict[str, Any]]:
+def _export_rows(
+    store: Store | None, ids: list[int], steps: bool
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of every run that reads, and one message per damaged run left out (its epochs
+    still export when only its config is damaged)."""
     if store is None:
         runs: list[RunRecord] = []
     else:
         runs = store.get_runs(ids) if ids else store.list_runs()
     rows: list[dict[str, Any]] = []
+    damage: list[str] = []
     for run in runs:
         assert store is not None
         if steps:
-            rows += step_rows(run.id, store.steps(run.id))
+            try:
+                rows += step_rows(run.id, store.steps(run.id))
+            except DamagedRunError as exc:
+                damage.append(f"{exc}; its steps are left out")
         else:
+            if run.damaged:
+                damage.append(f"run {run.id} in {store.path} is damaged: {run.damaged}")
             rows += epoch_rows(run, store.epochs(run.id))
-    return rows
+    return rows, damage
 
 
 def _render(rows: list[dict[str, Any]], fields: Sequence[str], fmt: str) -> str:
     return to_json(rows) if fmt == "json" else to_csv(rows, fields)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write `path` so that readers never see half a file (lrtui.report.atomic_write); -o errors."""
+def write_output(path: Path, text: str) -> Path:
+    """Write `-o FILE` with lrtui.report.write_file (a file is replaced atomically; a device or
+    FIFO is written through; a symlink's target is written); problems become one -o line."""
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"-o: {path} is a folder (got {path})")
     if not parent.is_dir():
         raise UsageError(f"-o: the folder {parent} does not exist (got {path})")
     try:
-        atomic_write(path, text)
+        return write_file(path, text)
     except OSError as exc:
         if exc.filename == str(parent):
             raise UsageError(f"-o: cannot write in {parent}: {exc.strerror} (got {path})") from None
-        raise UsageError(f"-o: cannot write {path}: {exc.strerror}") from None
+        raise UsageError(f"-o: cannot write {exc.filename or path}: {exc.strerror}") from None
 
 
 def _export(args: argparse.Namespace, path: Path) -> int:
@@ -295,15 +324,15 @@ def _export(args: argparse.Namespace, path: Path) -> int:
     with _existing(path) as store:
         if store is None and ids:
             raise _unknown(ids[0], path)
-        rows = _export_rows(store, ids, args.steps)
+        rows, damage = _export_rows(store, ids, args.steps)
     text = _render(rows, STEP_FIELDS if args.steps else EPOCH_FIELDS, fmt)
     if out is None:
         sys.stdout.write(text)
     else:
-        write_atomically(out, text)
+        write_output(out, text)
         what = "step" if args.steps else "epoch"
         print(f"Wrote {len(rows)} {what} rows to {out}.", file=sys.stderr)
-    return 0
+    return _report_damage(damage)
 
 
 # ---------------------------------------------------------------------------------------------
