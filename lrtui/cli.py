@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from lrtui import __version__
-from lrtui.commands import UsageError
+from lrtui.commands import UsageError, glue_dash_values
 
 # name -> (module under lrtui.commands, one-line help). Order is the order `--help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(glue_dash_values(parser, sys.argv[1:] if argv is None else argv))
     try:
         if args.command is None:
             from lrtui.commands import tui

@@ -120,7 +120,7 @@ def shown(value: object) -> str:
 
 #: Most epochs of a run (and a warm-up): far beyond any MNIST schedule, small enough that a run's
 #: per-epoch rows and a preview stay bounded.
-MAX_EPOCHS = 100_000
+MAX_EPOCHS = 1_000_000
 #: Largest batch: above every dataset's training split (60,000), so "all of it" can be asked for.
 MAX_BATCH_SIZE = 100_000
 #: Seeds are 32-bit, like numpy's; `independent_seeds` adds the run's index.
@@ -296,7 +296,7 @@ def problem(f: Field, value: Any, echo: str | None = None) -> str | None:
     if f.kind in ("float", "float_list") and isinstance(value, int | float):
         x = float(value)
         if math.isnan(x) or (math.isinf(x) and not (f.allow_inf and x > 0)):
-            return f"must be {f.rule()} (got {got})"
+            return f"must be{_bound_text(f) or ' a finite number'} (got {got})"
         too_low = f.low is not None and (x <= f.low if f.low_open else x < f.low)
         too_high = f.high is not None and (x >= f.high if f.high_open else x > f.high)
         if too_low or too_high:
