@@ -314,6 +314,8 @@ def check(f: Field, value: Any, name: str, echo: str | None = None) -> Any:
 
 
 _INT_RE = re.compile(r"[+-]?\d+(_\d+)*")
+#: How infinity is written on purpose (a finite-looking number that overflows is refused).
+_INF_RE = re.compile(r"[+-]?(inf|infinity)", re.IGNORECASE)
 
 
 def parse_int(text: str) -> int | None:
@@ -347,7 +349,9 @@ def from_text(f: Field, text: str, name: str | None = None) -> Any:
         return check(f, value, name, text)
     if f.kind == "float":
         x = parse_float(text)
-        if x is None or math.isnan(x) or (math.isinf(x) and not (f.allow_inf and x > 0)):
+        overflow = x is not None and math.isinf(x) and not _INF_RE.fullmatch(text.strip())
+        bad = x is None or math.isnan(x) or (math.isinf(x) and not (f.allow_inf and x > 0))
+        if bad or overflow:
             raise FieldError(name, f"must be {f.rule()} (got {shown(text)})")
         return check(f, x, name, text)
     if f.kind in ("int_list", "float_list"):

@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 import sys
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from lrtui.commands import UsageError
@@ -116,7 +117,19 @@ def _metrics(text: str | None, epochs: int) -> list[float] | None:
     return values
 
 
-def main(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class Numbers:
+    """The numeric flags of a preview, read and checked."""
+
+    epochs: int
+    steps_per_epoch: int
+    base_lr: float
+    shape: OptimizerShape
+    metrics: list[float] | None
+
+
+def read_numbers(args: argparse.Namespace) -> Numbers:
+    """Every numeric flag through the fields table; UsageError (one line) on the first bad one."""
     epochs: int = _value(EPOCHS, args.epochs)
     steps_per_epoch: int = _value(STEPS_PER_EPOCH, args.steps_per_epoch)
     base_lr: float = _value(LR, args.lr)
@@ -124,6 +137,13 @@ def main(args: argparse.Namespace) -> int:
     too_long = preview_steps_problem(epochs, steps_per_epoch)
     if too_long:
         raise UsageError(f"{EPOCHS.flag} x {STEPS_PER_EPOCH.flag}: {too_long}")
+    return Numbers(epochs, steps_per_epoch, base_lr, shape, _metrics(args.metrics, epochs))
+
+
+def main(args: argparse.Namespace) -> int:
+    numbers = read_numbers(args)
+    epochs, steps_per_epoch, base_lr = numbers.epochs, numbers.steps_per_epoch, numbers.base_lr
+    shape, metrics = numbers.shape, numbers.metrics
     try:
         spec = parse_spec(args.spec)
     except SpecError as exc:
@@ -133,7 +153,6 @@ def main(args: argparse.Namespace) -> int:
     if errors:
         field, message = next(iter(errors.items()))
         raise UsageError(f"{field}: {message}")
-    metrics = _metrics(args.metrics, epochs)
     try:
         result = preview(
             spec,

@@ -211,8 +211,10 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
     except RecursionError:
         raise UsageError(f"{path}: invalid TOML: nested too deeply") from None
-    except ValueError as exc:  # an integer past Python's digit limit
-        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    except ValueError:  # int() of an integer past Python's digit limit
+        raise UsageError(
+            f"{path}: invalid TOML: an integer longer than {sys.get_int_max_str_digits()} digits"
+        ) from None
 
 
 @dataclass
