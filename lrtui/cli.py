@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from lrtui import __version__
-from lrtui.commands import OutputError, UsageError, guarded_stdout, say, silence_stdout
+from lrtui.commands import (
+    OutputError,
+    UsageError,
+    glue_dash_values,
+    guarded_stdout,
+    say,
+    silence_stdout,
+)
 
 # name -> (module under lrtui.commands, one-line help). Order is the order `--help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -76,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()  # imports every command (torch, for some): Ctrl+C here is 130 too
-    args = parser.parse_args(argv)
+    args = parser.parse_args(glue_dash_values(parser, sys.argv[1:] if argv is None else argv))
     if args.command is None:
         from lrtui.commands import tui
 

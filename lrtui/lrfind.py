@@ -36,6 +36,7 @@ import torch
 
 from lrtui.data import DeviceDataset, load_with_fallback, to_device
 from lrtui.engine import Control, check_batch, cpu_threads, resolve_device, train_steps
+from lrtui.fields import MAX_FIND_LR_STEPS, MIN_FIND_LR_STEPS
 from lrtui.model import OptimizerConfig, RunConfig
 from lrtui.store import NewRangeTest, Store
 
@@ -59,8 +60,8 @@ __all__ = [
 ]
 
 #: Fewest and most steps a sweep may have (fewer leave nothing to read once the ends are skipped).
-MIN_STEPS = 10
-MAX_STEPS = 100_000
+MIN_STEPS = MIN_FIND_LR_STEPS
+MAX_STEPS = MAX_FIND_LR_STEPS
 
 #: Suggestion methods, in display order, each with its one-line description.
 METHODS: dict[str, str] = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
@@ -19,6 +18,7 @@ from typing import Any, Literal, cast, get_args
 import torch
 from torch import Tensor, nn
 
+from lrtui import fields
 from lrtui.schedulers import OptimizerShape, SchedulerSpec
 
 OptimizerName = Literal["sgd", "adam", "adamw"]
@@ -186,13 +186,10 @@ def validate_optimizer(opt: OptimizerConfig, prefix: str = "optimizer.") -> dict
     errors: dict[str, str] = {}
     if opt.name not in OPTIMIZERS:
         errors[prefix + "name"] = f"must be one of {', '.join(OPTIMIZERS)} (got {opt.name!r})"
-    if not (math.isfinite(opt.weight_decay) and opt.weight_decay >= 0):
-        errors[prefix + "weight_decay"] = f"must be >= 0 (got {opt.weight_decay:g})"
+    _bounded(errors, prefix + "weight_decay", fields.WEIGHT_DECAY, opt.weight_decay)
     if opt.name == "sgd":
-        if not (0 <= opt.momentum < 1):
-            errors[prefix + "momentum"] = f"must be in [0, 1) (got {opt.momentum:g})"
-        if not (0 <= opt.dampening <= 1):
-            errors[prefix + "dampening"] = f"must be in [0, 1] (got {opt.dampening:g})"
+        _bounded(errors, prefix + "momentum", fields.MOMENTUM, opt.momentum)
+        _bounded(errors, prefix + "dampening", fields.DAMPENING, opt.dampening)
         if opt.nesterov and (opt.momentum <= 0 or opt.dampening != 0):
             errors[prefix + "nesterov"] = (
                 "needs momentum > 0 and dampening = 0 "
@@ -200,11 +197,16 @@ def validate_optimizer(opt: OptimizerConfig, prefix: str = "optimizer.") -> dict
             )
     else:
         for i, beta in enumerate(opt.betas):
-            if not (0 <= beta < 1):
-                errors[f"{prefix}betas[{i}]"] = f"must be in [0, 1) (got {beta:g})"
-        if not (math.isfinite(opt.eps) and opt.eps > 0):
-            errors[prefix + "eps"] = f"must be > 0 (got {opt.eps:g})"
+            _bounded(errors, f"{prefix}betas[{i}]", fields.BETAS, beta)
+        _bounded(errors, prefix + "eps", fields.EPS, opt.eps)
     return errors
+
+
+def _bounded(errors: dict[str, str], key: str, f: fields.Field, value: Any) -> None:
+    """Record the field's range problem (lrtui.fields owns every bound) under `key`."""
+    message = fields.problem(f, value)
+    if message:
+        errors[key] = message
 
 
 def validate_config(config: RunConfig, *, steps_per_epoch: int | None = None) -> dict[str, str]:
@@ -216,18 +218,19 @@ def validate_config(config: RunConfig, *, steps_per_epoch: int | None = None) ->
     errors: dict[str, str] = {}
     if not config.dataset:
         errors["dataset"] = "must name a dataset (got '')"
+    if len(config.hidden) > fields.MAX_LAYERS:
+        errors["hidden"] = f"at most {fields.MAX_LAYERS} layers (got {len(config.hidden)})"
     for width in config.hidden:
-        if not isinstance(width, int) or width < 1:
-            errors["hidden"] = f"every layer width must be an integer >= 1 (got {width!r})"
+        message = fields.problem(fields.HIDDEN, width)
+        if not isinstance(width, int) or isinstance(width, bool) or message:
+            errors.setdefault(
+                "hidden", f"every layer width {message or f'must be an integer (got {width!r})'}"
+            )
             break
-    if not (math.isfinite(config.lr) and config.lr > 0):
-        errors["lr"] = f"must be > 0 (got {config.lr:g})"
-    if config.batch_size < 1:
-        errors["batch_size"] = f"must be an integer >= 1 (got {config.batch_size})"
-    if config.epochs < 1:
-        errors["epochs"] = f"must be an integer >= 1 (got {config.epochs})"
-    if config.seed < 0:
-        errors["seed"] = f"must be an integer >= 0 (got {config.seed})"
+    _bounded(errors, "lr", fields.LR, config.lr)
+    _bounded(errors, "batch_size", fields.BATCH_SIZE, config.batch_size)
+    _bounded(errors, "epochs", fields.EPOCHS, config.epochs)
+    _bounded(errors, "seed", fields.SEED, config.seed)
     if not _DEVICE_RE.match(config.device):
         errors["device"] = f"must be auto, cpu, cuda, cuda:N or mps (got {config.device!r})"
     errors.update(validate_optimizer(config.optimizer))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 import signal
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any, Protocol, TextIO, cast
@@ -126,3 +127,61 @@ def ctrl_c_stops(control: _Stoppable) -> Iterator[CtrlC]:
     finally:
         if installed:
             signal.signal(signal.SIGINT, previous)
+
+
+def glue_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """`argv` with every value that starts with '-' glued to its option (`-s -StepLR` ->
+    `-s=-StepLR`, `--lr -1e-3` -> `--lr=-1e-3`), so argparse hands it to the option instead of
+    stopping with its usage text; the command then judges the value itself in one line.
+    A value that is itself an option of the command (`--epochs --json`) is left alone."""
+    out: list[str] = []
+    current = parser
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            out.extend(argv[i:])
+            break
+        takes_value, known, commands = _options_of(current)
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if (token in takes_value and nxt is not None and nxt.startswith("-") and nxt != "-"
+                and not _is_option(nxt, known)):
+            out.append(f"{token}={nxt}")
+            i += 2
+            continue
+        if token in commands:
+            current = commands[token]
+        elif token in takes_value:  # its value is the next token, whatever it is
+            out.append(token)
+            if nxt is not None:
+                out.append(nxt)
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def _options_of(
+    parser: argparse.ArgumentParser,
+) -> tuple[set[str], set[str], dict[str, argparse.ArgumentParser]]:
+    """(options that take one value, every option string, subcommand parsers) of one parser."""
+    takes_value: set[str] = set()
+    known: set[str] = set()
+    commands: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands.update(action.choices)
+        known.update(action.option_strings)
+        if action.option_strings and action.nargs is None:
+            takes_value.update(action.option_strings)
+    return takes_value, known, commands
+
+
+def _is_option(token: str, known: set[str]) -> bool:
+    """Whether argparse would read `token` as one of the parser's options (also `--opt=x` and
+    an abbreviation of a long option)."""
+    name = token.split("=", 1)[0]
+    if name in known:
+        return True
+    return name.startswith("--") and any(k.startswith(name) for k in known)

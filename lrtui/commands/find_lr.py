@@ -17,10 +17,24 @@ import itertools
 import math
 import shutil
 import sys
-from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any
 
 from lrtui.commands import UsageError, ctrl_c_stops, say, strict_json
+from lrtui.fields import (
+    BATCH_SIZE,
+    DIVERGE_FACTOR,
+    FIND_LR_END,
+    FIND_LR_START,
+    FIND_LR_STEPS,
+    HIDDEN,
+    MOMENTUM,
+    OPTIMIZER,
+    SEED,
+    WEIGHT_DECAY,
+    Field,
+    FieldError,
+    from_text,
+)
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
 
 if TYPE_CHECKING:
@@ -35,7 +49,6 @@ _SETTING_FLAGS = {
     "steps": "--steps",
     "diverge_factor": "--diverge-factor",
 }
-_T = TypeVar("_T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,11 +70,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--weight-decay", default="0", help="weight decay (default 0); a list")
     parser.add_argument("--hidden", default="64,32", help="hidden layer widths (default 64,32)")
-    parser.add_argument("--batch-size", default="32", help="batch size (default 32)")
-    parser.add_argument("--seed", default="0", help="seed of the initial weights and data order")
+    parser.add_argument(
+        "--batch-size", default="32", help=f"batch size (default 32; {BATCH_SIZE.rule()})"
+    )
+    parser.add_argument(
+        "--seed", default="0", help=f"seed of the initial weights and data order ({SEED.rule()})"
+    )
     parser.add_argument("--start", default="1e-7", help="LR of the first step (default 1e-7)")
     parser.add_argument("--end", default="10", help="LR of the last step (default 10)")
-    parser.add_argument("--steps", default="500", help="steps, one batch each (default 500)")
+    parser.add_argument(
+        "--steps",
+        default="500",
+        help=f"steps, one batch each (default 500; {FIND_LR_STEPS.rule()})",
+    )
     parser.add_argument(
         "--diverge-factor",
         default="4",
@@ -84,64 +105,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------------------- parsing
 
 
-def _number(flag: str, text: str, rule: str, ok: Callable[[float], bool]) -> float:
+def _value(f: Field, text: str) -> Any:
+    """A flag's value through the fields table (one UsageError line when it is bad)."""
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if math.isnan(value) or not ok(value):
-        raise UsageError(f"{flag}: must be {rule} (got {text})")
-    return value
+        return from_text(f, text)
+    except FieldError as exc:
+        raise UsageError(str(exc)) from None
 
 
-def _integer(flag: str, text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{flag}: must be an integer >= {minimum} (got {text})") from None
-    if value < minimum:
-        raise UsageError(f"{flag}: must be an integer >= {minimum} (got {text})")
-    return value
-
-
-def _items(flag: str, text: str, convert: Callable[[str], _T]) -> list[_T]:
+def _items(f: Field, text: str) -> list[Any]:
+    """A list flag: each comma-separated item is one value of field `f` (repeats dropped)."""
     parts = [p.strip() for p in text.split(",")]
     if not text.strip() or any(not p for p in parts):
-        raise UsageError(f"{flag}: must be a value or a comma-separated list (got {text!r})")
-    return [convert(p) for p in dict.fromkeys(parts)]
-
-
-def _optimizer_name(text: str) -> OptimizerName:
-    name = text.lower()
-    if name not in ("sgd", "adam", "adamw"):
-        raise UsageError(f"--optimizer: must be sgd, adam or adamw (got {text})")
-    return cast(OptimizerName, name)
+        raise UsageError(f"{f.flag}: must be a value or a comma-separated list (got {text!r})")
+    return [_value(f, p) for p in dict.fromkeys(parts)]
 
 
 def build(args: argparse.Namespace) -> tuple[list[RunConfig], SweepSettings]:
     """The curves' configs and the sweep settings from the command line (UsageError if bad)."""
     from lrtui.lrfind import SweepSettings, validate_settings
 
-    unit = "a number in [0, 1)"
-    names = _items("--optimizer", args.optimizer, _optimizer_name)
+    names: list[OptimizerName] = _items(OPTIMIZER, args.optimizer)
     momenta: list[float | None] = [None]
     if args.momentum is not None:
-        momenta = list(
-            _items("--momentum", args.momentum, lambda t: _number("--momentum", t, unit, _unit))
-        )
-    decays = _items(
-        "--weight-decay",
-        args.weight_decay,
-        lambda t: _number("--weight-decay", t, "a number >= 0", _nonnegative),
-    )
-    hidden = tuple(_items("--hidden", args.hidden, lambda t: _integer("--hidden", t, 1)))
-    batch_size = _integer("--batch-size", args.batch_size, 1)
-    seed = _integer("--seed", args.seed, 0)
+        momenta = list(_items(MOMENTUM, args.momentum))
+    decays: list[float] = _items(WEIGHT_DECAY, args.weight_decay)
+    hidden = tuple(_value(HIDDEN, args.hidden))
+    batch_size: int = _value(BATCH_SIZE, args.batch_size)
+    seed: int = _value(SEED, args.seed)
     settings = SweepSettings(
-        start=_number("--start", args.start, "a number > 0", _positive),
-        end=_number("--end", args.end, "a number > 0", _positive),
-        steps=_integer("--steps", args.steps, 10),
-        diverge_factor=_number("--diverge-factor", args.diverge_factor, "a number > 1", _above_1),
+        start=_value(FIND_LR_START, args.start),
+        end=_value(FIND_LR_END, args.end),
+        steps=_value(FIND_LR_STEPS, args.steps),
+        diverge_factor=_value(DIVERGE_FACTOR, args.diverge_factor),
     )
     problems = validate_settings(settings)
     if problems:
@@ -178,22 +174,6 @@ def build(args: argparse.Namespace) -> tuple[list[RunConfig], SweepSettings]:
             raise UsageError(f"{flag}: {message}")
         configs.append(config)
     return configs, settings
-
-
-def _unit(x: float) -> bool:
-    return 0 <= x < 1
-
-
-def _nonnegative(x: float) -> bool:
-    return math.isfinite(x) and x >= 0
-
-
-def _positive(x: float) -> bool:
-    return math.isfinite(x) and x > 0
-
-
-def _above_1(x: float) -> bool:
-    return x > 1  # inf allowed: never stop early
 
 
 # ------------------------------------------------------------------------------- output

@@ -11,9 +11,23 @@ import argparse
 import math
 import shutil
 import sys
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from lrtui.commands import UsageError, strict_json
+from lrtui.fields import (
+    EPOCHS,
+    LR,
+    MAX_PREVIEW_STEPS,
+    METRICS,
+    MOMENTUM,
+    OPTIMIZER,
+    STEPS_PER_EPOCH,
+    Field,
+    FieldError,
+    from_text,
+    preview_steps_problem,
+)
 from lrtui.schedulers import (
     OptimizerShape,
     Preview,
@@ -26,7 +40,7 @@ from lrtui.schedulers import (
     warnings_of,
 )
 
-MAX_STEPS = 2_000_000
+MAX_STEPS = MAX_PREVIEW_STEPS
 """Longest run a preview steps through (each step is a real torch scheduler step)."""
 
 _CADENCE_TEXT = {
@@ -45,9 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scheduler spec, e.g. StepLR:step_size=10,gamma=0.1 or "
         '"LinearLR:total_iters=5 -> CosineAnnealingLR"',
     )
-    parser.add_argument("--epochs", default="25", help="epochs in the run (default 25)")
     parser.add_argument(
-        "--steps-per-epoch", default="1", help="optimizer steps (batches) per epoch (default 1)"
+        "--epochs", default="25", help=f"epochs in the run (default 25; {EPOCHS.rule()})"
+    )
+    parser.add_argument(
+        "--steps-per-epoch",
+        default="1",
+        help=f"optimizer steps (batches) per epoch (default 1; {STEPS_PER_EPOCH.rule()}); "
+        f"at most {MAX_PREVIEW_STEPS} steps in all",
     )
     parser.add_argument("--lr", default="0.1", help="the optimizer's base LR (default 0.1)")
     parser.add_argument(
@@ -70,36 +89,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", action="store_true", help="log-scale Y axis on the chart")
 
 
-def _int(flag: str, text: str) -> int:
+def _value(f: Field, text: str) -> Any:
+    """A flag's value through the fields table (one UsageError line when it is bad)."""
     try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{flag}: must be an integer >= 1 (got {text})") from None
-    if value < 1:
-        raise UsageError(f"{flag}: must be an integer >= 1 (got {text})")
-    return value
-
-
-def _float(flag: str, text: str, *, positive: bool = False, unit: bool = False) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if unit and not (math.isfinite(value) and 0 <= value < 1):
-        raise UsageError(f"{flag}: must be a number in [0, 1) (got {text})")
-    if not math.isfinite(value) or (positive and value <= 0):
-        raise UsageError(f"{flag}: must be a number{' > 0' if positive else ''} (got {text})")
-    return value
+        return from_text(f, text)
+    except FieldError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _shape(args: argparse.Namespace) -> OptimizerShape:
-    name = str(args.optimizer).lower()
-    if name not in ("sgd", "adam", "adamw"):
-        raise UsageError(f"--optimizer: must be sgd, adam or adamw (got {args.optimizer})")
-    typed = cast(Literal["sgd", "adam", "adamw"], name)
+    typed = cast(Literal["sgd", "adam", "adamw"], _value(OPTIMIZER, args.optimizer))
     if args.momentum is None:
         return OptimizerShape(typed)
-    momentum = _float("--momentum", args.momentum, unit=True)
+    momentum = float(_value(MOMENTUM, args.momentum))
     if typed == "sgd":
         return OptimizerShape(typed, momentum=momentum)
     return OptimizerShape(typed, betas=(momentum, OptimizerShape().betas[1]))
@@ -108,30 +110,39 @@ def _shape(args: argparse.Namespace) -> OptimizerShape:
 def _metrics(text: str | None, epochs: int) -> list[float] | None:
     if text is None:
         return None
-    values: list[float] = []
-    for item in text.split(","):
-        try:
-            value = float(item)
-        except ValueError:
-            raise UsageError(f"--metrics: must be comma-separated numbers (got {item!r})") from None
-        if not math.isfinite(value):
-            raise UsageError(f"--metrics: must be finite numbers (got {item})")
-        values.append(value)
+    values: list[float] = _value(METRICS, text)
     if len(values) < epochs:
         raise UsageError(f"--metrics: need one value per epoch ({epochs}), got {len(values)}")
     return values
 
 
-def main(args: argparse.Namespace) -> int:
-    epochs = _int("--epochs", args.epochs)
-    steps_per_epoch = _int("--steps-per-epoch", args.steps_per_epoch)
-    base_lr = _float("--lr", args.lr, positive=True)
+@dataclass(frozen=True)
+class Numbers:
+    """The numeric flags of a preview, read and checked."""
+
+    epochs: int
+    steps_per_epoch: int
+    base_lr: float
+    shape: OptimizerShape
+    metrics: list[float] | None
+
+
+def read_numbers(args: argparse.Namespace) -> Numbers:
+    """Every numeric flag through the fields table; UsageError (one line) on the first bad one."""
+    epochs: int = _value(EPOCHS, args.epochs)
+    steps_per_epoch: int = _value(STEPS_PER_EPOCH, args.steps_per_epoch)
+    base_lr: float = _value(LR, args.lr)
     shape = _shape(args)
-    if epochs * steps_per_epoch > MAX_STEPS:
-        raise UsageError(
-            f"--epochs x --steps-per-epoch: at most {MAX_STEPS} steps in a preview "
-            f"(got {epochs * steps_per_epoch})"
-        )
+    too_long = preview_steps_problem(epochs, steps_per_epoch)
+    if too_long:
+        raise UsageError(f"{EPOCHS.flag} x {STEPS_PER_EPOCH.flag}: {too_long}")
+    return Numbers(epochs, steps_per_epoch, base_lr, shape, _metrics(args.metrics, epochs))
+
+
+def main(args: argparse.Namespace) -> int:
+    numbers = read_numbers(args)
+    epochs, steps_per_epoch, base_lr = numbers.epochs, numbers.steps_per_epoch, numbers.base_lr
+    shape, metrics = numbers.shape, numbers.metrics
     try:
         spec = parse_spec(args.spec)
     except SpecError as exc:
@@ -144,7 +155,6 @@ def main(args: argparse.Namespace) -> int:
     if errors:
         field, message = next(iter(errors.items()))
         raise UsageError(f"{field}: {message}")
-    metrics = _metrics(args.metrics, epochs)
     try:
         result = preview(
             spec,

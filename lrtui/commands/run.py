@@ -33,12 +33,26 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, cast
 
 from lrtui.commands import OutputError, UsageError, ctrl_c_stops, say, silence_stdout
+from lrtui.fields import (
+    BATCH_SIZE,
+    BY_TOML,
+    EPOCHS,
+    FIELDS,
+    HIDDEN,
+    MAX_SEED,
+    RUN_ID,
+    SEED,
+    Field,
+    FieldError,
+    from_text,
+    from_toml,
+    shown,
+)
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
 from lrtui.schedulers import (
     SchedulerSpec,
@@ -92,14 +106,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "kmnist or mnist-sample",
     )
     parser.add_argument("--data-dir", default=sup, help="folder with (or receiving) the dataset")
-    parser.add_argument("--epochs", help="epochs (default 25)")
-    parser.add_argument("--batch-size", help="batch size (default 32)")
+    parser.add_argument("--epochs", help=f"epochs (default 25; {EPOCHS.rule()})")
+    parser.add_argument("--batch-size", help=f"batch size (default 32; {BATCH_SIZE.rule()})")
     parser.add_argument("--optimizer", help="sgd (default), adam or adamw")
     parser.add_argument("--lr", help="base learning rate (default 0.1)")
     parser.add_argument("--momentum", help="SGD momentum (default 0), or Adam/AdamW beta1")
     parser.add_argument("--weight-decay", help="weight decay (default 0)")
-    parser.add_argument("--hidden", help="hidden layer widths, e.g. 64,32 (default) or 256,128")
-    parser.add_argument("--seed", help="seed of the initial weights and data order (default 0)")
+    parser.add_argument(
+        "--hidden",
+        help="hidden layer widths, e.g. 64,32 (default) or 256,128 "
+        f"(at most {HIDDEN.max_items} layers, each {HIDDEN.rule()})",
+    )
+    parser.add_argument(
+        "--seed",
+        help=f"seed of the initial weights and data order (default 0; {SEED.rule()})",
+    )
     parser.add_argument(
         "--independent-seeds",
         action="store_true",
@@ -130,95 +151,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------------------- parsing
 
 
-def _int(flag: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, str):
-        with suppress(ValueError):
-            value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UsageError(f"{flag}: must be an integer >= {minimum} (got {value})")
-    return value
-
-
-def _float(flag: str, value: object) -> float:
-    if isinstance(value, str):
-        with suppress(ValueError):
-            value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise UsageError(f"{flag}: must be a number (got {value})")
-    return float(value)
-
-
-def _hidden(flag: str, value: object) -> tuple[int, ...]:
-    if isinstance(value, str):
-        items: list[object] = [v.strip() for v in value.split(",")] if value.strip() else []
-    elif isinstance(value, list):
-        items = list(value)
-    else:
-        raise UsageError(f"{flag}: must be layer widths like 64,32 (got {value})")
-    if not items:
-        raise UsageError(f"{flag}: must be layer widths like 64,32 (got {value!r})")
-    return tuple(_int(flag, item) for item in items)
-
-
-def _bool(flag: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise UsageError(f"{flag}: must be true or false (got {value})")
-    return value
-
-
 @dataclass
 class _Settings:
-    """Run settings gathered from the file and the command line (None: not given)."""
+    """Run settings gathered from the file and the command line, with the name each was given
+    under (a flag, a file key), so a problem found later names what the user wrote."""
 
     values: dict[str, Any] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
 
-    def apply(self, source: dict[str, Any], where: str) -> None:
-        """Check and store each given value; `where` prefixes messages (a flag or file key)."""
+    def apply_text(self, source: dict[str, str | bool | None]) -> None:
+        """Command-line values (text; None: not given), each named by its flag."""
         for key, value in source.items():
             if value is None:
                 continue
-            flag = where.format(key=key)
-            self.values[key] = _convert(key, value, flag)
+            f = BY_TOML[key]
+            self.values[key] = value if isinstance(value, bool) else _text_value(f, value)
+            self.names[key] = f.flag
+
+    def apply_toml(self, source: dict[str, Any], where: str) -> None:
+        """Typed values from a config file; `where` prefixes their names ("cfg.toml: ")."""
+        for key, value in source.items():
+            name = f"{where}{key}"
+            self.values[key] = _toml_value(key, value, name)
+            self.names[key] = name
 
 
-def _convert(key: str, value: object, flag: str) -> Any:
-    if key in ("epochs", "batch_size"):
-        return _int(flag, value)
-    if key == "seed":
-        return _int(flag, value, minimum=0)
-    if key in ("lr", "momentum", "dampening", "weight_decay", "eps"):
-        return _float(flag, value)
-    if key == "hidden":
-        return _hidden(flag, value)
-    if key in ("nesterov", "independent_seeds"):
-        return _bool(flag, value)
-    if key == "betas":
-        if not isinstance(value, list) or len(value) != 2:
-            raise UsageError(f"{flag}: must be two numbers, e.g. [0.9, 0.999] (got {value})")
-        return (_float(flag, value[0]), _float(flag, value[1]))
-    if key == "optimizer":
-        name = str(value).lower()
-        if name not in ("sgd", "adam", "adamw"):
-            raise UsageError(f"{flag}: must be sgd, adam or adamw (got {value})")
-        return name
-    if key in ("dataset", "data_dir", "device"):
-        if not isinstance(value, str) or not value:
-            raise UsageError(f"{flag}: must be a non-empty string (got {value!r})")
-        return value
-    raise UsageError(f"{flag}: unknown setting")
+def _text_value(f: Field, text: str, name: str | None = None) -> Any:
+    try:
+        value = from_text(f, text, f.flag if name is None else name)
+    except FieldError as exc:
+        raise UsageError(str(exc)) from None
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _toml_value(key: str, value: object, name: str) -> Any:
+    f = BY_TOML.get(key)
+    if f is None:
+        raise UsageError(f"{name}: unknown setting")
+    try:
+        typed = from_toml(f, value, name)
+    except FieldError as exc:
+        raise UsageError(str(exc)) from None
+    return tuple(typed) if isinstance(typed, list) else typed
 
 
 def _read_toml(path: str) -> dict[str, Any]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"--config: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "a TOML file must be UTF-8"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
     except RecursionError:  # tomllib recurses per nested table: a 400-deep scheduler
         raise UsageError(f"{path}: invalid TOML: tables nested too deeply") from None
+    except ValueError:  # int() of an integer past Python's digit limit
+        raise UsageError(
+            f"{path}: invalid TOML: an integer longer than {sys.get_int_max_str_digits()} digits"
+        ) from None
 
 
 @dataclass
@@ -228,6 +226,7 @@ class _RunSpec:
     scheduler: SchedulerSpec
     label: str
     own: dict[str, Any]
+    names: dict[str, str] = field(default_factory=dict)  # own setting -> its name in the file
 
 
 def _parse_spec(text: str, flag: str) -> SchedulerSpec:
@@ -243,7 +242,7 @@ def _file_runs(path: str, data: dict[str, Any], settings: _Settings) -> list[_Ru
         if key != "run" and key not in CONFIG_KEYS:
             known = ", ".join((*CONFIG_KEYS, "run"))
             raise UsageError(f"{path}: unknown setting {key!r} (known: {known})")
-    settings.apply({k: v for k, v in data.items() if k != "run"}, f"{path}: {{key}}")
+    settings.apply_toml({k: v for k, v in data.items() if k != "run"}, f"{path}: ")
     if not isinstance(runs_table, list):
         raise UsageError(f"{path}: run: must be [[run]] tables")
     runs: list[_RunSpec] = []
@@ -265,20 +264,26 @@ def _file_runs(path: str, data: dict[str, Any], settings: _Settings) -> list[_Ru
             except SpecError as exc:
                 raise UsageError(f"{where}.scheduler: {exc}") from None
             label = str(spec)
-        else:
+        elif raw is None:
             raise UsageError(
                 f'{where}.scheduler: missing: give scheduler = "SPEC" or a [run.scheduler] table'
             )
+        else:
+            raise UsageError(
+                f"{where}.scheduler: must be a spec string or a [run.scheduler] table "
+                f"(got {shown(raw)})"
+            )
         if "label" in table:
             if not isinstance(table["label"], str):
-                raise UsageError(f"{where}.label: must be a string (got {table['label']!r})")
+                raise UsageError(f"{where}.label: must be a string (got {shown(table['label'])})")
             label = table["label"]
-        own = {
-            k: _convert(k, v, f"{where}.{k}")
-            for k, v in table.items()
-            if k not in ("scheduler", "label")
-        }
-        runs.append(_RunSpec(spec, label, own))
+        own: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        for k, v in table.items():
+            if k not in ("scheduler", "label"):
+                names[k] = f"{where}.{k}"
+                own[k] = _toml_value(k, v, names[k])
+        runs.append(_RunSpec(spec, label, own, names))
     return runs
 
 
@@ -298,6 +303,19 @@ def _optimizer(values: dict[str, Any]) -> OptimizerConfig:
     return opt
 
 
+def _problem_name(key: str, names: dict[str, str]) -> str:
+    """What the user wrote for the setting a `validate_config` key is about ('optimizer.betas[0]'
+    -> '--momentum' or 'cfg.toml: run[1].betas'); the setting's flag or key if not given."""
+    f = FIELDS.get(key.split("[")[0])
+    setting = f.toml if f is not None and f.toml else key
+    if setting == "betas" and "betas" not in names:
+        setting = "momentum"  # Adam/AdamW: --momentum is beta1
+    if setting in names:
+        return names[setting]
+    g = BY_TOML.get(setting)
+    return (g.flag or g.toml) if g is not None else setting
+
+
 def build_configs(
     args: argparse.Namespace, reruns: Sequence[RunConfig] = ()
 ) -> tuple[list[RunConfig], dict[str, Any]]:
@@ -306,21 +324,22 @@ def build_configs(
     runs: list[_RunSpec] = []
     if args.config:
         runs += _file_runs(args.config, _read_toml(args.config), settings)
-    cli = {
-        "dataset": getattr(args, "dataset", None),
-        "data_dir": getattr(args, "data_dir", None),
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "optimizer": args.optimizer,
-        "lr": args.lr,
-        "momentum": args.momentum,
-        "weight_decay": args.weight_decay,
-        "hidden": args.hidden,
-        "seed": args.seed,
-        "device": args.device,
-        "independent_seeds": args.independent_seeds,
-    }
-    settings.apply(cli, "--{key}")
+    settings.apply_text(
+        {
+            "dataset": getattr(args, "dataset", None),
+            "data_dir": getattr(args, "data_dir", None),
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "optimizer": args.optimizer,
+            "lr": args.lr,
+            "momentum": args.momentum,
+            "weight_decay": args.weight_decay,
+            "hidden": args.hidden,
+            "seed": args.seed,
+            "device": args.device,
+            "independent_seeds": args.independent_seeds,
+        }
+    )
     for text in args.spec:
         runs.append(_RunSpec(_parse_spec(text, "-s"), text.strip(), {}))
     if not runs and not reruns:
@@ -332,11 +351,17 @@ def build_configs(
     configs: list[RunConfig] = []
     for i, run in enumerate(runs):
         values = {**shared, **run.own}
+        names = {**settings.names, **run.names}
         if "seed" in run.own and not independent:
-            raise UsageError(f"run {i}: seed: a per-run seed needs independent_seeds = true")
+            raise UsageError(f"{names['seed']}: a per-run seed needs independent_seeds = true")
         seed = values.get("seed", 0)
         if independent and "seed" not in run.own:
             seed += i
+            if seed > MAX_SEED:
+                raise UsageError(
+                    f"{names.get('seed', SEED.flag)}: run {i}'s seed SEED+{i} must be at most "
+                    f"{MAX_SEED} (got {seed})"
+                )
         config = RunConfig(
             dataset=shared.get("dataset", "mnist"),
             hidden=values.get("hidden", (64, 32)),
@@ -352,7 +377,7 @@ def build_configs(
         problems = validate_config(config)
         if problems:
             key, message = next(iter(problems.items()))
-            raise UsageError(f"{_label(i, config)}: {key}: {message}")
+            raise UsageError(f"{_problem_name(key, names)}: {message}")
         configs.append(config)
     if reruns:
         if not configs:  # a pure rerun keeps its own dataset and device unless asked otherwise
@@ -365,7 +390,7 @@ def _stored_configs(ids: Sequence[str], db: str | None) -> list[RunConfig]:
     """The configs of stored runs for --rerun (bad id or database: one UsageError line)."""
     from lrtui.store import Store, StoreError, resolve_db_path
 
-    run_ids = [_int("--rerun", text) for text in ids]
+    run_ids = [_text_value(RUN_ID, text, "--rerun") for text in ids]
     path = resolve_db_path(db)
     if not path.exists():
         raise UsageError(f"--rerun: no run history at {path} (nothing has been stored there)")
@@ -378,8 +403,6 @@ def _stored_configs(ids: Sequence[str], db: str | None) -> list[RunConfig]:
         return [RunConfig.from_dict(d) for d in dicts]
     except (ValueError, TypeError, KeyError) as exc:
         raise UsageError(f"--rerun: this lrtui cannot read the stored config ({exc})") from None
-
-
 def _label(i: int, config: RunConfig) -> str:
     return f"run {i} ({config.label})" if config.label else f"run {i}"
 

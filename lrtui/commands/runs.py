@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lrtui.commands import UsageError
+from lrtui.fields import RUN_ID, FieldError, from_text
 from lrtui.report import (
     EPOCH_FIELDS,
     STEP_FIELDS,
@@ -74,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="A run's config, per-epoch numbers and the plain-PyTorch code of its schedule.",
     )
     _db_argument(p)
-    p.add_argument("id", type=int, metavar="ID", help="run id (see `lrtui runs list`)")
+    p.add_argument("id", metavar="ID", help="run id (see `lrtui runs list`)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser(
@@ -83,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Per-epoch rows of the given runs (all runs when no id is given).",
     )
     _db_argument(p)
-    p.add_argument("ids", type=int, nargs="*", metavar="ID", help="run ids (default: all)")
+    p.add_argument("ids", nargs="*", metavar="ID", help="run ids (default: all)")
     p.add_argument(
         "--format",
         choices=("csv", "json"),
@@ -96,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("delete", help="delete runs", description="Delete runs with their epochs.")
     _db_argument(p)
-    p.add_argument("ids", type=int, nargs="+", metavar="ID", help="run ids")
+    p.add_argument("ids", nargs="+", metavar="ID", help="run ids")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument(
         "--force",
@@ -112,10 +113,23 @@ def main(args: argparse.Namespace) -> int:
         "export": _export,
         "delete": _delete,
     }
+    _read_ids(args)
     path = resolve_db_path(getattr(args, "db", None))
     try:
         return commands[args.runs_command](args, path)
     except StoreError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _read_ids(args: argparse.Namespace) -> None:
+    """Run ids are read as text by argparse and parsed here: a bad one is one UsageError line
+    (not argparse's usage text), and one beyond SQLite's integers never reaches the database."""
+    try:
+        if isinstance(getattr(args, "id", None), str):
+            args.id = from_text(RUN_ID, args.id, RUN_ID.label)
+        if isinstance(getattr(args, "ids", None), list):
+            args.ids = [from_text(RUN_ID, text, RUN_ID.label) for text in args.ids]
+    except FieldError as exc:
         raise UsageError(str(exc)) from None
 
 
