@@ -212,7 +212,7 @@ def _read_toml(path: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
     except RecursionError:  # tomllib recurses per nested table: a 400-deep scheduler
-        raise UsageError(f"{path}: invalid TOML: tables nested too deeply") from None
+        raise UsageError(f"{path}: invalid TOML: nested too deeply") from None
     except ValueError:  # int() of an integer past Python's digit limit
         raise UsageError(
             f"{path}: invalid TOML: an integer longer than {sys.get_int_max_str_digits()} digits"
