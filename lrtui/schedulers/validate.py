@@ -9,7 +9,7 @@ from lrtui.schedulers.params import check_value, is_int
 from lrtui.schedulers.resolve import resolve_for_length, run_length, safe_cadence
 from lrtui.schedulers.spec import MAX_DEPTH, OptimizerShape, SchedulerSpec, depth_of
 
-CHEAP_DRY_RUN = 2_000
+CHEAP_DRY_RUN = 1_000
 """validate() steps the real scheduler over the whole run by itself when the run has at most this
 many scheduler steps (a few milliseconds); longer runs are stepped with dry_run=True (`lrtui run`
 before training starts), by the preview, and by the engine, which each name a failing step."""
