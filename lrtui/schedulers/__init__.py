@@ -31,7 +31,7 @@ from lrtui.schedulers.resolve import cadence_of, interval_of, resolve
 from lrtui.schedulers.spec import SchedulerSpec
 from lrtui.schedulers.syntax import format_spec, parse_spec, spec_from_toml
 from lrtui.schedulers.validate import validate
-from lrtui.schedulers.warmup import add_warmup, split_warmup
+from lrtui.schedulers.warmup import add_warmup, split_warmup, warmup_part
 
 __all__ = [
     "CATALOG",
@@ -68,5 +68,6 @@ __all__ = [
     "taking_lr",
     "to_code",
     "validate",
+    "warmup_part",
     "warnings_of",
 ]

@@ -123,9 +123,8 @@ class SchedulerInfo:
             "batch": "stepped after every optimizer step",
             "metric": "stepped with the valid loss",
         }[self.cadence]
-        extra = "; interval=epoch|step" if self.has_interval else ""
-        source = f" — {self.source}" if self.source else ""
-        return f"{self.help} ({when}{extra}){source}"
+        source = f"; {self.source}" if self.source else ""
+        return f"{self.help} ({when}{source})"
 
     def cycles_momentum(self, params: Mapping[str, Any]) -> bool:
         """Whether these values make the entry change momentum / beta1 during the run."""

@@ -160,11 +160,10 @@ def _validate_composite(
     known = {cadence for _, cadence in cadences if cadence is not None}
     if len(known) > 1:
         listed = ", ".join(f"{name}: {cadence}" for name, cadence in cadences if cadence)
-        add(
-            f"{prefix}.schedulers",
-            f"members must share one cadence (got {listed}): give every member the same "
-            "interval=epoch or interval=step",
-        )
+        hint = ""
+        if any("interval" in child.params for child in spec.children):
+            hint = ": give every member the same interval (epoch or step)"
+        add(f"{prefix}.schedulers", f"members must share one cadence (got {listed}){hint}")
     unit = run.unit
     milestones_ok = True
     if info.name == "SequentialLR":
