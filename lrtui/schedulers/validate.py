@@ -122,12 +122,13 @@ def _validate_into(
         add(prefix, "only SequentialLR and ChainedScheduler have member schedulers")
     resolved = resolve_in(spec, run)
     bad: set[str] = set()
+    values = {**spec.params, **resolved.params}  # a ratio resolve() replaced is checked too
     for param in info.every_param:
-        if param.name not in resolved.params:
+        if param.name not in values:
             continue
         if param.derived and param.name not in spec.params and bad:
             continue  # derived from a value already reported (step_size_down = step_size_up)
-        message = check_value(param, resolved.params[param.name], run)
+        message = check_value(param, values[param.name], run)
         if message:
             add(f"{prefix}.{param.name}", message)
             bad.add(param.name)
