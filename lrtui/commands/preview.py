@@ -27,6 +27,7 @@ from lrtui.schedulers import (
     validate,
     warnings_of,
 )
+from lrtui.schedulers.params import shown
 
 MAX_STEPS = 2_000_000
 """Longest run a preview steps through (each step is a real torch scheduler step)."""
@@ -103,9 +104,9 @@ def _int(flag: str, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise UsageError(f"{flag}: must be an integer >= 1 (got {text})") from None
+        raise UsageError(f"{flag}: must be an integer >= 1 (got {shown(text)})") from None
     if value < 1:
-        raise UsageError(f"{flag}: must be an integer >= 1 (got {text})")
+        raise UsageError(f"{flag}: must be an integer >= 1 (got {shown(text)})")
     return value
 
 
@@ -115,16 +116,18 @@ def _float(flag: str, text: str, *, positive: bool = False, unit: bool = False) 
     except ValueError:
         value = math.nan
     if unit and not (math.isfinite(value) and 0 <= value < 1):
-        raise UsageError(f"{flag}: must be a number in [0, 1) (got {text})")
+        raise UsageError(f"{flag}: must be a number in [0, 1) (got {shown(text)})")
     if not math.isfinite(value) or (positive and value <= 0):
-        raise UsageError(f"{flag}: must be a number{' > 0' if positive else ''} (got {text})")
+        raise UsageError(
+            f"{flag}: must be a number{' > 0' if positive else ''} (got {shown(text)})"
+        )
     return value
 
 
 def _shape(args: argparse.Namespace) -> OptimizerShape:
     name = str(args.optimizer).lower()
     if name not in ("sgd", "adam", "adamw"):
-        raise UsageError(f"--optimizer: must be sgd, adam or adamw (got {args.optimizer})")
+        raise UsageError(f"--optimizer: must be sgd, adam or adamw (got {shown(args.optimizer)})")
     typed = cast(Literal["sgd", "adam", "adamw"], name)
     if args.momentum is None:
         return OptimizerShape(typed)
@@ -142,9 +145,11 @@ def _metrics(text: str | None, epochs: int) -> list[float] | None:
         try:
             value = float(item)
         except ValueError:
-            raise UsageError(f"--metrics: must be comma-separated numbers (got {item!r})") from None
+            raise UsageError(
+                f"--metrics: must be comma-separated numbers (got {shown(repr(item))})"
+            ) from None
         if not math.isfinite(value):
-            raise UsageError(f"--metrics: must be finite numbers (got {item})")
+            raise UsageError(f"--metrics: must be finite numbers (got {shown(item)})")
         values.append(value)
     if len(values) < epochs:
         raise UsageError(f"--metrics: need one value per epoch ({epochs}), got {len(values)}")
@@ -159,7 +164,7 @@ def main(args: argparse.Namespace) -> int:
     if epochs * steps_per_epoch > MAX_STEPS:
         raise UsageError(
             f"--epochs x --steps-per-epoch: at most {MAX_STEPS} steps in a preview "
-            f"(got {epochs * steps_per_epoch})"
+            f"(got {shown(epochs * steps_per_epoch)})"
         )
     try:
         spec = parse_spec(args.spec)
