@@ -648,3 +648,39 @@ def test_preview_help_lists_the_recipes(capsys: pytest.CaptureFixture[str]) -> N
         assert name in out
     assert "get_cosine_schedule_with_warmup" in out and "fit_one_cycle" in out
     assert "interval=step" in out
+
+
+@pytest.mark.parametrize(
+    "text", ["CosineAnnealingLR:interval=step", "WarmupCosine:warmup_ratio=0.2", "StepLR"]
+)
+def test_preview_engine_store_runs_show_and_snippet_agree(tmp_path: Path, text: str) -> None:
+    from lrtui import report as R
+    from lrtui.recorder import Recorder
+    from lrtui.store import Store
+
+    data = to_device(synthetic(250, 64, seed=5), "cpu", torch.float64)
+    cfg = RunConfig(dataset="synthetic", hidden=(8,), batch_size=32, epochs=3, seed=1,
+                    device="cpu", scheduler=parse_spec(text))  # fmt: skip
+    with Store(tmp_path / "runs.db") as store:
+        with Recorder(store) as rec:
+            Trainer([cfg], rec, data=data, dtype=torch.float64).run()
+        run = store.list_runs()[0]
+        stored = S.SchedulerSpec.from_dict(store.get_config(run.id)["scheduler"])
+        steps = [lr for chunk in store.steps(run.id) for lr in chunk.lr]
+    result = preview(parse_spec(text), epochs=3, steps_per_epoch=8)
+    assert stored == result.spec  # resolved: T_max / warmup_steps in the unit of the interval
+    assert steps == result.lr_per_step
+    facts = dict(R.run_facts(run))
+    assert facts["scheduler"] == format_spec(result.spec)
+    code = R.pytorch_code(RunConfig.from_dict(run.config), run.steps_per_epoch)
+    per_step = S.cadence_of(result.spec) == "batch"
+    assert ("# after every optimizer.step() (once per batch):" in code) is per_step
+    assert ("# once per epoch, after that epoch's optimizer.step() calls:" in code) is not per_step
+    assert run.config["scheduler"] == result.spec.to_dict()
+
+
+def test_stored_specs_of_the_wrong_shape_are_spec_errors() -> None:
+    for bad in ([], {"params": {}}, {"name": "StepLR", "params": [1]},
+                {"name": "SequentialLR", "children": "StepLR"}):  # fmt: skip
+        with pytest.raises(SpecError):
+            SchedulerSpec.from_dict(bad)  # type: ignore[arg-type]
