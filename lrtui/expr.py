@@ -268,6 +268,79 @@ def _evaluate(node: ast.AST, env: dict[str, int | float]) -> Any:
     raise FormulaError(f"{_describe(node)} are not allowed in a formula")  # pragma: no cover
 
 
+Compiled = Callable[[dict[str, int | float]], Any]
+
+
+def _compile(node: ast.AST) -> Compiled:
+    """The checked tree as nested Python closures (no eval/compile of text): each node is walked
+    once here instead of at every step, with exactly `_evaluate`'s semantics."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        return lambda env: value
+    if isinstance(node, ast.Name):
+        name = node.id
+        if name in CONSTANTS:
+            constant = CONSTANTS[name]
+            return lambda env: env.get(name, constant)
+        return lambda env: env[name]
+    if isinstance(node, ast.BinOp):
+        left, right = _compile(node.left), _compile(node.right)
+        op = _power if isinstance(node.op, ast.Pow) else _BINOPS[type(node.op)]
+        return lambda env: op(left(env), right(env))
+    if isinstance(node, ast.UnaryOp):
+        operand, unary = _compile(node.operand), _UNARY[type(node.op)]
+        return lambda env: unary(operand(env))
+    if isinstance(node, ast.BoolOp):
+        parts = [_compile(sub) for sub in node.values]
+        if isinstance(node.op, ast.And):
+
+            def all_of(env: dict[str, int | float]) -> Any:
+                value: Any = None
+                for part in parts:
+                    value = part(env)
+                    if not value:
+                        return value
+                return value
+
+            return all_of
+
+        def any_of(env: dict[str, int | float]) -> Any:
+            value: Any = None
+            for part in parts:
+                value = part(env)
+                if value:
+                    return value
+            return value
+
+        return any_of
+    if isinstance(node, ast.Compare):
+        first = _compile(node.left)
+        chain = [
+            (_COMPARE[type(op)], _compile(c))
+            for op, c in zip(node.ops, node.comparators, strict=True)
+        ]
+
+        def compare(env: dict[str, int | float]) -> bool:
+            left = first(env)
+            for test, comparator in chain:
+                right = comparator(env)
+                if not test(left, right):
+                    return False
+                left = right
+            return True
+
+        return compare
+    if isinstance(node, ast.IfExp):
+        test, body, orelse = _compile(node.test), _compile(node.body), _compile(node.orelse)
+        return lambda env: body(env) if test(env) else orelse(env)
+    if isinstance(node, ast.Call):
+        assert isinstance(node.func, ast.Name)
+        function = FUNCTIONS[node.func.id][0]
+        args = [_compile(arg) for arg in node.args]
+        return lambda env: function(*(arg(env) for arg in args))
+    raise FormulaError(f"{_describe(node)} are not allowed in a formula")  # pragma: no cover
+
+
 @dataclass(frozen=True)
 class Formula:
     """A checked formula; calling it evaluates the tree for one value of each variable.
@@ -285,10 +358,16 @@ class Formula:
     constants: tuple[tuple[str, int | float], ...] = ()
     limits: bool = True
     _tree: ast.Expression = field(init=False, repr=False, compare=False)
+    _run: Compiled = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = (*self.variables, *self.aliases, *(name for name, _ in self.constants))
         object.__setattr__(self, "_tree", _parse(self.text, names, limits=self.limits))
+        object.__setattr__(self, "_run", _compile(self._tree.body))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and copied as its fields: the tree and closures are rebuilt from the text."""
+        return (Formula, (self.text, self.variables, self.aliases, self.constants, self.limits))
 
     @property
     def names(self) -> frozenset[str]:
@@ -309,7 +388,7 @@ class Formula:
         if self.aliases:
             env.update((alias, given[self.variables[0]]) for alias in self.aliases)
         try:
-            result = _evaluate(self._tree.body, env)
+            result = self._run(env)
             number = math.nan if isinstance(result, complex) else float(result)
         except ZeroDivisionError:
             raise FormulaError(f"{self.text}: division by zero at {self._where(given)}") from None
