@@ -227,53 +227,13 @@ def _power(base: Any, exponent: Any) -> Any:
     return base**exponent
 
 
-def _evaluate(node: ast.AST, env: dict[str, int | float]) -> Any:
-    """Evaluate a checked tree with Python's own number semantics (ints stay ints), so the result
-    is exactly what the generated `lambda epoch: ...` of `to_python()` computes."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Name):
-        return env[node.id] if node.id in env else CONSTANTS[node.id]
-    if isinstance(node, ast.BinOp):
-        left = _evaluate(node.left, env)
-        right = _evaluate(node.right, env)
-        if isinstance(node.op, ast.Pow):
-            return _power(left, right)
-        return _BINOPS[type(node.op)](left, right)
-    if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](_evaluate(node.operand, env))
-    if isinstance(node, ast.BoolOp):
-        is_and = isinstance(node.op, ast.And)
-        value: Any = None
-        for sub in node.values:
-            value = _evaluate(sub, env)
-            if (not value) if is_and else value:
-                return value
-        return value
-    if isinstance(node, ast.Compare):
-        left = _evaluate(node.left, env)
-        for op, comparator in zip(node.ops, node.comparators, strict=True):
-            right = _evaluate(comparator, env)
-            if not _COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
-    if isinstance(node, ast.IfExp):
-        chosen = node.body if _evaluate(node.test, env) else node.orelse
-        return _evaluate(chosen, env)
-    if isinstance(node, ast.Call):
-        assert isinstance(node.func, ast.Name)
-        args = [_evaluate(arg, env) for arg in node.args]
-        return FUNCTIONS[node.func.id][0](*args)
-    raise FormulaError(f"{_describe(node)} are not allowed in a formula")  # pragma: no cover
-
-
 Compiled = Callable[[dict[str, int | float]], Any]
 
 
 def _compile(node: ast.AST) -> Compiled:
-    """The checked tree as nested Python closures (no eval/compile of text): each node is walked
-    once here instead of at every step, with exactly `_evaluate`'s semantics."""
+    """The checked tree as nested Python closures (no eval/compile of text), each node walked once
+    here rather than at every step. Python's own number semantics (ints stay ints), so the result
+    is exactly what the generated `lambda epoch: ...` of `to_python()` computes."""
     if isinstance(node, ast.Constant):
         value = node.value
         return lambda env: value
