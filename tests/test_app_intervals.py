@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Select
 from test_app_support import make_app, settle, wait_for
+from textual.widgets import Select
 
 from lrtui import schedulers as S
 
