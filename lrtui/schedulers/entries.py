@@ -204,8 +204,8 @@ def _length_advice(param: str, *, must_cover: bool) -> Advise:
                 return [
                     Advice(
                         param,
-                        f"must cover the run's {length} steps (got {value}): "
-                        f"torch raises after step {value}",
+                        f"must cover the run's {length} {unit} (got {value}): "
+                        f"torch raises after {unit[:-1]} {value}",
                     )
                 ]
             return [
@@ -218,10 +218,9 @@ def _length_advice(param: str, *, must_cover: bool) -> Advise:
             ]
         if value > length:
             tail = "the cycle is cut short" if must_cover else "the LR never reaches eta_min"
-            what = "steps" if must_cover else unit
             return [
                 Advice(
-                    param, f"{value} is longer than the run ({length} {what}): {tail}", "warning"
+                    param, f"{value} is longer than the run ({length} {unit}): {tail}", "warning"
                 )
             ]
         return []

@@ -81,7 +81,8 @@ any run, and small enough for torch's float arithmetic on it (an int of 400 digi
 
 _INT_RE = re.compile(r"[-+]?\d+\Z")
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z")
-WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+WORD_RE = re.compile(r"(?:[A-Za-z_]\w*|\d+(?=-))(?:-[A-Za-z_]\w*)*\Z")
+"""A choice written bare in a spec: a word, or words joined by '-' such as 1-sqrt."""
 
 
 @dataclass(frozen=True)
