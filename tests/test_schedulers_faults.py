@@ -313,6 +313,19 @@ def test_a_formula_failing_at_epoch_100001_of_100003_is_found_before_the_run() -
     }
 
 
+def test_a_per_step_schedule_names_the_optimizer_step() -> None:
+    from lrtui.schedulers.driver import run_through
+
+    spec = parse_spec('LambdaLR:lr_lambda="1 / (7 - step)",interval=step')
+    driver = ScheduleDriver(spec, epochs=3, steps_per_epoch=4, base_lr=0.1, validated=True)
+    with pytest.raises(SpecError) as caught:
+        run_through(driver)  # the static check would have said it first (at step=7)
+    assert caught.value.message == (
+        "torch's step() failed at optimizer step 7 of 12 (epoch 2 of 3): "
+        "FormulaError: 1 / (7 - step): division by zero at step=7"
+    )
+
+
 def test_the_driver_names_the_epoch_where_a_formula_fails() -> None:
     # validated=True: as after a validate() that did not reach that far (the engine's case)
     driver = ScheduleDriver(
@@ -331,7 +344,7 @@ def test_the_driver_names_the_epoch_where_a_formula_fails() -> None:
         driver.end_epoch()  # lambda(3): 1/0
     assert caught.value.field == "LambdaLR"
     assert caught.value.message == (
-        "torch's step() failed at optimizer step 6 of 6 (epoch 3 of 3): "
+        "torch's step() failed at epoch 3 of 3: "
         "FormulaError: 1/(3-epoch): division by zero at epoch=3"
     )
 

@@ -112,7 +112,7 @@ class ScheduleDriver:
 
     def _where(self) -> str:
         epoch = min(self._step // self.steps_per_epoch + 1, self.epochs)
-        if self.steps_per_epoch == 1:
+        if self.steps_per_epoch == 1 or self.cadence != "batch":
             return f"epoch {epoch} of {self.epochs}"
         total = self.epochs * self.steps_per_epoch
         return f"optimizer step {self._step + 1} of {total} (epoch {epoch} of {self.epochs})"
