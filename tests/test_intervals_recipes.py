@@ -684,3 +684,16 @@ def test_stored_specs_of_the_wrong_shape_are_spec_errors() -> None:
                 {"name": "SequentialLR", "children": "StepLR"}):  # fmt: skip
         with pytest.raises(SpecError):
             SchedulerSpec.from_dict(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_a_resolved_recipe_is_valid_resolves_to_itself_and_previews_the_same(name: str) -> None:
+    spec = parse_spec(RECIPES[name].example)
+    for epochs, spe in ((3, 40), (40, 4)):
+        resolved = S.resolve(spec, epochs=epochs, steps_per_epoch=spe)
+        assert S.resolve(resolved, epochs=epochs, steps_per_epoch=spe) == resolved
+        assert S.errors_of(validate(resolved, epochs=epochs, steps_per_epoch=spe)) == {}
+        assert (
+            preview(resolved, epochs=epochs, steps_per_epoch=spe).lr_per_step
+            == preview(spec, epochs=epochs, steps_per_epoch=spe).lr_per_step
+        )
