@@ -1,4 +1,4 @@
-"""Safe formulas of `epoch` for LambdaLR / MultiplicativeLR.
+"""Safe formulas of `step` (or `epoch`) for LambdaLR / MultiplicativeLR and the recipes.
 
 A user types `0.95 ** epoch` or `min(1, (epoch + 1) / 5)`; we parse it with `ast`, accept only a
 small whitelist of node types, names and `math` functions, and evaluate the tree ourselves. User
@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,10 +192,10 @@ def _constant_value(node: ast.AST) -> float | None:
     return None
 
 
-def _parse(text: str, variables: tuple[str, ...]) -> ast.Expression:
+def _parse(text: str, variables: tuple[str, ...], *, limits: bool = True) -> ast.Expression:
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be text (got {type(text).__name__})")
-    if len(text) > MAX_LENGTH:
+    if limits and len(text) > MAX_LENGTH:
         raise FormulaError(f"formula too long: {len(text)} characters > {MAX_LENGTH}")
     if not text.strip():
         raise FormulaError("formula is empty")
@@ -204,7 +204,7 @@ def _parse(text: str, variables: tuple[str, ...]) -> ast.Expression:
     except SyntaxError as exc:
         raise FormulaError(f"not a valid formula: {exc.msg}") from None
     count = sum(1 for _ in ast.walk(tree))
-    if count > MAX_NODES:
+    if limits and count > MAX_NODES:
         raise FormulaError(f"formula too complex: {count} syntax nodes > {MAX_NODES}")
     _Checker(variables).check(tree)
     return tree
@@ -227,44 +227,77 @@ def _power(base: Any, exponent: Any) -> Any:
     return base**exponent
 
 
-def _evaluate(node: ast.AST, env: dict[str, int | float]) -> Any:
-    """Evaluate a checked tree with Python's own number semantics (ints stay ints), so the result
+Compiled = Callable[[dict[str, int | float]], Any]
+
+
+def _compile(node: ast.AST) -> Compiled:
+    """The checked tree as nested Python closures (no eval/compile of text), each node walked once
+    here rather than at every step. Python's own number semantics (ints stay ints), so the result
     is exactly what the generated `lambda epoch: ...` of `to_python()` computes."""
     if isinstance(node, ast.Constant):
-        return node.value
+        value = node.value
+        return lambda env: value
     if isinstance(node, ast.Name):
-        return env[node.id] if node.id in env else CONSTANTS[node.id]
+        name = node.id
+        if name in CONSTANTS:
+            constant = CONSTANTS[name]
+            return lambda env: env.get(name, constant)
+        return lambda env: env[name]
     if isinstance(node, ast.BinOp):
-        left = _evaluate(node.left, env)
-        right = _evaluate(node.right, env)
-        if isinstance(node.op, ast.Pow):
-            return _power(left, right)
-        return _BINOPS[type(node.op)](left, right)
+        left, right = _compile(node.left), _compile(node.right)
+        op = _power if isinstance(node.op, ast.Pow) else _BINOPS[type(node.op)]
+        return lambda env: op(left(env), right(env))
     if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](_evaluate(node.operand, env))
+        operand, unary = _compile(node.operand), _UNARY[type(node.op)]
+        return lambda env: unary(operand(env))
     if isinstance(node, ast.BoolOp):
-        is_and = isinstance(node.op, ast.And)
-        value: Any = None
-        for sub in node.values:
-            value = _evaluate(sub, env)
-            if (not value) if is_and else value:
+        parts = [_compile(sub) for sub in node.values]
+        if isinstance(node.op, ast.And):
+
+            def all_of(env: dict[str, int | float]) -> Any:
+                value: Any = None
+                for part in parts:
+                    value = part(env)
+                    if not value:
+                        return value
                 return value
-        return value
+
+            return all_of
+
+        def any_of(env: dict[str, int | float]) -> Any:
+            value: Any = None
+            for part in parts:
+                value = part(env)
+                if value:
+                    return value
+            return value
+
+        return any_of
     if isinstance(node, ast.Compare):
-        left = _evaluate(node.left, env)
-        for op, comparator in zip(node.ops, node.comparators, strict=True):
-            right = _evaluate(comparator, env)
-            if not _COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
+        first = _compile(node.left)
+        chain = [
+            (_COMPARE[type(op)], _compile(c))
+            for op, c in zip(node.ops, node.comparators, strict=True)
+        ]
+
+        def compare(env: dict[str, int | float]) -> bool:
+            left = first(env)
+            for test, comparator in chain:
+                right = comparator(env)
+                if not test(left, right):
+                    return False
+                left = right
+            return True
+
+        return compare
     if isinstance(node, ast.IfExp):
-        chosen = node.body if _evaluate(node.test, env) else node.orelse
-        return _evaluate(chosen, env)
+        test, body, orelse = _compile(node.test), _compile(node.body), _compile(node.orelse)
+        return lambda env: body(env) if test(env) else orelse(env)
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
-        args = [_evaluate(arg, env) for arg in node.args]
-        return FUNCTIONS[node.func.id][0](*args)
+        function = FUNCTIONS[node.func.id][0]
+        args = [_compile(arg) for arg in node.args]
+        return lambda env: function(*(arg(env) for arg in args))
     raise FormulaError(f"{_describe(node)} are not allowed in a formula")  # pragma: no cover
 
 
@@ -272,57 +305,96 @@ def _evaluate(node: ast.AST, env: dict[str, int | float]) -> Any:
 class Formula:
     """A checked formula; calling it evaluates the tree for one value of each variable.
 
-    Picklable and deep-copyable (only the text, the variable names and the checked tree are stored),
-    so torch schedulers holding it as `lr_lambda` can be copied and saved.
+    `aliases` are other names for the first variable (`epoch` for `step`); `constants` are names
+    with values fixed when the formula is built (a run's `total_steps`, a recipe's `warmup_steps`).
+    `limits=False` lifts the length and size limits for formulas the catalog itself writes (the
+    whitelist still applies). Picklable and deep-copyable (only the text, the names and the checked
+    tree are stored), so torch schedulers holding it as `lr_lambda` can be copied and saved.
     """
 
     text: str
     variables: tuple[str, ...] = ("epoch",)
+    aliases: tuple[str, ...] = ()
+    constants: tuple[tuple[str, int | float], ...] = ()
+    limits: bool = True
     _tree: ast.Expression = field(init=False, repr=False, compare=False)
+    _run: Compiled = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_tree", _parse(self.text, self.variables))
+        names = (*self.variables, *self.aliases, *(name for name, _ in self.constants))
+        object.__setattr__(self, "_tree", _parse(self.text, names, limits=self.limits))
+        object.__setattr__(self, "_run", _compile(self._tree.body))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and copied as its fields: the tree and closures are rebuilt from the text."""
+        return (Formula, (self.text, self.variables, self.aliases, self.constants, self.limits))
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The variable, alias and constant names the formula actually uses."""
+        return frozenset(
+            node.id for node in ast.walk(self._tree) if isinstance(node, ast.Name)
+        ) - frozenset(FUNCTIONS) - frozenset(CONSTANTS)
 
     def __call__(self, *values: float) -> float:
         if len(values) != len(self.variables):
             raise TypeError(f"formula takes {len(self.variables)} value(s), got {len(values)}")
-        env: dict[str, int | float] = {
+        given: dict[str, int | float] = {
             name: v if isinstance(v, int) and not isinstance(v, bool) else float(v)
             for name, v in zip(self.variables, values, strict=True)
         }
-        where = ", ".join(f"{k}={v:g}" for k, v in env.items())
+        env = dict(self.constants)
+        env.update(given)
+        if self.aliases:
+            env.update((alias, given[self.variables[0]]) for alias in self.aliases)
         try:
-            result = _evaluate(self._tree.body, env)
+            result = self._run(env)
             number = math.nan if isinstance(result, complex) else float(result)
         except ZeroDivisionError:
-            raise FormulaError(f"{self.text}: division by zero at {where}") from None
+            raise FormulaError(f"{self.text}: division by zero at {self._where(given)}") from None
         except OverflowError:
-            raise FormulaError(f"{self.text}: overflow at {where}") from None
+            raise FormulaError(f"{self.text}: overflow at {self._where(given)}") from None
         except (ValueError, TypeError) as exc:
-            raise FormulaError(f"{self.text}: {exc} at {where}") from None
+            raise FormulaError(f"{self.text}: {exc} at {self._where(given)}") from None
         if isinstance(result, complex):
-            raise FormulaError(f"{self.text}: complex result at {where}")
+            raise FormulaError(f"{self.text}: complex result at {self._where(given)}")
         if not math.isfinite(number):
-            raise FormulaError(f"{self.text}: result is {number} at {where}")
+            raise FormulaError(f"{self.text}: result is {number} at {self._where(given)}")
         return number
 
-    def to_python(self) -> str:
-        """Plain Python for the same formula, with `math.` before math functions and constants."""
-        tree = _parse(self.text, self.variables)
-        needs_math = False
+    def _where(self, given: Mapping[str, int | float]) -> str:
+        """'epoch=3' for an error: the values, each under the name the formula uses for it."""
+        used = self.names
+        parts = []
+        for name, value in given.items():
+            if name == self.variables[0] and name not in used:
+                name = next((a for a in self.aliases if a in used), name)
+            parts.append(f"{name}={value:g}")
+        return ", ".join(parts)
+
+    def to_python(self, variable: str | None = None) -> str:
+        """Plain Python for the same formula, with `math.` before math functions and constants;
+        `variable`: the name the first variable and its aliases take (the lambda's argument)."""
+        names = (*self.variables, *self.aliases, *(name for name, _ in self.constants))
+        tree = _parse(self.text, names, limits=self.limits)
+        renamed = {self.variables[0], *self.aliases} if variable else set()
+        changed = False
 
         class _Prefix(ast.NodeTransformer):
             def visit_Name(self, node: ast.Name) -> ast.AST:
-                nonlocal needs_math
+                nonlocal changed
                 if node.id in CONSTANTS or (node.id in FUNCTIONS and node.id not in BUILTINS):
-                    needs_math = True
+                    changed = True
                     return ast.copy_location(
                         ast.Attribute(ast.Name("math", ast.Load()), node.id, ast.Load()), node
                     )
+                if node.id in renamed and node.id != variable:
+                    changed = True
+                    return ast.copy_location(ast.Name(str(variable), ast.Load()), node)
                 return node
 
         new = _Prefix().visit(tree)
-        return ast.unparse(new) if needs_math else self.text.strip()
+        return ast.unparse(new) if changed else self.text.strip()
 
     @property
     def uses_math(self) -> bool:
@@ -330,6 +402,15 @@ class Formula:
         return "math." in self.to_python()
 
 
-def compile_formula(text: str, variables: tuple[str, ...] = ("epoch",)) -> Formula:
+def compile_formula(
+    text: str,
+    variables: tuple[str, ...] = ("epoch",),
+    *,
+    aliases: tuple[str, ...] = (),
+    constants: Mapping[str, int | float] | None = None,
+    limits: bool = True,
+) -> Formula:
     """Check `text` and return a callable `Formula`; raises `FormulaError` naming the problem."""
-    return Formula(text, tuple(variables))
+    return Formula(
+        text, tuple(variables), tuple(aliases), tuple((constants or {}).items()), limits
+    )

@@ -21,6 +21,7 @@ from torch.optim import lr_scheduler as m
 from lrtui.cli import main
 from lrtui.schedulers import (
     CATALOG,
+    ENTRIES,
     ScheduleDriver,
     SchedulerSpec,
     SpecError,
@@ -312,6 +313,19 @@ def test_a_formula_failing_at_epoch_100001_of_100003_is_found_before_the_run() -
     }
 
 
+def test_a_per_step_schedule_names_the_optimizer_step() -> None:
+    from lrtui.schedulers.driver import run_through
+
+    spec = parse_spec('LambdaLR:lr_lambda="1 / (7 - step)",interval=step')
+    driver = ScheduleDriver(spec, epochs=3, steps_per_epoch=4, base_lr=0.1, validated=True)
+    with pytest.raises(SpecError) as caught:
+        run_through(driver)  # the static check would have said it first (at step=7)
+    assert caught.value.message == (
+        "torch's step() failed at optimizer step 7 of 12 (epoch 2 of 3): "
+        "FormulaError: 1 / (7 - step): division by zero at step=7"
+    )
+
+
 def test_the_driver_names_the_epoch_where_a_formula_fails() -> None:
     # validated=True: as after a validate() that did not reach that far (the engine's case)
     driver = ScheduleDriver(
@@ -330,7 +344,7 @@ def test_the_driver_names_the_epoch_where_a_formula_fails() -> None:
         driver.end_epoch()  # lambda(3): 1/0
     assert caught.value.field == "LambdaLR"
     assert caught.value.message == (
-        "torch's step() failed at optimizer step 6 of 6 (epoch 3 of 3): "
+        "torch's step() failed at epoch 3 of 3: "
         "FormulaError: 1/(3-epoch): division by zero at epoch=3"
     )
 
@@ -342,6 +356,8 @@ _TOKENS = [
     "CosineAnnealingLR", "MultiStepLR", "ChainedScheduler", "ExponentialLR", "Foo",
     ":", ",", "=", "->", "+", "@", "(", ")", "[", "]", '"', "'", " ", "\\",
     "step_size", "gamma", "T_max", "milestones", "lr_lambda", "total_steps", "max_lr", "mode",
+    "WarmupCosine", "WSD", "FastaiOneCycle", "InverseSqrt", "interval", "step", "warmup_steps",
+    "warmup_ratio", "decay_type", "1-sqrt", "timescale",
     "0", "1", "-1", "3", "1e308", "1e-320", BIG, "nan", "inf", "0.5", "epoch", "**", "/", "true",
 ]  # fmt: skip
 
@@ -365,7 +381,7 @@ def test_fuzz_spec_strings_raise_only_spec_error(tokens: list[str]) -> None:
         pass
 
 
-_NAMES = st.sampled_from([*CATALOG, "Nope", 3, None])
+_NAMES = st.sampled_from([*ENTRIES, "Nope", 3, None])
 _VALUES = st.one_of(
     st.integers(min_value=-(10**400), max_value=10**400),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -376,7 +392,9 @@ _VALUES = st.one_of(
 )
 _KEYS = st.sampled_from(
     ["step_size", "gamma", "T_max", "milestones", "lr_lambda", "total_steps", "max_lr", "mode",
-     "patience", "cooldown", "factor", "total_iters", "eta_min", "T_0", "base_lr", "bogus"]
+     "patience", "cooldown", "factor", "total_iters", "eta_min", "T_0", "base_lr", "bogus",
+     "interval", "warmup_steps", "warmup_ratio", "decay_steps", "decay_ratio", "decay_type",
+     "num_cycles", "min_lr_ratio", "timescale", "div", "pct_start"]
 )  # fmt: skip
 _TABLES = st.recursive(
     st.fixed_dictionaries({"name": _NAMES}, optional={"k": st.dictionaries(_KEYS, _VALUES)}),
@@ -416,3 +434,14 @@ def test_the_dry_run_leaves_optimizer_rules_to_the_optimizer_fields() -> None:
 
     shape = OptimizerShape("adam", betas=(1.5, 0.999))  # torch refuses it; model.py reports it
     assert validate(parse_spec("StepLR"), epochs=3, steps_per_epoch=1, optimizer=shape) == {}
+
+
+def test_preview_flags_with_huge_numbers_are_one_short_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for flags in (["--epochs", BIG], ["--steps-per-epoch", "x" + BIG], ["--lr", BIG]):
+        code, _, err = cli(capsys, "preview", "-s", "StepLR", *flags)
+        assert code == 2
+        line = one_error_line(err)
+        assert len(line) < 160, line
+        assert "(400 digits)" in line or "(401 characters)" in line, line

@@ -24,10 +24,10 @@ from lrtui.model import OptimizerConfig, RunConfig, validate_config
 TRAIN_SIZES: dict[str, int] = {name: info.n_train for name, info in DATASETS.items()}
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "adam", "adamw")
-# Schedulers whose form is one spec text field ("A -> B" / "A + B") rather than generated fields.
+# Schedulers whose form is one spec text field ("A -> B" / "A + B") rather than generated fields,
+# with the catalog's example as the starting text.
 COMPOSITE_EXAMPLES: dict[str, str] = {
-    "SequentialLR": "LinearLR:start_factor=0.1,total_iters=5 -> CosineAnnealingLR",
-    "ChainedScheduler": "ConstantLR:factor=0.5,total_iters=5 + ExponentialLR:gamma=0.95",
+    name: info.example for name, info in S.ENTRIES.items() if info.composite
 }
 
 
@@ -52,6 +52,7 @@ class FormValues:
     scheduler: str = "StepLR"
     params: dict[str, str | bool] = field(default_factory=dict)  # param name -> text / bool
     spec_text: str = ""  # composites only
+    interval: str = ""  # "epoch" / "step"; empty: the scheduler's natural interval
     warmup: str = "0"
     warmup_start: str = "0.1"
     label: str = ""
@@ -163,7 +164,7 @@ def parse_param(param: S.Param, raw: str | bool, sched: str, errors: dict[str, s
 
 def build_spec(v: FormValues, errors: dict[str, str]) -> S.SchedulerSpec | None:
     """The scheduler spec the form describes (None when a field cannot even be parsed)."""
-    info = S.CATALOG.get(v.scheduler)
+    info = S.ENTRIES.get(v.scheduler)
     if info is None:
         errors["scheduler"] = f"unknown scheduler (got {v.scheduler})"
         return None
@@ -182,6 +183,8 @@ def build_spec(v: FormValues, errors: dict[str, str]) -> S.SchedulerSpec | None:
             if value is None or _same(value, p.default):
                 continue  # the catalog default: keep the spec short
             params[p.name] = value
+        if info.has_interval and v.interval and v.interval != info.natural_interval:
+            params["interval"] = v.interval
         inner = S.SchedulerSpec(info.name, params)
     warmup = parse_int("warmup", v.warmup, errors, minimum=0) if v.warmup.strip() else 0
     if not warmup:
@@ -189,12 +192,7 @@ def build_spec(v: FormValues, errors: dict[str, str]) -> S.SchedulerSpec | None:
     start = parse_float("warmup_start", v.warmup_start, errors)
     if start is None or errors:
         return None
-    try:
-        return S.parse_spec(f"LinearLR:start_factor={start!r},total_iters={warmup} -> "
-                            f"{S.format_spec(inner)}")
-    except S.SpecError as exc:
-        errors["warmup"] = str(exc)
-        return None
+    return S.add_warmup(inner, warmup, start)
 
 
 def _same(value: Any, default: Any) -> bool:
@@ -211,19 +209,25 @@ def field_of(key: str, scheduler: str, warmup: bool) -> str:
     if key in ("dataset", "hidden", "lr", "batch_size", "epochs", "seed", "device") or \
             key.startswith("optimizer."):
         return key
-    info = S.CATALOG.get(scheduler)
+    info = S.ENTRIES.get(scheduler)
     if info is not None and info.composite:
         return "spec"
     parts = key.split(".")
     if warmup:
-        if key.startswith("SequentialLR[0]"):
+        part = S.warmup_part(key)
+        if part == "ramp":
             return "warmup_start" if key.endswith("start_factor") else "warmup"
-        if key.startswith("SequentialLR[1]") and len(parts) >= 3 and parts[-2] == scheduler:
-            return f"param:{parts[-1]}"
+        if part == "inner" and len(parts) >= 3 and parts[-2] == scheduler:
+            return _param_field(parts[-1])
         return "warmup"
     if len(parts) == 2 and parts[0] == scheduler:
-        return f"param:{parts[1]}"
+        return _param_field(parts[1])
     return "scheduler"
+
+
+def _param_field(name: str) -> str:
+    """The form field of a scheduler setting: its generated row, or the interval toggle."""
+    return "interval" if name == "interval" else f"param:{name}"
 
 
 def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> FormResult:
@@ -309,23 +313,21 @@ def values_from_config(config: RunConfig) -> FormValues:
         device=config.device, label=config.label,
     )
     spec = config.scheduler
-    kids = spec.children
-    if (spec.name == "SequentialLR" and len(kids) == 2 and kids[0].name == "LinearLR"
-            and not kids[1].children and set(kids[0].params) <= {"start_factor", "total_iters"}
-            and "total_iters" in kids[0].params
-            and list(spec.params.get("milestones") or [kids[0].params["total_iters"]])
-            == [kids[0].params["total_iters"]]):
-        v.warmup = str(kids[0].params["total_iters"])
-        v.warmup_start = format_number(kids[0].params.get("start_factor", 1.0 / 3))
-        spec = kids[1]
-    info = S.CATALOG.get(spec.name)
-    v.scheduler = spec.name if info is not None else "StepLR"
+    warmup = S.split_warmup(spec)
+    if warmup is not None:
+        epochs, start, spec = warmup
+        v.warmup = str(epochs)
+        v.warmup_start = format_number(start)
+    info = S.ENTRIES.get(spec.name)
+    v.scheduler = spec.name if info is not None else FormValues.scheduler
     if info is not None and info.composite:
         v.spec_text = S.format_spec(spec)
     elif info is not None:
         v.params = {p.name: (bool(spec.params.get(p.name, p.default)) if p.kind == "bool"
                              else format_number(spec.params.get(p.name, p.default)))
                     for p in info.params}
+        if info.has_interval:
+            v.interval = str(spec.params.get("interval", info.natural_interval))
     return v
 
 

@@ -21,6 +21,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from lrtui import schedulers as S
 from lrtui.app.charts import Chart
 from lrtui.app.keys import KeyAction
 from lrtui.app.lrfind_view import (
@@ -55,11 +56,12 @@ class FormTarget(Protocol):
         ...
 
 
-# Where each apply key writes: form field, the schedulers that have it, the one offered instead.
+# Where each apply key writes: form field, the schedulers that have it, the one offered instead
+# (the catalog says which entries take which LR).
 TARGETS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "base": ("lr", (), ""),
-    "max_lr": ("param:max_lr", ("OneCycleLR", "CyclicLR"), "OneCycleLR"),
-    "base_lr": ("param:base_lr", ("CyclicLR",), "CyclicLR"),
+    **{param: (f"param:{param}", S.taking_lr(param), S.LR_OFFERS[param])
+       for param in ("max_lr", "base_lr")},
 }
 
 # Every key of the view, for its bindings, its footer and its help line alike.
@@ -83,7 +85,8 @@ VIEW_KEYS: tuple[KeyAction, ...] = (
     KeyAction("b", "apply('base')", "Base LR", "the cursor's LR → the form's base LR"),
     KeyAction("enter", "apply_and_close", "Use & close", "same as b, then close", show=False),
     KeyAction("m", "apply('max_lr')", "Max LR",
-              "→ max_lr of OneCycleLR/CyclicLR (other schedulers: asks to switch to OneCycleLR)"),
+              f"→ max_lr of {'/'.join(S.taking_lr('max_lr'))} (other schedulers: asks to "
+              f"switch to {S.LR_OFFERS['max_lr']})"),
     KeyAction("n", "apply('base_lr')", "CyclicLR base",
               "→ CyclicLR's base_lr (other schedulers: asks to switch to CyclicLR)"),
     KeyAction("escape,q", "close", "Close", "close: back to the form and its preview",

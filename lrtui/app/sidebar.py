@@ -154,7 +154,7 @@ class Sidebar(VerticalScroll):
         yield Static("", id="device-line", markup=False)
         yield from self._row("label", "label", self._input(v.label, "optional"))
         yield Static("Schedule", classes="section")
-        yield from self._row("scheduler", "scheduler", self._select(S.CATALOG, v.scheduler))
+        yield from self._row("scheduler", "scheduler", self._select(S.ENTRIES, v.scheduler))
         yield Static("", id="scheduler-help", markup=False)
         yield from self._row("warmup", "warm-up ep", self._input(v.warmup))
         yield from self._row("warmup_start", "warm-up from", self._input(v.warmup_start))
@@ -164,12 +164,12 @@ class Sidebar(VerticalScroll):
 
     async def on_mount(self) -> None:
         self._show_optimizer_group(self.initial.optimizer)
-        await self._mount_params(self.initial.scheduler, self.initial.params,
+        await self._mount_params(self.initial.scheduler, _with_interval(self.initial),
                                  self.initial.spec_text)
 
     def _param_rows(self, name: str, given: dict[str, str | bool], spec_text: str
                     ) -> list[Widget]:
-        info = S.CATALOG[name]
+        info = S.ENTRIES[name]
         rows: list[Widget] = []
         if info.composite:
             self.help_for["spec"] = FIXED_HELP["spec"]
@@ -191,18 +191,22 @@ class Sidebar(VerticalScroll):
                 text = format_number(p.default) if raw is None else str(raw)
                 widget = self._input(text, "auto" if p.derived else "")
             rows.extend(self._row(key, p.name, widget))
+        interval = info.param("interval")
+        if interval is not None:  # the interval toggle: epoch or optimizer step
+            self.help_for["interval"] = f"interval: {interval.help}"
+            chosen = str(given.get("interval") or interval.default)
+            rows.extend(self._row("interval", "interval", self._select(
+                interval.choices, chosen if chosen in interval.choices else interval.default)))
         return rows
 
     async def _mount_params(self, name: str, given: dict[str, str | bool], spec_text: str) -> None:
         box = self.query_one("#params", Vertical)
-        for key in [k for k in self.widgets if k.startswith("param:") or k == "spec"]:
+        for key in [k for k in self.widgets if k.startswith("param:") or k in ("spec", "interval")]:
             del self.widgets[key]
         await box.remove_children()
         self._scheduler = name
-        info = S.CATALOG.get(name)
-        self.query_one("#scheduler-help", Static).update(
-            (info.help if "stepped" in info.help else f"{info.help} ({_CADENCE[info.cadence]})")
-            if info else "")
+        info = S.ENTRIES.get(name)
+        self.query_one("#scheduler-help", Static).update(info.describe() if info else "")
         await box.mount_all(self._param_rows(name, given, spec_text))
 
     # ---- reading and showing
@@ -224,7 +228,7 @@ class Sidebar(VerticalScroll):
             return bool(w.value) if isinstance(w, Checkbox) else False
 
         params: dict[str, str | bool] = {}
-        info = S.CATALOG.get(self._scheduler)
+        info = S.ENTRIES.get(self._scheduler)
         if info is not None and not info.composite:
             for p in info.params:
                 key = f"param:{p.name}"
@@ -242,7 +246,8 @@ class Sidebar(VerticalScroll):
             beta1=text("optimizer.beta1"), beta2=text("optimizer.beta2"), eps=text("optimizer.eps"),
             lr=text("lr"), epochs=text("epochs"), batch_size=text("batch_size"), seed=text("seed"),
             device=choice("device", "auto"), scheduler=self._scheduler, params=params,
-            spec_text=text("spec"), warmup=text("warmup"), warmup_start=text("warmup_start"),
+            spec_text=text("spec"), interval=choice("interval", ""), warmup=text("warmup"),
+            warmup_start=text("warmup_start"),
             label=text("label"),
         )
 
@@ -310,7 +315,7 @@ class Sidebar(VerticalScroll):
                 else:
                     w.value = str(value)
             self._show_optimizer_group(v.optimizer)
-            await self._mount_params(v.scheduler, v.params, v.spec_text)
+            await self._mount_params(v.scheduler, _with_interval(v), v.spec_text)
         self.post_message(self.Changed())
 
     # ---- events
@@ -332,14 +337,15 @@ class Sidebar(VerticalScroll):
     async def _change_scheduler(self, name: str, given: dict[str, str | bool]) -> None:
         """Show another scheduler's fields: what the user last typed for it this session, else
         its defaults, with `given` on top."""
-        self._param_cache[self._scheduler] = self.values().params
+        self._param_cache[self._scheduler] = _with_interval(self.values())
         cached = {**self._param_cache.get(name, {}), **given}
-        info = S.CATALOG.get(name)
-        if info and info.param("cycle_momentum") and "cycle_momentum" not in cached:
+        info = S.ENTRIES.get(name)
+        switch = info.momentum_switch if info else ""
+        if switch and switch not in cached:
             # Plain SGD has no momentum to cycle: start with cycling off so the form is valid.
             v = self.values()
             no_momentum = v.optimizer == "sgd" and _is_zero(v.momentum)
-            cached["cycle_momentum"] = not no_momentum
+            cached[switch] = not no_momentum
         await self._mount_params(name, cached, "")
 
     async def switch_scheduler(self, name: str, given: dict[str, str | bool]) -> None:
@@ -367,8 +373,9 @@ class Sidebar(VerticalScroll):
         self.query_one("#field-help", Static).update(text)
 
 
-_CADENCE = {"epoch": "stepped once per epoch", "batch": "stepped after every batch",
-            "metric": "stepped with the valid loss"}
+def _with_interval(v: FormValues) -> dict[str, str | bool]:
+    """The scheduler's fields with the interval toggle's choice (kept per scheduler)."""
+    return {**v.params, "interval": v.interval} if v.interval else dict(v.params)
 
 
 def _is_zero(text: str) -> bool:

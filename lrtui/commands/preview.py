@@ -11,6 +11,7 @@ import argparse
 import math
 import shutil
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -29,6 +30,7 @@ from lrtui.fields import (
     preview_steps_problem,
 )
 from lrtui.schedulers import (
+    RECIPES,
     OptimizerShape,
     Preview,
     SpecError,
@@ -50,14 +52,41 @@ _CADENCE_TEXT = {
 }
 
 
+def _recipes_help() -> str:
+    """The epilog: every recipe with its source, and the interval option."""
+    lines = [
+        textwrap.fill(
+            "every scheduler without a metric takes interval=epoch|step, e.g. "
+            "CosineAnnealingLR:interval=step (scheduler.step() after every optimizer step)",
+            78,
+        ),
+        "",
+        "recipes (stepped per optimizer step by default):",
+    ]
+    for info in RECIPES.values():
+        lines.append(f"  {info.example}")
+        lines.append(
+            textwrap.fill(
+                f"{info.help}; from {info.source}",
+                78,
+                initial_indent="      ",
+                subsequent_indent="      ",
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _recipes_help()
     # Numbers are read as text and checked in main(), so a bad value gives one UsageError line.
     parser.add_argument(
         "-s",
         "--spec",
         required=True,
-        help="scheduler spec, e.g. StepLR:step_size=10,gamma=0.1 or "
-        '"LinearLR:total_iters=5 -> CosineAnnealingLR"',
+        help="scheduler spec, e.g. StepLR:step_size=10,gamma=0.1, "
+        '"LinearLR:total_iters=5 -> CosineAnnealingLR" or a recipe (below)',
     )
     parser.add_argument(
         "--epochs", default="25", help=f"epochs in the run (default 25; {EPOCHS.rule()})"

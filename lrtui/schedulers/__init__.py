@@ -8,43 +8,66 @@ torch scheduler (`build`). LR values always come from stepping torch's own class
 
 Modules: `errors` (SpecError, Problem), `params` (Param: types, reading, checks), `entries` (the
 catalog), `spec` (SchedulerSpec, OptimizerShape), `composite` (members' milestones and spans),
-`syntax` (spec strings and TOML), `resolve`, `validate`, `build`, `driver`, `code` (to_code).
+`syntax` (spec strings and TOML), `resolve`, `validate`, `build`, `driver`, `code` (to_code),
+`warmup` (the form's warm-up ramp).
 """
 
 from lrtui.schedulers.build import AnyScheduler, build
 from lrtui.schedulers.code import to_code
 from lrtui.schedulers.driver import PlateauState, Preview, ScheduleDriver, preview
-from lrtui.schedulers.entries import CATALOG, SchedulerInfo
+from lrtui.schedulers.entries import (
+    CATALOG,
+    ENTRIES,
+    LR_OFFERS,
+    RECIPES,
+    Advice,
+    SchedulerInfo,
+    TorchCall,
+    taking_lr,
+)
 from lrtui.schedulers.errors import Problem, SpecError, errors_of, warnings_of
-from lrtui.schedulers.params import Cadence, Param, ParamKind
-from lrtui.schedulers.resolve import cadence_of, resolve
-from lrtui.schedulers.spec import OptimizerShape, SchedulerSpec
+from lrtui.schedulers.params import Cadence, Interval, OptimizerShape, Param, ParamKind, Run
+from lrtui.schedulers.resolve import cadence_of, interval_of, resolve
+from lrtui.schedulers.spec import SchedulerSpec
 from lrtui.schedulers.syntax import format_spec, parse_spec, spec_from_toml
 from lrtui.schedulers.validate import validate
+from lrtui.schedulers.warmup import add_warmup, split_warmup, warmup_part
 
 __all__ = [
     "CATALOG",
+    "ENTRIES",
+    "LR_OFFERS",
+    "RECIPES",
+    "Advice",
     "AnyScheduler",
     "Cadence",
+    "Interval",
     "OptimizerShape",
     "Param",
     "ParamKind",
     "PlateauState",
     "Preview",
     "Problem",
+    "Run",
     "ScheduleDriver",
     "SchedulerInfo",
     "SchedulerSpec",
     "SpecError",
+    "TorchCall",
+    "add_warmup",
     "build",
     "cadence_of",
     "errors_of",
     "format_spec",
+    "interval_of",
     "parse_spec",
     "preview",
     "resolve",
     "spec_from_toml",
+    "split_warmup",
+    "taking_lr",
     "to_code",
     "validate",
+    "warmup_part",
     "warnings_of",
 ]

@@ -8,11 +8,12 @@ from typing import Any, cast
 import torch
 from torch.optim import lr_scheduler as _torch_sched
 
-from lrtui.expr import compile_formula
-from lrtui.schedulers.entries import CATALOG
+from lrtui.schedulers.composite import member_spans
+from lrtui.schedulers.entries import ENTRIES, TorchCall
 from lrtui.schedulers.errors import SpecError, errors_of
-from lrtui.schedulers.resolve import resolve
-from lrtui.schedulers.spec import OptimizerShape, SchedulerSpec
+from lrtui.schedulers.params import OptimizerShape, Run
+from lrtui.schedulers.resolve import full_values, member_run, resolve, run_of
+from lrtui.schedulers.spec import SchedulerSpec
 from lrtui.schedulers.validate import validate
 
 AnyScheduler = _torch_sched.LRScheduler | _torch_sched.ReduceLROnPlateau
@@ -48,44 +49,57 @@ def build(
     )
     if error:
         raise error
-    return construct(resolve(spec, epochs=epochs, steps_per_epoch=steps_per_epoch), optimizer)
+    resolved = resolve(spec, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    return construct(resolved, optimizer, run_of(spec, epochs, steps_per_epoch))
 
 
-def _torch_kwargs(spec: SchedulerSpec) -> dict[str, Any]:
-    info = CATALOG[spec.name]
+def torch_call(spec: SchedulerSpec, run: Run) -> TorchCall:
+    """The torch class and arguments of a resolved, valid plain spec (a recipe expanded); a
+    formula stays text with the constants it may use, for the snippet to show."""
+    info = ENTRIES[spec.name]
+    if info.expand is not None:
+        return info.expand(full_values(info, spec.params), run)
     kwargs: dict[str, Any] = {}
+    formula = ""
     for key, value in spec.params.items():
         param = info.param(key)
         assert param is not None
+        if not param.torch_arg:
+            continue
         if param.kind == "formula":
-            kwargs[key] = compile_formula(value)
+            formula = str(value)
         elif param.kind == "float":
             kwargs[key] = float(value)
         elif param.kind in ("int_list", "float_list"):
             kwargs[key] = list(value)
         else:
             kwargs[key] = value
-    return kwargs
+    constants: dict[str, int | float] = dict(run.formula_constants()) if formula else {}
+    return TorchCall(info.cls, kwargs, formula, constants, limits=True)
 
 
-def construct(spec: SchedulerSpec, optimizer: torch.optim.Optimizer) -> AnyScheduler:
-    """Instantiate an already resolved and validated spec."""
-    if spec.name == "SequentialLR":
-        members = [construct(c, optimizer) for c in spec.children]
-        return _torch_sched.SequentialLR(
-            optimizer, schedulers=members, milestones=list(spec.params["milestones"])
-        )
-    if spec.name == "ChainedScheduler":
-        members = [construct(c, optimizer) for c in spec.children]
+def construct(spec: SchedulerSpec, optimizer: torch.optim.Optimizer, run: Run) -> AnyScheduler:
+    """Instantiate an already resolved and validated spec for `run` (the whole run's count)."""
+    if spec.children:
+        spans = member_spans(spec, run.length)
+        members = [
+            construct(c, optimizer, member_run(c, run, span))
+            for c, span in zip(spec.children, spans, strict=True)
+        ]
+        if "milestones" in spec.params:
+            return _torch_sched.SequentialLR(
+                optimizer, schedulers=members, milestones=list(spec.params["milestones"])
+            )
         return _torch_sched.ChainedScheduler(members, optimizer=optimizer)
-    cls = CATALOG[spec.name].cls
-    return cast(AnyScheduler, cls(optimizer, **_torch_kwargs(spec)))
+    call = torch_call(spec, run)
+    kwargs = dict(call.kwargs)
+    if call.formula:
+        kwargs["lr_lambda"] = call.lr_lambda()
+    return cast(AnyScheduler, call.cls(optimizer, **kwargs))
 
 
 def cycles_momentum(spec: SchedulerSpec) -> bool:
     """Whether a resolved spec changes momentum / beta1 during the run."""
     if spec.children:
         return any(cycles_momentum(c) for c in spec.children)
-    if spec.name in ("CyclicLR", "OneCycleLR"):
-        return bool(spec.params.get("cycle_momentum", True))
-    return False
+    return ENTRIES[spec.name].cycles_momentum(spec.params)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lrtui.schedulers.entries import CATALOG
+from lrtui.schedulers.entries import ENTRIES
 from lrtui.schedulers.errors import SpecError
 from lrtui.schedulers.spec import SchedulerSpec
 
 
 def member_length(spec: SchedulerSpec) -> int | None:
     """How long a member of `A -> B` lasts when the arrow names no milestone, if the member says."""
-    info = CATALOG.get(spec.name)
+    info = ENTRIES.get(spec.name)
     if info is None or info.composite:
         return None
-    for key in ("total_iters", "T_max", "total_steps"):
+    for key in info.length_params:
         param = info.param(key)
         if param is None:
             continue

@@ -13,9 +13,9 @@ from torch.optim import lr_scheduler as _torch_sched
 
 from lrtui.schedulers.build import AnyScheduler, construct, cycles_momentum, first_error
 from lrtui.schedulers.errors import SpecError
-from lrtui.schedulers.params import Cadence, is_number
-from lrtui.schedulers.resolve import cadence_of, resolve
-from lrtui.schedulers.spec import OptimizerShape, SchedulerSpec
+from lrtui.schedulers.params import Cadence, OptimizerShape, is_number
+from lrtui.schedulers.resolve import cadence_of, resolve, run_of
+from lrtui.schedulers.spec import SchedulerSpec
 from lrtui.schedulers.validate import validate
 
 _STEP_ERRORS = (ArithmeticError, ValueError, TypeError, NotImplementedError, RuntimeError)
@@ -102,7 +102,8 @@ class ScheduleDriver:
                 warnings.filterwarnings(
                     "ignore", "Detected call of `lr_scheduler.step", UserWarning
                 )
-                self.scheduler: AnyScheduler = construct(self.spec, self.optimizer)
+                run = run_of(self.spec, epochs, steps_per_epoch)
+                self.scheduler: AnyScheduler = construct(self.spec, self.optimizer, run)
         except _STEP_ERRORS as exc:
             raise SpecError(self.field, f"torch cannot build it: {_reason(exc)}") from None
         self._check_lr()
@@ -111,7 +112,7 @@ class ScheduleDriver:
 
     def _where(self) -> str:
         epoch = min(self._step // self.steps_per_epoch + 1, self.epochs)
-        if self.steps_per_epoch == 1:
+        if self.steps_per_epoch == 1 or self.cadence != "batch":
             return f"epoch {epoch} of {self.epochs}"
         total = self.epochs * self.steps_per_epoch
         return f"optimizer step {self._step + 1} of {total} (epoch {epoch} of {self.epochs})"

@@ -7,10 +7,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lrtui.expr import FormulaError, compile_formula
+from lrtui.expr import Formula, FormulaError, compile_formula
 from lrtui.schedulers.errors import SpecError
 
 Cadence = Literal["epoch", "batch", "metric"]
+Interval = Literal["epoch", "step"]
+INTERVALS: tuple[Interval, ...] = ("epoch", "step")
 ParamKind = Literal["int", "float", "bool", "choice", "int_list", "float_list", "formula"]
 
 
@@ -28,6 +30,49 @@ class Param:
     max_inclusive: bool = True
     choices: tuple[str, ...] = ()
     derived: bool = False  # default comes from epochs / steps_per_epoch when not given
+    torch_arg: bool = True  # passed to the torch class as is (False: interval, recipe values)
+
+
+@dataclass(frozen=True)
+class Run:
+    """The run a scheduler (or a composite's member) is resolved for, counted in its own steps."""
+
+    epochs: int
+    steps_per_epoch: int  # optimizer steps per epoch
+    interval: Interval  # what one scheduler step is
+    length: int  # scheduler steps this scheduler runs for (a composite member: its span)
+
+    @property
+    def per_epoch(self) -> int:
+        """Scheduler steps per epoch."""
+        return self.steps_per_epoch if self.interval == "step" else 1
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps in the whole run (the formulas' `total_steps`)."""
+        return self.epochs * self.steps_per_epoch
+
+    @property
+    def unit(self) -> str:
+        """What the scheduler counts, for messages."""
+        return "steps" if self.interval == "step" else "epochs"
+
+    def formula_constants(self) -> dict[str, int]:
+        """The run's constants a LambdaLR / MultiplicativeLR formula may use."""
+        return {
+            "total_steps": self.total_steps,
+            "steps_per_epoch": self.steps_per_epoch,
+            "epochs": self.epochs,
+        }
+
+
+@dataclass(frozen=True)
+class OptimizerShape:
+    """What the throwaway optimizer needs to look like (momentum matters to cycled schedules)."""
+
+    name: Literal["sgd", "adam", "adamw"] = "sgd"
+    momentum: float = 0.0  # sgd
+    betas: tuple[float, float] = (0.9, 0.999)  # adam/adamw
 
 
 MAX_INT = 10**12
@@ -36,7 +81,8 @@ any run, and small enough for torch's float arithmetic on it (an int of 400 digi
 
 _INT_RE = re.compile(r"[-+]?\d+\Z")
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z")
-WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+WORD_RE = re.compile(r"(?:[A-Za-z_]\w*|\d+(?=-))(?:-[A-Za-z_]\w*)*\Z")
+"""A choice written bare in a spec: a word, or words joined by '-' such as 1-sqrt."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +221,7 @@ def is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def check_value(param: Param, value: Any, length: int) -> str | None:
+def check_value(param: Param, value: Any, run: Run) -> str | None:
     """The rule `value` breaks, or None."""
     kind = param.kind
     if kind == "int":
@@ -206,7 +252,7 @@ def check_value(param: Param, value: Any, length: int) -> str | None:
             return _check_milestones(list(value))
         return None
     if kind == "formula":
-        return _check_formula(value, length)
+        return _check_formula(value, run)
     return None  # pragma: no cover
 
 
@@ -223,19 +269,32 @@ def _check_milestones(values: list[int]) -> str | None:
     return None
 
 
-_FORMULA_CHECK_EPOCHS = 100_000
-"""validate() evaluates a formula at every epoch of the run up to this many."""
+_FORMULA_CHECK_STEPS = 100_000
+"""validate() evaluates a formula at every scheduler step of the run up to this many (the dry run,
+the preview and the driver cover the rest and name a step that fails)."""
+
+FORMULA_VARIABLES = ("step",)
+FORMULA_ALIASES = ("epoch",)
 
 
-def _check_formula(value: Any, length: int) -> str | None:
+def formula_of(text: str, run: Run) -> Formula:
+    """A LambdaLR / MultiplicativeLR formula of `step` (alias `epoch`: the scheduler's step count)
+    with the run's constants bound: total_steps, steps_per_epoch, epochs."""
+    return compile_formula(
+        text, FORMULA_VARIABLES, aliases=FORMULA_ALIASES, constants=run.formula_constants()
+    )
+
+
+def _check_formula(value: Any, run: Run) -> str | None:
     if not isinstance(value, str):
         return f"must be a formula of epoch (got {shown(repr(value))})"
     try:
-        formula = compile_formula(value)
-        for epoch in range(min(max(1, length), _FORMULA_CHECK_EPOCHS) + 1):
-            factor = formula(epoch)
+        formula = formula_of(value, run)
+        word = "step" if "step" in formula.names or run.interval == "step" else "epoch"
+        for step in range(min(max(1, run.length), _FORMULA_CHECK_STEPS) + 1):
+            factor = formula(step)
             if factor < 0:
-                return f"gives a negative factor {factor:g} at epoch {epoch} ({value})"
+                return f"gives a negative factor {factor:g} at {word} {step} ({value})"
     except FormulaError as exc:
         return str(exc)
     return None

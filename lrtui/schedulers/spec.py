@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from lrtui.schedulers.entries import lookup
 from lrtui.schedulers.errors import SpecError
-from lrtui.schedulers.params import coerce_native
+from lrtui.schedulers.params import OptimizerShape, coerce_native
+
+__all__ = ["MAX_DEPTH", "OptimizerShape", "SchedulerSpec", "depth_of", "too_deep"]
 
 MAX_DEPTH = 8
 """Deepest nesting of composites (and of brackets in a spec string): far more than any schedule
@@ -82,12 +84,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-@dataclass(frozen=True)
-class OptimizerShape:
-    """What the throwaway optimizer needs to look like (momentum matters to cycled schedules)."""
-
-    name: Literal["sgd", "adam", "adamw"] = "sgd"
-    momentum: float = 0.0  # sgd
-    betas: tuple[float, float] = (0.9, 0.999)  # adam/adamw

@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from lrtui.schedulers.composite import milestones_from_lengths
-from lrtui.schedulers.entries import CATALOG, lookup, unknown_param, unknown_scheduler
+from lrtui.schedulers.entries import ENTRIES, lookup, unknown_param, unknown_scheduler
 from lrtui.schedulers.errors import SpecError
 from lrtui.schedulers.params import WORD_RE, Param, RawValue, coerce_native, value_from_text
 from lrtui.schedulers.spec import MAX_DEPTH, SchedulerSpec, too_deep
 
-_TOKEN_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN_RE = re.compile(
+    r"(?:\d+|[A-Za-z_]\w*)(?:-(?!>)[A-Za-z_]\w*)+"  # choices such as 1-sqrt (never '->')
+    r"|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[A-Za-z_][A-Za-z0-9_]*"
+)
 
 
 class _Parser:
@@ -193,7 +196,7 @@ def format_spec(spec: SchedulerSpec) -> str:
         return out
     if spec.name == "ChainedScheduler" and spec.children:
         return " + ".join(_format_member(c, inside="chain") for c in spec.children)
-    info = CATALOG.get(spec.name)
+    info = ENTRIES.get(spec.name)
     if not spec.params:
         return spec.name
     items = []

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from lrtui.schedulers.composite import member_spans, milestone_list
-from lrtui.schedulers.entries import CATALOG, SchedulerInfo, lookup, suggest, unknown_param
+from lrtui.schedulers.entries import ENTRIES, SchedulerInfo, lookup, suggest, unknown_param
 from lrtui.schedulers.errors import Problem, Severity, SpecError, errors_of
-from lrtui.schedulers.params import check_value, is_int
-from lrtui.schedulers.resolve import resolve_for_length, run_length, safe_cadence
-from lrtui.schedulers.spec import MAX_DEPTH, OptimizerShape, SchedulerSpec, depth_of
+from lrtui.schedulers.params import OptimizerShape, Run, check_value, is_int
+from lrtui.schedulers.resolve import full_values, member_run, resolve_in, run_of, safe_cadence
+from lrtui.schedulers.spec import MAX_DEPTH, SchedulerSpec, depth_of
 
-CHEAP_DRY_RUN = 2_000
+CHEAP_DRY_RUN = 1_000
 """validate() steps the real scheduler over the whole run by itself when the run has at most this
 many scheduler steps (a few milliseconds); longer runs are stepped with dry_run=True (`lrtui run`
 before training starts), by the preview, and by the engine, which each name a failing step."""
@@ -50,15 +50,16 @@ def validate(
     info = lookup(spec.name)
     if info is None:
         problems[spec.name or "scheduler"] = Problem(
-            f"unknown scheduler ({suggest(spec.name, list(CATALOG))})"
+            f"unknown scheduler ({suggest(spec.name, list(ENTRIES))})"
         )
         return problems
     try:
-        length = run_length(spec, epochs, steps_per_epoch)
+        run = run_of(spec, epochs, steps_per_epoch)
     except SpecError as exc:
         problems[exc.field] = Problem(exc.message)
         return problems
-    _validate_into(problems, spec, info.name, length, steps_per_epoch, optimizer, nested=False)
+    length = run.length
+    _validate_into(problems, spec, info.name, run, optimizer, nested=False)
     wanted = dry_run if dry_run is not None else length <= CHEAP_DRY_RUN
     if wanted and not errors_of(problems):
         _dry_run(problems, spec, epochs, steps_per_epoch, optimizer, base_lr)
@@ -95,8 +96,7 @@ def _validate_into(
     problems: dict[str, str],
     spec: SchedulerSpec,
     prefix: str,
-    length: int,
-    steps_per_epoch: int,
+    run: Run,
     optimizer: OptimizerShape,
     *,
     nested: bool,
@@ -106,70 +106,37 @@ def _validate_into(
 
     info = lookup(spec.name)
     if info is None:
-        add(prefix, f"unknown scheduler ({suggest(spec.name, list(CATALOG))})")
+        add(prefix, f"unknown scheduler ({suggest(spec.name, list(ENTRIES))})")
         return
-    if nested and info.name == "ReduceLROnPlateau":
+    if nested and info.cadence == "metric":
         add(prefix, "cannot be part of SequentialLR/ChainedScheduler: its step() needs the metric")
         return
-    names = [p.name for p in info.params]
+    names = [p.name for p in info.every_param]
     for key in spec.params:
         if key not in names:
             add(f"{prefix}.{key}", unknown_param(info, key).message)
     if info.composite:
-        _validate_composite(problems, spec, info, prefix, length, steps_per_epoch, optimizer)
+        _validate_composite(problems, spec, info, prefix, run, optimizer)
         return
     if spec.children:
         add(prefix, "only SequentialLR and ChainedScheduler have member schedulers")
-    resolved = resolve_for_length(spec, length, steps_per_epoch)
+    resolved = resolve_in(spec, run)
     bad: set[str] = set()
-    for param in info.params:
-        if param.name not in resolved.params:
+    values = {**spec.params, **resolved.params}  # a ratio resolve() replaced is checked too
+    for param in info.every_param:
+        if param.name not in values:
             continue
         if param.derived and param.name not in spec.params and bad:
             continue  # derived from a value already reported (step_size_down = step_size_up)
-        message = check_value(param, resolved.params[param.name], length)
+        message = check_value(param, values[param.name], run)
         if message:
             add(f"{prefix}.{param.name}", message)
             bad.add(param.name)
-    values = resolved.params
-    unit = "epochs" if info.cadence != "batch" else "steps"
-    if info.name == "CosineAnnealingLR" and "T_max" not in bad:
-        t_max = values["T_max"]
-        if t_max < length:
-            add(
-                f"{prefix}.T_max",
-                f"{t_max} is shorter than the run ({length} {unit}): the LR climbs back up "
-                f"after {unit[:-1]} {t_max}",
-                "warning",
-            )
-        elif t_max > length:
-            add(
-                f"{prefix}.T_max",
-                f"{t_max} is longer than the run ({length} {unit}): the LR never reaches eta_min",
-                "warning",
-            )
-    if info.name == "OneCycleLR" and "total_steps" not in bad:
-        total = values["total_steps"]
-        if total < length:
-            add(
-                f"{prefix}.total_steps",
-                f"must cover the run's {length} steps (got {total}): "
-                f"torch raises after step {total}",
-            )
-        elif total > length:
-            add(
-                f"{prefix}.total_steps",
-                f"{total} is longer than the run ({length} steps): the cycle is cut short",
-                "warning",
-            )
-    cycles = info.name in ("CyclicLR", "OneCycleLR") and values.get("cycle_momentum", True)
-    if cycles is True and optimizer.name == "sgd" and optimizer.momentum == 0:
-        add(
-            f"{prefix}.cycle_momentum",
-            "SGD has momentum 0, so torch switches momentum on and cycles it between "
-            "base_momentum and max_momentum: set cycle_momentum=false to keep plain SGD",
-            "warning",
-        )
+    if bad or any(k not in names for k in spec.params) or info.advise is None:
+        return
+    values = full_values(info, resolved.params)
+    for advice in info.advise(values, run, optimizer, frozenset(spec.params)):
+        add(f"{prefix}.{advice.param}", advice.message, advice.severity)
 
 
 def _validate_composite(
@@ -177,13 +144,13 @@ def _validate_composite(
     spec: SchedulerSpec,
     info: SchedulerInfo,
     prefix: str,
-    length: int,
-    steps_per_epoch: int,
+    run: Run,
     optimizer: OptimizerShape,
 ) -> None:
     def add(key: str, message: str) -> None:
         problems.setdefault(key, Problem(message))
 
+    length = run.length
     if len(spec.children) < 2:
         add(
             f"{prefix}.schedulers", f"needs at least 2 member schedulers (got {len(spec.children)})"
@@ -194,8 +161,11 @@ def _validate_composite(
     known = {cadence for _, cadence in cadences if cadence is not None}
     if len(known) > 1:
         listed = ", ".join(f"{name}: {cadence}" for name, cadence in cadences if cadence)
-        add(f"{prefix}.schedulers", f"members must share one cadence (got {listed})")
-    unit = "steps" if known == {"batch"} else "epochs"
+        hint = ""
+        if any("interval" in child.params for child in spec.children):
+            hint = ": give every member the same interval (epoch or step)"
+        add(f"{prefix}.schedulers", f"members must share one cadence (got {listed}){hint}")
+    unit = run.unit
     milestones_ok = True
     if info.name == "SequentialLR":
         given = spec.params.get("milestones")
@@ -208,7 +178,7 @@ def _validate_composite(
         if milestones_ok:
             param = info.param("milestones")
             assert param is not None
-            rule = check_value(param, milestones if given is None else given, length)
+            rule = check_value(param, milestones if given is None else given, run)
             if rule:
                 add(f"{prefix}.milestones", rule)
                 milestones_ok = False
@@ -230,6 +200,7 @@ def _validate_composite(
         return
     spans = member_spans(spec, length)
     for i, (child, span) in enumerate(zip(spec.children, spans, strict=True)):
+        child_run = member_run(child, run, span) if safe_cadence(child) else run
         child_prefix = f"{prefix}[{i}].{child.name}"
         if info.name == "SequentialLR" and i > 0 and child.children:
             kind = "A -> B" if child.name == "SequentialLR" else "A + B"
@@ -240,4 +211,4 @@ def _validate_composite(
                 "put it first, or flatten it",
             )
             continue
-        _validate_into(problems, child, child_prefix, span, steps_per_epoch, optimizer, nested=True)
+        _validate_into(problems, child, child_prefix, child_run, optimizer, nested=True)
