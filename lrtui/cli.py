@@ -6,9 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from lrtui import __version__
 from lrtui.commands import OutputError, UsageError, guarded_stdout, say, silence_stdout
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 # name -> (module under lrtui.commands, one-line help). Order is the order `--help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -22,8 +26,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a failed write of --help or --version is not swallowed (argparse
+    ignores it and exits 0 with nothing printed): it becomes the one-line output error."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            try:
+                (file or sys.stderr).write(message)
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                raise OutputError(exc.errno, exc.strerror) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lrtui",
         description="A keyboard-driven terminal lab for PyTorch learning-rate schedules. "
         "With no subcommand, opens the terminal app.",
@@ -66,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         say(f"lrtui: error: {exc}")
         return 2
+    except OutputError as exc:
+        silence_stdout()
+        say(f"lrtui: error: {exc}")
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
