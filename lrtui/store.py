@@ -424,6 +424,18 @@ def pid_alive(pid: int, *, since: float | None = None) -> bool:
     return True
 
 
+def still_training(run: RunRecord) -> str | None:
+    """Why `run` cannot simply be deleted now, or None: it is marked running and its writer is
+    alive on this host, or it is marked running by another host (whose pids cannot be checked)."""
+    if run.status != "running":
+        return None
+    if run.host != this_host():
+        return f"run {run.id} is marked running by pid {run.pid} on host {run.host}"
+    if pid_alive(run.pid, since=run.started_at):
+        return f"run {run.id} is still training (pid {run.pid})"
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # The store
 

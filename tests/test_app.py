@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -415,3 +416,20 @@ async def test_a_database_deleted_mid_run_is_said_in_the_log_and_the_status_line
         assert app.progress.text.startswith(f"✗ {said}")
         await pilot.press("l")  # the app carries on
         assert app.log_y and app.is_running
+
+
+async def test_delete_refuses_a_run_another_process_is_training(tmp_path: Path) -> None:
+    run_id = _store_one_run(tmp_path / "runs.db")
+    writer = os.getpid()  # a live process on this host plays the other lrtui training it
+    with Store(tmp_path / "runs.db") as store:
+        store._conn.execute("UPDATE runs SET status = 'running', pid = ?, started_at = ?",
+                            (writer, time.time()))
+    app = make_app(tmp_path / "runs.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "d")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.log_pane.entries[-1] == (
+            f"cannot delete: run {run_id} is still training (pid {writer}); stop it there first")
+        assert [r.id for r in app.store.list_runs()] == [run_id]

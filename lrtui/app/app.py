@@ -91,7 +91,7 @@ from lrtui.lrfind import (
 )
 from lrtui.model import RunConfig
 from lrtui.recorder import Recorder, epoch_record
-from lrtui.store import Store, StoreError
+from lrtui.store import Store, StoreError, still_training
 
 
 class Engine(Protocol):
@@ -1000,6 +1000,13 @@ class LrtuiApp(App[None]):
         key = trace.key
         if self.job is not None and key in self.job.run_ids.values() and trace.status == "running":
             self.log_pane.add(f"run #{key} is training: stop it first (s)", "warning")
+            return
+        try:  # a run another lrtui process is training: deleting it would cut that run short
+            busy = still_training(self.store.get_run(key))
+        except StoreError:
+            busy = None  # gone already: the delete below says so
+        if busy is not None:
+            self.log_pane.add(f"cannot delete: {busy}; stop it there first", "warning")
             return
 
         def confirm(yes: bool | None) -> None:

@@ -44,8 +44,8 @@ from lrtui.store import (
     StoreError,
     UnknownRunError,
     check_location,
-    pid_alive,
     resolve_db_path,
+    still_training,
     this_host,
 )
 
@@ -339,16 +339,6 @@ def _export(args: argparse.Namespace, path: Path) -> int:
 # delete
 
 
-def _still_training(run: RunRecord) -> str | None:
-    if run.status != "running":
-        return None
-    if run.host != this_host():
-        return f"run {run.id} is marked running by pid {run.pid} on host {run.host}"
-    if pid_alive(run.pid, since=run.started_at):
-        return f"run {run.id} is still training (pid {run.pid})"
-    return None
-
-
 def _confirm(question: str, stdin: TextIO) -> bool:
     print(question, end="", file=sys.stderr, flush=True)
     answer = stdin.readline().strip().lower()
@@ -366,7 +356,7 @@ def _delete(args: argparse.Namespace, path: Path) -> int:
         except UnknownRunError as exc:
             raise UsageError(str(exc)) from None
         for run in runs:
-            busy = _still_training(run)
+            busy = still_training(run)
             if busy and not (args.force and run.host != this_host()):
                 hint = "; pass --force if it is not" if run.host != this_host() else ""
                 raise UsageError(f"run id: {busy}; stop it first{hint}")
