@@ -741,9 +741,15 @@ class Store:
         if self._memory or self._identity is None:
             return None
         now = _identity(self.path)
-        if now == self._identity:
-            return None
         lost = "training stopped: nothing more can be stored"
+        if now == self._identity:
+            wal = self._sidecars[0]  # ours since the last commit; SQLite never swaps it while open
+            if wal is not None and _identity(Path(f"{self.path}-wal")) != wal:
+                return StoreGoneError(
+                    f"database: {self.path}-wal (its write-ahead log) was deleted while lrtui was "
+                    f"writing to it; {lost}"
+                )
+            return None
         if now is not None:
             why = "was replaced by another file"
         elif not self.path.parent.is_dir():
@@ -896,8 +902,8 @@ class Store:
         with self._lock:
             with suppress(sqlite3.Error):
                 self._conn.close()
-            if self._memory or self.read_only or self._gone_error() is None:
-                return
+            if self._memory or self.read_only or _identity(self.path) == self._identity:
+                return  # the database is where it was: its WAL files are shared, leave them
             for suffix, ours in zip(_SIDECARS, self._sidecars, strict=True):
                 side = Path(f"{self.path}{suffix}")
                 if ours is not None and _identity(side) == ours:

@@ -63,7 +63,7 @@ def lrtui(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str
 # -- the file goes away while a run writes --------------------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["deleted", "replaced", "folder removed"])
+@pytest.mark.parametrize("how", ["deleted", "replaced", "folder removed", "wal deleted"])
 def test_a_vanished_database_stops_the_writing_with_one_line(tmp_path: Path, how: str) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
@@ -80,6 +80,9 @@ def test_a_vanished_database_stops_the_writing_with_one_line(tmp_path: Path, how
         Store(other).close()
         os.replace(other, db)
         said = f"database: {db} was replaced by another file while lrtui was writing to it"
+    elif how == "wal deleted":
+        Path(f"{db}-wal").unlink()  # the committed epoch 0 lives only there until a checkpoint
+        said = f"database: {db}-wal (its write-ahead log) was deleted while lrtui was writing to it"
     else:
         shutil.rmtree(folder)
         said = f"database: the folder {folder} was removed while lrtui was writing {db}"
@@ -89,7 +92,7 @@ def test_a_vanished_database_stops_the_writing_with_one_line(tmp_path: Path, how
     with pytest.raises(StoreGoneError):
         store.end_run(run_id, "finished")
     store.close()
-    assert not folder.exists() or how == "replaced" or not db.exists()
+    assert not folder.exists() or how in ("replaced", "wal deleted") or not db.exists()
     if how == "replaced":  # the file now there is not written to
         with Store(db) as fresh:
             assert fresh.list_runs() == []
