@@ -68,19 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     could not be written), 2 (bad input), 130 (Ctrl+C, also while the imports still load),
     141 (the reader of the output went away)."""
     try:
-        try:
-            return _main(argv)
-        except SystemExit:  # argparse's --help / --version / usage error: flush what it printed
-            try:
-                sys.stdout.flush()
-            except BrokenPipeError:
-                silence_stdout()
-                return 141
-            except OSError as exc:  # argparse swallowed the write error; the flush meets it
-                silence_stdout()
-                say(f"lrtui: error: {OutputError(exc.errno, exc.strerror)}")
-                return 1
-            raise
+        return _main(argv)
     except UsageError as exc:
         say(f"lrtui: error: {exc}")
         return 2
@@ -97,21 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()  # imports every command (torch, for some): Ctrl+C here is 130 too
-    args = parser.parse_args(argv)
-    if args.command is None:
-        from lrtui.commands import tui
-
-        return tui.main(args)
-    with guarded_stdout():
+    with guarded_stdout():  # stdout that cannot be written: OutputError, one line
         try:
+            parser = build_parser()  # imports every command (torch, for some): Ctrl+C is 130 too
+            args = parser.parse_args(argv)
+        except SystemExit:  # --help / --version / a usage error: flush what was printed first
+            sys.stdout.flush()
+            raise
+        if args.command is not None:
             code = int(args._module.main(args))
             sys.stdout.flush()
-        except OutputError as exc:
-            silence_stdout()
-            say(f"lrtui: error: {exc}")
-            return 1
-    return code
+            return code
+    from lrtui.commands import tui  # the app owns the terminal: no guard around it
+
+    return tui.main(args)
 
 
 if __name__ == "__main__":

@@ -344,8 +344,8 @@ def pack_floats(values: Sequence[float]) -> bytes:
 def unpack_floats(blob: bytes) -> tuple[float, ...]:
     """The inverse of pack_floats; ValueError for a blob that is not whole float64s."""
     if not isinstance(blob, bytes) or len(blob) % 8:
-        size = len(blob) if isinstance(blob, bytes | str) else type(blob).__name__
-        raise ValueError(f"not a float64 array ({size} bytes)")
+        what = f"{len(blob)} bytes" if isinstance(blob, bytes | str) else type(blob).__name__
+        raise ValueError(f"not a float64 array ({what})")
     return struct.unpack(f"<{len(blob) // 8}d", blob)
 
 

@@ -327,3 +327,28 @@ def test_missing_files_and_folders_under_data_dir_are_exit_2(
         "dataset from it, or downloads into it, but does not create it)\n"
     ))  # fmt: skip
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv", [["--version"], ["runs", "list"], ["preview", "-s", "StepLR"]])
+def test_a_closed_stdout_is_one_line_too(tmp_path: Path, argv: list[str]) -> None:
+    """`lrtui ... >&-`: Python starts with sys.stdout None."""
+    proc = subprocess.run(
+        lrtui_cmd(*argv), stderr=subprocess.PIPE, text=True, timeout=120,
+        env={**ENV, "LRTUI_DB": str(tmp_path / "runs.db")}, preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (
+        1, "lrtui: error: cannot write the output (stdout): standard output is closed\n"
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_run_with_stderr_closed_trains_and_prints(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    proc = subprocess.run(
+        lrtui_cmd(*FAST_RUN, "--epochs", "2", "--json", "--db", str(db)),
+        stdout=subprocess.PIPE, text=True, timeout=300, env=ENV, preexec_fn=lambda: os.close(2),
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert [json.loads(line)["event"] for line in proc.stdout.splitlines()][-1] == "end"
+    assert [r["status"] for r in stored_runs(db)] == ["finished"]

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
-from lrtui.commands import UsageError, ctrl_c_stops, say
+from lrtui.commands import UsageError, ctrl_c_stops, is_terminal, say
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
 
 if TYPE_CHECKING:
@@ -206,14 +206,14 @@ class _Progress:
 
     def __init__(self, err: IO[str]) -> None:
         self.err = err
-        self.tty = err.isatty()
+        self.tty = is_terminal(err)
         self.shown = False
 
     def _write(self, text: str) -> None:
         try:
             self.err.write(text)
             self.err.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             self.tty = self.shown = False
 
     def __call__(self, p: RangeTestProgress) -> None:
