@@ -240,6 +240,9 @@ def test_export_writes_through_devices_and_never_waits_for_a_fifo(tmp_path: Path
         with pytest.raises(OSError, match="no program is reading this FIFO"):
             export_run(store, run_id, str(fifo))  # at once: the UI thread must never block
         assert stat.S_ISFIFO(fifo.stat().st_mode)
+        with pytest.raises(ValueError, match=r"is the run database runs\.db; give another file"):
+            export_run(store, run_id, str(tmp_path / "runs.db"))
+        assert store.get_run(run_id).label == "lbl"
 
 
 def test_code_snippet_builds_the_model_optimizer_and_scheduler() -> None:
