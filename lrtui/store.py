@@ -741,7 +741,7 @@ class Store:
         if self._memory or self._identity is None:
             return None
         now = _identity(self.path)
-        lost = "training stopped: nothing more can be stored"
+        lost = "nothing more can be stored"
         if now == self._identity:
             wal = self._sidecars[0]  # ours since the last commit; SQLite never swaps it while open
             if wal is not None and _identity(Path(f"{self.path}-wal")) != wal:

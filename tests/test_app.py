@@ -411,7 +411,7 @@ async def test_a_database_deleted_mid_run_is_said_in_the_log_and_the_status_line
         await settle(pilot, app)
         await pilot.press("escape", "r")
         await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None)
-        said = f"database: {db} was deleted while lrtui was writing to it; training stopped"
+        said = f"database: {db} was deleted while lrtui was writing to it; nothing more"
         assert any(e.startswith(f"training stopped: {said}") for e in app.log_pane.entries)
         assert app.progress.text.startswith(f"✗ {said}")
         await pilot.press("l")  # the app carries on

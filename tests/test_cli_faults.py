@@ -352,3 +352,28 @@ def test_run_with_stderr_closed_trains_and_prints(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert [json.loads(line)["event"] for line in proc.stdout.splitlines()][-1] == "end"
     assert [r["status"] for r in stored_runs(db)] == ["finished"]
+
+
+def test_find_lr_whose_database_vanished_during_the_sweep_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lrtui.lrfind
+
+    db = tmp_path / "runs.db"
+    sweep = lrtui.lrfind.range_test
+
+    def sweep_then_rm(*args: object, **kwargs: object) -> object:
+        result = sweep(*args, **kwargs)  # type: ignore[arg-type]
+        for path in tmp_path.glob("runs.db*"):  # `rm runs.db*` in another terminal meanwhile
+            path.unlink()
+        return result
+
+    monkeypatch.setattr(lrtui.lrfind, "range_test", sweep_then_rm)
+    rc = main(["find-lr", "--dataset", "mnist-sample", "--steps", "20", "--hidden", "8",
+               "--device", "cpu", "--json", "--db", str(db)])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert (rc, out) == (1, "")
+    assert err == (
+        f"lrtui: error: database: {db} was deleted while lrtui was writing to it; nothing "
+        "more can be stored; the range test was not stored\n"
+    )

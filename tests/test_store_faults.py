@@ -88,7 +88,7 @@ def test_a_vanished_database_stops_the_writing_with_one_line(tmp_path: Path, how
         said = f"database: the folder {folder} was removed while lrtui was writing {db}"
     with pytest.raises(StoreGoneError) as err:
         store.record_epoch(run_id, epoch(1), steps(1), steps_per_epoch=4)
-    assert str(err.value) == f"{said}; training stopped: nothing more can be stored"
+    assert str(err.value) == f"{said}; nothing more can be stored"
     with pytest.raises(StoreGoneError):
         store.end_run(run_id, "finished")
     store.close()
@@ -120,8 +120,8 @@ def test_lrtui_run_whose_database_is_deleted_ends_with_exit_1(tmp_path: Path) ->
             proc.wait()
     assert proc.returncode == 1
     assert err == (
-        f"lrtui: error: database: {db} was deleted while lrtui was writing to it; training "
-        "stopped: nothing more can be stored\n"
+        f"lrtui: error: database: {db} was deleted while lrtui was writing to it; nothing "
+        "more can be stored\n"
     )
     assert not db.exists()
 
