@@ -23,6 +23,7 @@ from lrtui.model import RunConfig
 from lrtui.recorder import Recorder
 from lrtui.schedulers import parse_spec
 from lrtui.store import (
+    MIGRATIONS,
     DamagedRunError,
     EpochRecord,
     NewRun,
@@ -30,6 +31,7 @@ from lrtui.store import (
     StepsRecord,
     Store,
     StoreDamagedError,
+    StoreError,
     StoreFullError,
     StoreGoneError,
 )
@@ -404,3 +406,18 @@ def test_a_deleted_run_raises_run_deleted_and_the_recorder_lets_the_others_go_on
         assert (kept.label, kept.status, kept.epochs_done) == ("kept", "finished", 4)
     assert heard and heard[0][0] == 1 and "was deleted from" in heard[0][1]
     assert len(heard) == 1
+
+
+def test_a_reader_upgrades_an_older_schema_once_then_reads_read_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_store import make_v1
+
+    db = tmp_path / "v1.db"
+    make_v1(db)
+    rc, out, err = lrtui(capsys, "runs", "list", "--json", "--db", str(db))
+    assert (rc, err) == (0, "") and [r["label"] for r in json.loads(out)] == ["old"]
+    with Store(db, read_only=True) as store:
+        assert store.read_only and store.schema_version() == len(MIGRATIONS)
+        with pytest.raises(StoreError, match="opened read-only"):
+            store.start_run(new_run())
