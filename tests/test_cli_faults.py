@@ -379,3 +379,15 @@ def test_find_lr_whose_database_vanished_during_the_sweep_says_so(
         f"lrtui: error: database: {db} was deleted while lrtui was writing to it; nothing "
         "more can be stored; the range test was not stored\n"
     )
+
+
+def test_the_app_refuses_a_data_dir_that_does_not_exist_before_opening(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere"
+    rc = main(["--data-dir", str(missing), "--db", str(tmp_path / "runs.db")])
+    assert (rc, capsys.readouterr()) == (2, ("", (
+        f"lrtui: error: --data-dir: {missing} does not exist (lrtui reads the dataset from it, or "
+        "downloads into it, but does not create it)\n"
+    )))  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no folder, no database
