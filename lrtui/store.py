@@ -546,7 +546,9 @@ class Store:
             self._conn = self._connect_read_only()
         else:
             self._conn = self._connect()
-        self._identity = None if self._memory else _identity(self.path)
+        # Absolute: the identity checks must not follow a later chdir of the process.
+        self._abs = self.path if self._memory else self.path.absolute()
+        self._identity = None if self._memory else _identity(self._abs)
         self._sidecars: tuple[tuple[int, int] | None, ...] = (None, None)
         try:
             self._check_ours()
@@ -700,7 +702,7 @@ class Store:
                 f"v{SCHEMA_VERSION}, and cannot be upgraded: {exc}"
             ) from None
         self._conn = self._connect_read_only()
-        self._identity = _identity(self.path)
+        self._identity = _identity(self._abs)
 
     @property
     def empty(self) -> bool:
@@ -740,11 +742,11 @@ class Store:
         """Why the path no longer names the file this store opened, or None while it does."""
         if self._memory or self._identity is None:
             return None
-        now = _identity(self.path)
+        now = _identity(self._abs)
         lost = "nothing more can be stored"
         if now == self._identity:
             wal = self._sidecars[0]  # ours since the last commit; SQLite never swaps it while open
-            if wal is not None and _identity(Path(f"{self.path}-wal")) != wal:
+            if wal is not None and _identity(Path(f"{self._abs}-wal")) != wal:
                 return StoreGoneError(
                     f"database: {self.path}-wal (its write-ahead log) was deleted while lrtui was "
                     f"writing to it; {lost}"
@@ -752,7 +754,7 @@ class Store:
             return None
         if now is not None:
             why = "was replaced by another file"
-        elif not self.path.parent.is_dir():
+        elif not self._abs.parent.is_dir():
             return StoreGoneError(
                 f"database: the folder {self.path.parent} was removed while lrtui was writing "
                 f"{self.path}; {lost}"
@@ -890,7 +892,7 @@ class Store:
                 raise StoreError(f"database: cannot read {self.path}: {exc}") from None
 
     def _sidecar_ids(self) -> tuple[tuple[int, int] | None, ...]:
-        return tuple(_identity(Path(f"{self.path}{suffix}")) for suffix in _SIDECARS)
+        return tuple(_identity(Path(f"{self._abs}{suffix}")) for suffix in _SIDECARS)
 
     def close(self) -> None:
         """Close the connection. A failure here (a full disk at the last checkpoint) loses
@@ -902,10 +904,10 @@ class Store:
         with self._lock:
             with suppress(sqlite3.Error):
                 self._conn.close()
-            if self._memory or self.read_only or _identity(self.path) == self._identity:
+            if self._memory or self.read_only or _identity(self._abs) == self._identity:
                 return  # the database is where it was: its WAL files are shared, leave them
             for suffix, ours in zip(_SIDECARS, self._sidecars, strict=True):
-                side = Path(f"{self.path}{suffix}")
+                side = Path(f"{self._abs}{suffix}")
                 if ours is not None and _identity(side) == ours:
                     with suppress(OSError):
                         side.unlink()

@@ -421,3 +421,17 @@ def test_a_reader_upgrades_an_older_schema_once_then_reads_read_only(
         assert store.read_only and store.schema_version() == len(MIGRATIONS)
         with pytest.raises(StoreError, match="opened read-only"):
             store.start_run(new_run())
+
+
+def test_a_relative_path_is_still_the_same_file_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with Store("runs.db") as store:
+        run_id = store.start_run(new_run())
+        monkeypatch.chdir(tmp_path / "elsewhere")  # no runs.db here: not a vanished database
+        store.record_epoch(run_id, epoch(0), steps(0))
+        store.end_run(run_id, "finished")
+    with Store(tmp_path / "runs.db") as store:
+        assert store.get_run(run_id).epochs_done == 1
