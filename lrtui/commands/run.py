@@ -674,9 +674,11 @@ def main(args: argparse.Namespace) -> int:
     if printer.pipe_closed:
         silence_stdout()
         return 141
+    if ctrl_c.pressed:
+        return 130
     if printer.out_error is not None:
         return 1
-    if ctrl_c.pressed or any(e.status == "stopped" for e in ended):
+    if any(e.status == "stopped" for e in ended):
         return 130
     if any(e.status == "failed" for e in ended):
         return 1
