@@ -243,8 +243,8 @@ def test_delete_force_of_a_training_run_does_not_kill_its_writer(
 ) -> None:
     db = tmp_path / "runs.db"
     writer = subprocess.Popen(
-        lrtui_cmd(*FAST_RUN, "-s", "ConstantLR", "--epochs", "400", "--json", "--db", str(db)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        lrtui_cmd(*FAST_RUN, "-s", "ConstantLR", "--epochs", "300", "--db", str(db)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
     )  # fmt: skip
     try:
         run_id = _wait_for_epochs(db, 2, writer)
@@ -259,7 +259,7 @@ def test_delete_force_of_a_training_run_does_not_kill_its_writer(
         conn.close()
         rc = main(["runs", "delete", str(run_id), "--yes", "--force", "--db", str(db)])
         assert (rc, capsys.readouterr().out) == (0, "Deleted 1 run.\n")
-        out, err = writer.communicate(timeout=300)
+        _, err = writer.communicate(timeout=300)
     finally:
         if writer.poll() is None:
             writer.kill()
@@ -271,13 +271,11 @@ def test_delete_force_of_a_training_run_does_not_kill_its_writer(
         f"lrtui: warning: run 0 (StepLR:step_size=2): run {run_id} was deleted from {db} by "
         "another process while it trained; its later epochs are not stored"
     ]
-    ends = [json.loads(line) for line in out.splitlines() if '"end"' in line]
-    assert [e["status"] for e in ends] == ["finished", "finished"]
     (other,) = stored_runs(db)  # the other run of that call trained on and was stored whole
     assert (other["label"], other["status"], other["epochs_done"]) == (
         "ConstantLR",
         "finished",
-        400,
+        300,
     )
 
 
