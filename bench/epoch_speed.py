@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lrtui.data import DeviceDataset, RawDataset, synthetic, to_device
 from lrtui.engine import Event, RunEnded, train
 from lrtui.model import OptimizerConfig, RunConfig
+from lrtui.report import write_file
 from lrtui.schedulers import parse_spec
 
 #: The 16 runs of (c): the tutorial's optimizer (SGD, lr 0.1) under 16 different schedules of
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:36} {runs:5d} {shown:>8} {seconds:9.3f} {seconds / runs:8.3f} {speedup:11.1f}x"
         )
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_file(Path(args.json), json.dumps(result, indent=2) + "\n")  # as lrtui writes
     return 0
 
 

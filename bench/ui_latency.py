@@ -37,6 +37,7 @@ from lrtui.app.charts import Chart
 from lrtui.app.form import FormValues
 from lrtui.data import DatasetError, RawDataset, load, synthetic
 from lrtui.model import RunConfig
+from lrtui.report import write_file
 from lrtui.store import Store
 
 SPECS = (
@@ -137,7 +138,7 @@ def main() -> int:
           f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, max {result['max_ms']} ms")
     print(f"(training was at: {result['progress_at_end']})")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_file(Path(args.json), json.dumps(result, indent=2) + "\n")  # as lrtui writes
     return 0
 
 

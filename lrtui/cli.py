@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from lrtui import __version__
 from lrtui.commands import (
@@ -16,6 +17,9 @@ from lrtui.commands import (
     say,
     silence_stdout,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 # name -> (module under lrtui.commands, one-line help). Order is the order `--help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -29,8 +33,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a failed write of --help or --version is not swallowed (argparse
+    ignores it and exits 0 with nothing printed): it becomes the one-line output error."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            try:
+                (file or sys.stderr).write(message)
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                raise OutputError(exc.errno, exc.strerror) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lrtui",
         description="A keyboard-driven terminal lab for PyTorch learning-rate schedules. "
         "With no subcommand, opens the terminal app.",
@@ -57,22 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     could not be written), 2 (bad input), 130 (Ctrl+C, also while the imports still load),
     141 (the reader of the output went away)."""
     try:
-        try:
-            return _main(argv)
-        except SystemExit:  # argparse's --help / --version / usage error: flush what it printed
-            try:
-                sys.stdout.flush()
-            except BrokenPipeError:
-                silence_stdout()
-                return 141
-            except OSError as exc:  # argparse swallowed the write error; the flush meets it
-                silence_stdout()
-                say(f"lrtui: error: {OutputError(exc.errno, exc.strerror)}")
-                return 1
-            raise
+        return _main(argv)
     except UsageError as exc:
         say(f"lrtui: error: {exc}")
         return 2
+    except OutputError as exc:
+        silence_stdout()
+        say(f"lrtui: error: {exc}")
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -82,21 +92,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()  # imports every command (torch, for some): Ctrl+C here is 130 too
-    args = parser.parse_args(glue_dash_values(parser, sys.argv[1:] if argv is None else argv))
-    if args.command is None:
-        from lrtui.commands import tui
-
-        return tui.main(args)
-    with guarded_stdout():
+    with guarded_stdout():  # stdout that cannot be written: OutputError, one line
         try:
+            parser = build_parser()  # imports every command (torch, for some): Ctrl+C is 130 too
+            args = parser.parse_args(
+                glue_dash_values(parser, sys.argv[1:] if argv is None else argv)
+            )
+        except SystemExit:  # --help / --version / a usage error: flush what was printed first
+            sys.stdout.flush()
+            raise
+        if args.command is not None:
             code = int(args._module.main(args))
             sys.stdout.flush()
-        except OutputError as exc:
-            silence_stdout()
-            say(f"lrtui: error: {exc}")
-            return 1
-    return code
+            return code
+    from lrtui.commands import tui  # the app owns the terminal: no guard around it
+
+    return tui.main(args)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ __all__ = [
     "DeviceDataset",
     "RawDataset",
     "cache_dir",
+    "check_data_dir",
     "clear_cache",
     "load",
     "load_with_fallback",
@@ -235,13 +236,8 @@ def load(name: str, *, data_dir: str | Path | None = None, download: bool = True
     resolved: str | None = None
     if data_dir is not None and info.torchvision_class is not None:
         folder = Path(data_dir).expanduser()
-        if folder.exists() and not folder.is_dir():
-            raise DataFileError(f"--data-dir: {folder} is a file, not a folder")
-        if download and not folder.exists():  # a download would create it: never do that
-            raise DataFileError(
-                f"--data-dir: {folder} does not exist (lrtui reads the dataset from it, or "
-                "downloads into it, but does not create it)"
-            )
+        if download or folder.exists():  # a download would create it: never do that
+            check_data_dir(folder)
         resolved = str(folder.resolve())
     key = (name, resolved)
     with _LOCK:
@@ -254,6 +250,19 @@ def load(name: str, *, data_dir: str | Path | None = None, download: bool = True
             raw = _load_idx(info, None if resolved is None else Path(resolved), download)
         _RAW_CACHE[key] = raw
         return raw
+
+
+def check_data_dir(data_dir: str | Path) -> None:
+    """DataFileError unless `data_dir` is an existing folder: lrtui reads from it or downloads
+    into it, but never creates it (a typo must not grow a tree of folders)."""
+    folder = Path(data_dir).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise DataFileError(f"--data-dir: {folder} is a file, not a folder")
+    if not folder.exists():
+        raise DataFileError(
+            f"--data-dir: {folder} does not exist (lrtui reads the dataset from it, or "
+            "downloads into it, but does not create it)"
+        )
 
 
 def load_with_fallback(

@@ -344,8 +344,8 @@ def pack_floats(values: Sequence[float]) -> bytes:
 def unpack_floats(blob: bytes) -> tuple[float, ...]:
     """The inverse of pack_floats; ValueError for a blob that is not whole float64s."""
     if not isinstance(blob, bytes) or len(blob) % 8:
-        size = len(blob) if isinstance(blob, bytes | str) else type(blob).__name__
-        raise ValueError(f"not a float64 array ({size} bytes)")
+        what = f"{len(blob)} bytes" if isinstance(blob, bytes | str) else type(blob).__name__
+        raise ValueError(f"not a float64 array ({what})")
     return struct.unpack(f"<{len(blob) // 8}d", blob)
 
 
@@ -422,6 +422,18 @@ def pid_alive(pid: int, *, since: float | None = None) -> bool:
         if started is not None and started > since + 2.0:
             return False  # the pid was reused by a process that started after the run
     return True
+
+
+def still_training(run: RunRecord) -> str | None:
+    """Why `run` cannot simply be deleted now, or None: it is marked running and its writer is
+    alive on this host, or it is marked running by another host (whose pids cannot be checked)."""
+    if run.status != "running":
+        return None
+    if run.host != this_host():
+        return f"run {run.id} is marked running by pid {run.pid} on host {run.host}"
+    if pid_alive(run.pid, since=run.started_at):
+        return f"run {run.id} is still training (pid {run.pid})"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -534,7 +546,9 @@ class Store:
             self._conn = self._connect_read_only()
         else:
             self._conn = self._connect()
-        self._identity = None if self._memory else _identity(self.path)
+        # Absolute: the identity checks must not follow a later chdir of the process.
+        self._abs = self.path if self._memory else self.path.absolute()
+        self._identity = None if self._memory else _identity(self._abs)
         self._sidecars: tuple[tuple[int, int] | None, ...] = (None, None)
         try:
             self._check_ours()
@@ -688,7 +702,7 @@ class Store:
                 f"v{SCHEMA_VERSION}, and cannot be upgraded: {exc}"
             ) from None
         self._conn = self._connect_read_only()
-        self._identity = _identity(self.path)
+        self._identity = _identity(self._abs)
 
     @property
     def empty(self) -> bool:
@@ -728,13 +742,19 @@ class Store:
         """Why the path no longer names the file this store opened, or None while it does."""
         if self._memory or self._identity is None:
             return None
-        now = _identity(self.path)
+        now = _identity(self._abs)
+        lost = "nothing more can be stored"
         if now == self._identity:
+            wal = self._sidecars[0]  # ours since the last commit; SQLite never swaps it while open
+            if wal is not None and _identity(Path(f"{self._abs}-wal")) != wal:
+                return StoreGoneError(
+                    f"database: {self.path}-wal (its write-ahead log) was deleted while lrtui was "
+                    f"writing to it; {lost}"
+                )
             return None
-        lost = "training stopped: nothing more can be stored"
         if now is not None:
             why = "was replaced by another file"
-        elif not self.path.parent.is_dir():
+        elif not self._abs.parent.is_dir():
             return StoreGoneError(
                 f"database: the folder {self.path.parent} was removed while lrtui was writing "
                 f"{self.path}; {lost}"
@@ -872,7 +892,7 @@ class Store:
                 raise StoreError(f"database: cannot read {self.path}: {exc}") from None
 
     def _sidecar_ids(self) -> tuple[tuple[int, int] | None, ...]:
-        return tuple(_identity(Path(f"{self.path}{suffix}")) for suffix in _SIDECARS)
+        return tuple(_identity(Path(f"{self._abs}{suffix}")) for suffix in _SIDECARS)
 
     def close(self) -> None:
         """Close the connection. A failure here (a full disk at the last checkpoint) loses
@@ -884,10 +904,10 @@ class Store:
         with self._lock:
             with suppress(sqlite3.Error):
                 self._conn.close()
-            if self._memory or self.read_only or self._gone_error() is None:
-                return
+            if self._memory or self.read_only or _identity(self._abs) == self._identity:
+                return  # the database is where it was: its WAL files are shared, leave them
             for suffix, ours in zip(_SIDECARS, self._sidecars, strict=True):
-                side = Path(f"{self.path}{suffix}")
+                side = Path(f"{self._abs}{suffix}")
                 if ours is not None and _identity(side) == ours:
                     with suppress(OSError):
                         side.unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -410,8 +411,58 @@ async def test_a_database_deleted_mid_run_is_said_in_the_log_and_the_status_line
         await settle(pilot, app)
         await pilot.press("escape", "r")
         await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None)
-        said = f"database: {db} was deleted while lrtui was writing to it; training stopped"
+        said = f"database: {db} was deleted while lrtui was writing to it; nothing more"
         assert any(e.startswith(f"training stopped: {said}") for e in app.log_pane.entries)
         assert app.progress.text.startswith(f"✗ {said}")
         await pilot.press("l")  # the app carries on
         assert app.log_y and app.is_running
+
+
+async def test_delete_refuses_a_run_another_process_is_training(tmp_path: Path) -> None:
+    run_id = _store_one_run(tmp_path / "runs.db")
+    writer = os.getpid()  # a live process on this host plays the other lrtui training it
+    with Store(tmp_path / "runs.db") as store:
+        store._conn.execute("UPDATE runs SET status = 'running', pid = ?, started_at = ?",
+                            (writer, time.time()))
+    app = make_app(tmp_path / "runs.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "d")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.log_pane.entries[-1] == (
+            f"cannot delete: run {run_id} is still training (pid {writer}); stop it there first")
+        assert [r.id for r in app.store.list_runs()] == [run_id]
+
+
+class _AnotherProcessDeletesTheRun:
+    """The real engine; once the first epoch is stored, the run is deleted through a second
+    connection, as `lrtui runs delete --force` in another terminal would."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+
+    def train(self, configs: Any, on_event: Any, control: Any = None, **kw: Any) -> Any:
+        def deleting(event: Any) -> None:
+            on_event(event)
+            if isinstance(event, engine.EpochEnd) and event.epoch == 0:
+                with Store(self.db) as other:
+                    other.delete_runs([r.id for r in other.list_runs()])
+
+        return engine.train(configs, deleting, control, **kw)
+
+
+async def test_a_run_deleted_by_another_process_is_said_and_training_goes_on(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "runs.db"
+    app = make_app(db, engine=_AnotherProcessDeletesTheRun(db))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "r")
+        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None)
+        said = [e for e in app.log_pane.entries if "by another process" in e]
+        assert said == [f"#1: run 1 was deleted from {db} by another process while it trained; "
+                        "its later epochs are not stored"]
+        assert any(e.startswith("training done · 1 finished") for e in app.log_pane.entries)
+        assert app.store.list_runs() == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -220,6 +222,27 @@ def test_details_and_export_read_the_store(tmp_path: Path) -> None:
         assert epochs_csv(store.get_run(run_id), store.epochs(run_id)).splitlines() == lines
         with pytest.raises(ValueError, match="does not exist"):
             export_run(store, run_id, str(tmp_path / "nope" / "e.csv"))
+
+
+def test_export_writes_through_devices_and_never_waits_for_a_fifo(tmp_path: Path) -> None:
+    with Store(tmp_path / "runs.db") as store:
+        run_id = _stored(store)
+        null = tmp_path / "null"  # our own node with /dev/null's numbers
+        try:
+            os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+            os.close(os.open(null, os.O_WRONLY))
+        except OSError as exc:
+            pytest.skip(f"cannot make or open a device node here: {exc}")
+        assert export_run(store, run_id, str(null)) == (null, 2)
+        assert stat.S_ISCHR(null.stat().st_mode)
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        with pytest.raises(OSError, match="no program is reading this FIFO"):
+            export_run(store, run_id, str(fifo))  # at once: the UI thread must never block
+        assert stat.S_ISFIFO(fifo.stat().st_mode)
+        with pytest.raises(ValueError, match=r"is the run database runs\.db; give another file"):
+            export_run(store, run_id, str(tmp_path / "runs.db"))
+        assert store.get_run(run_id).label == "lbl"
 
 
 def test_code_snippet_builds_the_model_optimizer_and_scheduler() -> None:

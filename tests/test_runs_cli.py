@@ -346,8 +346,22 @@ def test_export_writes_through_devices_fifos_and_symlinks(
     full = tmp_path / "full"  # /dev/full's numbers: every write fails with ENOSPC
     os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
     rc, _, err = lrtui(capsys, "runs", "export", "-o", str(full), "--db", str(db))
-    assert_one_line_error(rc, err, f"-o: cannot write {full}: No space left on device")
+    assert (rc, err) == (1, f"lrtui: error: -o: cannot write {full}: No space left on device\n")
     assert stat.S_ISCHR(full.stat().st_mode)
+
+
+def test_export_never_writes_over_the_database(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = db.read_bytes()
+    link = tmp_path / "alias.csv"
+    link.symlink_to(db)
+    for target in (db, link):
+        rc, _, err = lrtui(capsys, "runs", "export", "-o", str(target), "--db", str(db))
+        assert_one_line_error(rc, err, f"-o: {target} is the run database runs.db")
+    assert db.read_bytes() == before
+    rc, out, _ = lrtui(capsys, "runs", "list", "--json", "--db", str(db))
+    assert rc == 0 and len(json.loads(out)) == 2
 
 
 # -- delete --------------------------------------------------------------------------------------

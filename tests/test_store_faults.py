@@ -23,6 +23,7 @@ from lrtui.model import RunConfig
 from lrtui.recorder import Recorder
 from lrtui.schedulers import parse_spec
 from lrtui.store import (
+    MIGRATIONS,
     DamagedRunError,
     EpochRecord,
     NewRun,
@@ -30,6 +31,7 @@ from lrtui.store import (
     StepsRecord,
     Store,
     StoreDamagedError,
+    StoreError,
     StoreFullError,
     StoreGoneError,
 )
@@ -63,7 +65,7 @@ def lrtui(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str
 # -- the file goes away while a run writes --------------------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["deleted", "replaced", "folder removed"])
+@pytest.mark.parametrize("how", ["deleted", "replaced", "folder removed", "wal deleted"])
 def test_a_vanished_database_stops_the_writing_with_one_line(tmp_path: Path, how: str) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
@@ -80,16 +82,19 @@ def test_a_vanished_database_stops_the_writing_with_one_line(tmp_path: Path, how
         Store(other).close()
         os.replace(other, db)
         said = f"database: {db} was replaced by another file while lrtui was writing to it"
+    elif how == "wal deleted":
+        Path(f"{db}-wal").unlink()  # the committed epoch 0 lives only there until a checkpoint
+        said = f"database: {db}-wal (its write-ahead log) was deleted while lrtui was writing to it"
     else:
         shutil.rmtree(folder)
         said = f"database: the folder {folder} was removed while lrtui was writing {db}"
     with pytest.raises(StoreGoneError) as err:
         store.record_epoch(run_id, epoch(1), steps(1), steps_per_epoch=4)
-    assert str(err.value) == f"{said}; training stopped: nothing more can be stored"
+    assert str(err.value) == f"{said}; nothing more can be stored"
     with pytest.raises(StoreGoneError):
         store.end_run(run_id, "finished")
     store.close()
-    assert not folder.exists() or how == "replaced" or not db.exists()
+    assert not folder.exists() or how in ("replaced", "wal deleted") or not db.exists()
     if how == "replaced":  # the file now there is not written to
         with Store(db) as fresh:
             assert fresh.list_runs() == []
@@ -117,8 +122,8 @@ def test_lrtui_run_whose_database_is_deleted_ends_with_exit_1(tmp_path: Path) ->
             proc.wait()
     assert proc.returncode == 1
     assert err == (
-        f"lrtui: error: database: {db} was deleted while lrtui was writing to it; training "
-        "stopped: nothing more can be stored\n"
+        f"lrtui: error: database: {db} was deleted while lrtui was writing to it; nothing "
+        "more can be stored\n"
     )
     assert not db.exists()
 
@@ -401,3 +406,32 @@ def test_a_deleted_run_raises_run_deleted_and_the_recorder_lets_the_others_go_on
         assert (kept.label, kept.status, kept.epochs_done) == ("kept", "finished", 4)
     assert heard and heard[0][0] == 1 and "was deleted from" in heard[0][1]
     assert len(heard) == 1
+
+
+def test_a_reader_upgrades_an_older_schema_once_then_reads_read_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_store import make_v1
+
+    db = tmp_path / "v1.db"
+    make_v1(db)
+    rc, out, err = lrtui(capsys, "runs", "list", "--json", "--db", str(db))
+    assert (rc, err) == (0, "") and [r["label"] for r in json.loads(out)] == ["old"]
+    with Store(db, read_only=True) as store:
+        assert store.read_only and store.schema_version() == len(MIGRATIONS)
+        with pytest.raises(StoreError, match="opened read-only"):
+            store.start_run(new_run())
+
+
+def test_a_relative_path_is_still_the_same_file_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with Store("runs.db") as store:
+        run_id = store.start_run(new_run())
+        monkeypatch.chdir(tmp_path / "elsewhere")  # no runs.db here: not a vanished database
+        store.record_epoch(run_id, epoch(0), steps(0))
+        store.end_run(run_id, "finished")
+    with Store(tmp_path / "runs.db") as store:
+        assert store.get_run(run_id).epochs_done == 1

@@ -52,6 +52,7 @@ from lrtui.app.messages import (
     ProgressUpdated,
     RangeTestProgressed,
     RunBegan,
+    RunDropped,
     RunFinished,
     StepsArrived,
 )
@@ -91,7 +92,7 @@ from lrtui.lrfind import (
 )
 from lrtui.model import RunConfig
 from lrtui.recorder import Recorder, epoch_record
-from lrtui.store import Store, StoreError
+from lrtui.store import Store, StoreError, still_training
 
 
 class Engine(Protocol):
@@ -469,7 +470,10 @@ class LrtuiApp(App[None]):
             kwargs.setdefault("data_dir", self.data_dir)
         number = job.number
 
-        with Recorder(self.store) as recorder:
+        def dropped(run: int, text: str) -> None:
+            self.post_message(RunDropped(number, recorder.run_ids[run], text))
+
+        with Recorder(self.store, on_deleted=dropped) as recorder:
 
             def on_event(event: Event) -> None:
                 recorder(event)
@@ -573,6 +577,11 @@ class LrtuiApp(App[None]):
                           f"epoch{'s' if ev.epochs_done != 1 else ''}{why}",
                           level)  # type: ignore[arg-type]
         self._table_dirty = self._charts_dirty = True
+
+    @on(RunDropped)
+    def _run_dropped(self, message: RunDropped) -> None:
+        if self.alive:
+            self.log_pane.add(f"#{message.run_id}: {message.text}", "warning")
 
     @on(ProgressUpdated)
     def _progress(self, message: ProgressUpdated) -> None:
@@ -1000,6 +1009,13 @@ class LrtuiApp(App[None]):
         key = trace.key
         if self.job is not None and key in self.job.run_ids.values() and trace.status == "running":
             self.log_pane.add(f"run #{key} is training: stop it first (s)", "warning")
+            return
+        try:  # a run another lrtui process is training: deleting it would cut that run short
+            busy = still_training(self.store.get_run(key))
+        except StoreError:
+            busy = None  # gone already: the delete below says so
+        if busy is not None:
+            self.log_pane.add(f"cannot delete: {busy}; stop it there first", "warning")
             return
 
         def confirm(yes: bool | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lrtui.data import DATASETS, DEFAULT_DATASET
+from lrtui.data import DATASETS, DEFAULT_DATASET, DataFileError, check_data_dir
 from lrtui.store import Store, StoreError, resolve_db_path
 
 
@@ -16,6 +16,13 @@ def run_app(args: argparse.Namespace) -> int:
         print(f"lrtui: error: --dataset: must be one of {', '.join(DATASETS)} (got {dataset})",
               file=sys.stderr)
         return 2
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir is not None:
+        try:
+            check_data_dir(data_dir)
+        except DataFileError as exc:
+            print(f"lrtui: error: {exc}", file=sys.stderr)
+            return 2
     try:
         store = Store(resolve_db_path(getattr(args, "db", None)))
     except StoreError as exc:

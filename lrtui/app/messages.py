@@ -53,6 +53,15 @@ class RunFinished(Message):
 
 
 @dataclass
+class RunDropped(Message):
+    """Another process deleted a run of the job from the store: it is no longer written."""
+
+    job: int
+    run_id: int
+    text: str
+
+
+@dataclass
 class ProgressUpdated(Message):
     """Where the job stands; a newer one replaces an older one still in the queue."""
 

@@ -7,6 +7,8 @@ shared with `lrtui runs`; what is the app's own here is which of them the screen
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from lrtui import report as R
@@ -67,6 +69,11 @@ def export_run(store: Store, run_id: int, path: str) -> tuple[Path, int]:
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise ValueError(f"export: the folder {parent} does not exist")
+    for own in (store.path, Path(f"{store.path}-wal"), Path(f"{store.path}-shm")):
+        with contextlib.suppress(OSError):
+            if os.path.samefile(target, own):
+                raise ValueError(
+                    f"export: {target} is the run database {own.name}; give another file")
     run = store.get_run(run_id)
     epochs = store.epochs(run_id)
     written = R.write_file(target, epochs_csv(run, epochs), wait_for_reader=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -42,15 +43,26 @@ class OutputError(OSError):
 
 
 def say(line: str) -> None:
-    """One line on stderr; nothing (rather than a traceback) when stderr itself is broken."""
+    """One line on stderr; nothing (rather than a traceback) when stderr itself is broken or
+    closed (Python's sys.stderr is None when fd 2 was closed at start: print would use stdout)."""
+    if sys.stderr is None:
+        return
     with suppress(OSError, ValueError):
         print(line, file=sys.stderr, flush=True)
+
+
+def is_terminal(stream: object) -> bool:
+    """Whether `stream` is a terminal; False for None (fd closed at start) or a broken one."""
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def silence_stdout() -> None:
     """Point fd 1 at /dev/null, so Python's flush at exit finds somewhere to put what is left
     in the buffer instead of failing again (after a closed pipe or a full disk)."""
-    with suppress(OSError, ValueError):
+    with suppress(OSError, ValueError, AttributeError):  # AttributeError: no stdout at all
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
@@ -60,10 +72,12 @@ class _GuardedStdout:
     """sys.stdout whose write/flush failures (other than a closed pipe) raise OutputError, so
     that they are told apart from every other OSError a command may meet."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        if self._stream is None:  # fd 1 was closed when Python started (`lrtui ... >&-`)
+            raise OutputError(errno.EBADF, "standard output is closed")
         try:
             return self._stream.write(text)
         except BrokenPipeError:
@@ -72,12 +86,17 @@ class _GuardedStdout:
             raise OutputError(exc.errno, exc.strerror) from exc
 
     def flush(self) -> None:
+        if self._stream is None:
+            return
         try:
             self._stream.flush()
         except BrokenPipeError:
             raise
         except OSError as exc:
             raise OutputError(exc.errno, exc.strerror) from exc
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

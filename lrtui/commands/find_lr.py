@@ -19,7 +19,7 @@ import shutil
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from lrtui.commands import UsageError, ctrl_c_stops, say, strict_json
+from lrtui.commands import UsageError, ctrl_c_stops, is_terminal, say, strict_json
 from lrtui.fields import (
     BATCH_SIZE,
     DIVERGE_FACTOR,
@@ -185,14 +185,14 @@ class _Progress:
 
     def __init__(self, err: IO[str]) -> None:
         self.err = err
-        self.tty = err.isatty()
+        self.tty = is_terminal(err)
         self.shown = False
 
     def _write(self, text: str) -> None:
         try:
             self.err.write(text)
             self.err.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             self.tty = self.shown = False
 
     def __call__(self, p: RangeTestProgress) -> None:

@@ -35,9 +35,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from lrtui.commands import OutputError, UsageError, ctrl_c_stops, say, silence_stdout
+from lrtui.commands import (
+    OutputError,
+    UsageError,
+    ctrl_c_stops,
+    is_terminal,
+    say,
+    silence_stdout,
+)
 from lrtui.fields import (
     BATCH_SIZE,
     BY_TOML,
@@ -63,6 +70,9 @@ from lrtui.schedulers import (
     validate,
     warnings_of,
 )
+
+if TYPE_CHECKING:
+    from lrtui.engine import Control
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -418,10 +428,10 @@ def _num(x: float | None) -> float | None:
 class _Printer:
     """Turns engine events into stdout lines (table or JSON) and a progress line on stderr.
 
-    Output that cannot be written never ends the training: a closed pipe (the reader went away)
-    stops it cleanly, as SIGPIPE would stop `cat`; any other failure of stdout (a full disk, an
-    I/O error) is said once on stderr and the training goes on, stored as usual, without output;
-    a broken stderr only loses the progress line.
+    Output that cannot be written never fails a run: a closed pipe (the reader went away) stops
+    the training cleanly, as SIGPIPE would stop `cat`; any other failure of stdout (a full disk,
+    an I/O error) is said once on stderr and the training goes on, stored as usual, without
+    output; a broken stderr only loses the progress line.
     """
 
     def __init__(
@@ -431,7 +441,7 @@ class _Printer:
         out: IO[str],
         err: IO[str],
         *,
-        control: Any = None,
+        control: Control | None = None,
         db: str = "",
     ) -> None:
         self.configs = configs
@@ -440,7 +450,7 @@ class _Printer:
         self.err = err
         self.control = control
         self.db = db
-        self.tty = err.isatty()
+        self.tty = is_terminal(err)
         self.progress_shown = False
         self.last_plain = 0.0
         self.header_done = False
@@ -478,7 +488,7 @@ class _Printer:
         try:
             self.err.write(text)
             self.err.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # AttributeError: no stderr at all
             self.err_broken = True
 
     def clear_progress(self) -> None:
@@ -691,9 +701,11 @@ def main(args: argparse.Namespace) -> int:
     if printer.pipe_closed:
         silence_stdout()
         return 141
+    if ctrl_c.pressed:
+        return 130
     if printer.out_error is not None:
         return 1
-    if ctrl_c.pressed or any(e.status == "stopped" for e in ended):
+    if any(e.status == "stopped" for e in ended):
         return 130
     if any(e.status == "failed" for e in ended):
         return 1

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from lrtui.commands import UsageError
+from lrtui.commands import UsageError, say
 from lrtui.fields import RUN_ID, FieldError, from_text
 from lrtui.report import (
     EPOCH_FIELDS,
@@ -45,8 +47,8 @@ from lrtui.store import (
     StoreError,
     UnknownRunError,
     check_location,
-    pid_alive,
     resolve_db_path,
+    still_training,
     this_host,
 )
 
@@ -315,20 +317,34 @@ def _render(rows: list[dict[str, Any]], fields: Sequence[str], fmt: str) -> str:
     return to_json(rows) if fmt == "json" else to_csv(rows, fields)
 
 
-def write_output(path: Path, text: str) -> Path:
+#: Errors of a write that started: not bad input, but a failure (exit 1), like a full stdout.
+_WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EPIPE})
+
+
+def write_output(path: Path, text: str, *, database: Path) -> bool:
     """Write `-o FILE` with lrtui.report.write_file (a file is replaced atomically; a device or
-    FIFO is written through; a symlink's target is written); problems become one -o line."""
+    FIFO is written through; a symlink's target is written). A target that cannot be used is
+    a UsageError (exit 2); a write that fails midway (disk full) is said in one line and False
+    is returned (exit 1). The run database itself (or its WAL files) is never a target."""
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"-o: {path} is a folder (got {path})")
     if not parent.is_dir():
         raise UsageError(f"-o: the folder {parent} does not exist (got {path})")
+    for own in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        with contextlib.suppress(OSError):
+            if os.path.samefile(path, own):
+                raise UsageError(f"-o: {path} is the run database {own.name}; pick another file")
     try:
-        return write_file(path, text)
+        write_file(path, text)
     except OSError as exc:
         if exc.filename == str(parent):
             raise UsageError(f"-o: cannot write in {parent}: {exc.strerror} (got {path})") from None
+        if exc.errno in _WRITE_FAILURES:
+            say(f"lrtui: error: -o: cannot write {exc.filename or path}: {exc.strerror}")
+            return False
         raise UsageError(f"-o: cannot write {exc.filename or path}: {exc.strerror}") from None
+    return True
 
 
 def _export(args: argparse.Namespace, path: Path) -> int:
@@ -343,7 +359,8 @@ def _export(args: argparse.Namespace, path: Path) -> int:
     if out is None:
         sys.stdout.write(text)
     else:
-        write_output(out, text)
+        if not write_output(out, text, database=path):
+            return 1
         what = "step" if args.steps else "epoch"
         print(f"Wrote {len(rows)} {what} rows to {out}.", file=sys.stderr)
     return _report_damage(damage)
@@ -351,16 +368,6 @@ def _export(args: argparse.Namespace, path: Path) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # delete
-
-
-def _still_training(run: RunRecord) -> str | None:
-    if run.status != "running":
-        return None
-    if run.host != this_host():
-        return f"run {run.id} is marked running by pid {run.pid} on host {run.host}"
-    if pid_alive(run.pid, since=run.started_at):
-        return f"run {run.id} is still training (pid {run.pid})"
-    return None
 
 
 def _confirm(question: str, stdin: TextIO) -> bool:
@@ -380,7 +387,7 @@ def _delete(args: argparse.Namespace, path: Path) -> int:
         except UnknownRunError as exc:
             raise UsageError(str(exc)) from None
         for run in runs:
-            busy = _still_training(run)
+            busy = still_training(run)
             if busy and not (args.force and run.host != this_host()):
                 hint = "; pass --force if it is not" if run.host != this_host() else ""
                 raise UsageError(f"run id: {busy}; stop it first{hint}")
