@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
+import threading
+import time
+from typing import Any, NoReturn
+
+from textual.app import App
 
 from lrtui.data import DATASETS, DEFAULT_DATASET
 from lrtui.store import Store, StoreError, resolve_db_path
@@ -28,7 +35,45 @@ def run_app(args: argparse.Namespace) -> int:
         app = LrtuiApp(store=store, default_dataset=dataset,
                        data_dir=getattr(args, "data_dir", None),
                        initial=FormValues(dataset=dataset))
-        app.run()
+        run_without_waiting_for_threads(app)
+        join_threads(QUIT_GRACE_S)
     finally:
         store.close()
-    return 0
+    leave_now(0)
+
+
+def leave_now(code: int) -> NoReturn:
+    """End the process at once, q / ctrl+c within a second: the store is closed and the output
+    flushed, and neither a worker still busy (a preview in a long epoch, a stuck device) nor the
+    interpreter's teardown of torch (~1 s on a busy machine) may keep it alive after the screen
+    is gone."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+#: How long quitting waits for worker threads to end by themselves (a stopped training writes its
+#: last status; a cancelled preview notices within an epoch) before the process leaves anyway.
+QUIT_GRACE_S = 0.5
+
+
+def run_without_waiting_for_threads(app: App[Any]) -> None:
+    """`app.run()` on its own event loop: `asyncio.run` would wait at the end for every thread
+    worker, however long it still computes, after the screen is already gone."""
+    loop = asyncio.new_event_loop()
+    try:
+        app.run(loop=loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()  # shuts the thread pool down without waiting for it
+
+
+def join_threads(timeout_s: float) -> list[threading.Thread]:
+    """Wait up to `timeout_s` in all for the other non-daemon threads (a stopped training writes
+    its last status); those still running."""
+    deadline = time.monotonic() + timeout_s
+    others = [t for t in threading.enumerate()
+              if t is not threading.current_thread() and not t.daemon]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t for t in others if t.is_alive()]
