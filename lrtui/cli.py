@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+from typing import NoReturn
 
 from lrtui import __version__
 from lrtui.commands import UsageError, glue_dash_values
@@ -22,8 +24,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse with the project's bad-input rule: one line on stderr, exit code 2 (its usage text
+    stays behind --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+        self.exit(2, f"lrtui: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="lrtui",
         description="A keyboard-driven terminal lab for PyTorch learning-rate schedules. "
         "With no subcommand, opens the terminal app.",

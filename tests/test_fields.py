@@ -237,7 +237,35 @@ def test_an_option_after_a_flag_is_not_taken_as_its_value(
     with pytest.raises(SystemExit) as info:
         main(["preview", "-s", "StepLR", "--epochs", "--json"])
     assert info.value.code == 2
-    assert "--epochs: expected one argument" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("lrtui: error: --epochs: expected one argument")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["runs", "export", "--format", "xml"],
+         "--format: invalid choice: 'xml' (choose from 'csv', 'json') "
+         "(see `lrtui runs export --help`)"),
+        (["preview"], "the following arguments are required: -s/--spec "
+                      "(see `lrtui preview --help`)"),
+        (["run", "-s", "StepLR", "--epochs"], "--epochs: expected one argument "
+                                              "(see `lrtui run --help`)"),
+        (["run", "--nope"], "unrecognized arguments: --nope (see `lrtui --help`)"),
+    ],
+)  # fmt: skip
+def test_argparse_mistakes_are_one_line_too(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert capsys.readouterr().err == f"lrtui: error: {message}\n"
+
+
+def test_independent_seeds_stay_within_the_seed_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", "-s", "StepLR", "-s", "StepLR", "--independent-seeds",
+                         "--seed", str(F.MAX_SEED))  # fmt: skip
+    assert_one_line(code, out, err, "--seed: run 1's seed SEED+1 must be at most 4294967295")
 
 
 # ------------------------------------------------------------------------------- TOML files
@@ -440,3 +468,18 @@ def test_huge_epochs_are_refused_before_anything_is_imported_or_written(tmp_path
     assert proc.returncode == 2
     assert proc.stderr == f"lrtui: error: --epochs: must be an integer <= 1000000 (got {INT64})\n"
     assert not db.exists()
+
+
+def test_a_stored_config_beyond_the_bounds_is_refused_by_rerun(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from lrtui.store import NewRun, Store
+
+    db = tmp_path / "runs.db"
+    config = RunConfig(dataset="mnist-sample").to_dict() | {"epochs": 2**62}  # edited by hand
+    with Store(db) as store:
+        run_id = store.start_run(NewRun("b", 0, "x", "StepLR", "sgd", 0.1, "mnist-sample", "cpu",
+                                        2**62, config, "2"))  # fmt: skip
+    code, out, err = cli(capsys, "run", "--rerun", str(run_id), "--db", str(db))
+    assert_one_line(code, out, err,
+                    f"--rerun {run_id}: stored epochs: must be an integer <= 1000000")  # fmt: skip
