@@ -107,6 +107,8 @@ def shown(value: object) -> str:
         text = value.strip()
         if not text:
             return "nothing"
+        # One line stays one line: control characters are shown escaped ('0\\n0').
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     else:
         text = repr(value)
     if len(text) <= 40:

@@ -483,3 +483,23 @@ def test_a_stored_config_beyond_the_bounds_is_refused_by_rerun(
     code, out, err = cli(capsys, "run", "--rerun", str(run_id), "--db", str(db))
     assert_one_line(code, out, err,
                     f"--rerun {run_id}: stored epochs: must be an integer <= 1000000")  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.fixed_dictionaries({}, optional={
+    key: NUMBERISH for key in ("hidden", "momentum", "weight_decay", "beta1", "beta2", "eps", "lr",
+                               "epochs", "batch_size", "seed", "warmup", "warmup_start")}),
+       optimizer=st.sampled_from(["sgd", "adam", "nope"]),
+       params=st.fixed_dictionaries({}, optional={"step_size": NUMBERISH, "gamma": NUMBERISH}))
+def test_fuzz_the_form_never_raises(
+    values: dict[str, str], optimizer: str, params: dict[str, str]
+) -> None:
+    """The app's form evaluates any text in any field without an exception (it runs on the UI
+    thread at every key): a config only when nothing is wrong, else a message per field."""
+    from lrtui.app.form import FormValues, evaluate
+
+    form = FormValues(dataset="mnist-sample", optimizer=optimizer, params=dict(params), **values)
+    result = evaluate(form)
+    assert all(isinstance(m, str) and m and "\n" not in m for m in result.errors.values())
+    if result.ok:
+        assert result.config is not None and validate_config(result.config) == {}

@@ -298,17 +298,23 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
         scheduler=spec if spec is not None else base.scheduler, label=v.label.strip())
     warmup = bool(v.warmup.strip() and v.warmup.strip() != "0")
     check_spe = spe if (epochs is not None and batch is not None) else None
-    problems = validate_config(config, steps_per_epoch=check_spe if spec is not None else None)
+    try:
+        problems = validate_config(config,
+                                   steps_per_epoch=check_spe if spec is not None else None)
+        advice = (S.validate(spec, epochs=config.epochs, steps_per_epoch=check_spe,
+                             optimizer=opt.shape())
+                  if spec is not None and check_spe is not None and "optimizer.name" not in errors
+                  else {})
+    except Exception as exc:  # a check that fails on a value it did not foresee: never a crash
+        errors.setdefault("scheduler", f"cannot check this schedule: {type(exc).__name__}: {exc}")
+        problems, advice = {}, {}
     for key, msg in S.errors_of(problems).items():
         where = field_of(key, v.scheduler, warmup)
         if where not in parsed_ok:
             errors.setdefault(where, msg)
-    if spec is not None and check_spe is not None and "optimizer.name" not in errors:
-        # validate_config keeps only errors; the warnings (works, but maybe not as meant) too.
-        advice = S.validate(spec, epochs=config.epochs, steps_per_epoch=check_spe,
-                            optimizer=opt.shape())
-        for key, msg in S.warnings_of(advice).items():
-            warnings.setdefault(field_of(key, v.scheduler, warmup), msg)
+    # validate_config keeps only errors; the warnings (works, but maybe not as meant) too.
+    for key, msg in S.warnings_of(advice).items():
+        warnings.setdefault(field_of(key, v.scheduler, warmup), msg)
     return FormResult(config if not errors else None, errors, warnings, spe, spec, defaults,
                       too_long)
 
