@@ -503,3 +503,18 @@ def test_fuzz_the_form_never_raises(
     assert all(isinstance(m, str) and m and "\n" not in m for m in result.errors.values())
     if result.ok:
         assert result.config is not None and validate_config(result.config) == {}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["find-lr", "--dataset", ""], "--dataset: must not be empty"),
+        (["run", "-s", "StepLR", "--dataset", ""], "--dataset: must not be empty"),
+        (["--dataset", ""], "--dataset: must be one of mnist, fashion-mnist, kmnist, mnist-sample"),
+    ],
+)
+def test_an_empty_dataset_is_refused_not_replaced_by_the_default(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    code, out, err = cli(capsys, "--db", str(tmp_path / "r.db"), *argv)
+    assert_one_line(code, out, err, message)

@@ -18,7 +18,8 @@ from lrtui.store import Store, StoreError, resolve_db_path
 
 def run_app(args: argparse.Namespace) -> int:
     """`lrtui` with no subcommand. Bad input: one line on stderr, exit code 2."""
-    dataset = getattr(args, "dataset", None) or DEFAULT_DATASET
+    given = getattr(args, "dataset", None)
+    dataset = DEFAULT_DATASET if given is None else given  # "" is refused below, not replaced
     if dataset not in DATASETS:
         print(f"lrtui: error: --dataset: must be one of {', '.join(DATASETS)} (got {dataset})",
               file=sys.stderr)
