@@ -254,3 +254,32 @@ def test_the_process_ends_within_a_second_during_a_long_preview(
             proc.kill()
         proc.wait()
         os.close(master)
+
+
+def test_ctrl_c_during_a_training_stops_it_cleanly_within_a_second(tmp_path: Path) -> None:
+    pytest.importorskip("mlxtend")
+    proc, master = _app_in_a_pty(tmp_path)
+    try:
+        assert b"Schedule" in _read(master, 90, until=b"Schedule"), "the app did not start"
+        _read(master, 1.0)
+        for key in ("\x1b", "r"):  # leave the form, train it (25 epochs of mnist-sample)
+            os.write(master, key.encode())
+            _read(master, 0.5)
+        _read(master, 2.0)
+        started = time.monotonic()
+        os.write(master, b"\x03")
+        while proc.poll() is None and time.monotonic() - started < 10:
+            _read(master, 0.02)
+        took = time.monotonic() - started
+        assert proc.returncode == 0
+        assert took < 1.0, f"the process took {took:.2f} s to end"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+    from lrtui.store import Store
+
+    with Store(tmp_path / "runs.db") as store:
+        [run] = store.list_runs()
+    assert run.status == "stopped"  # the Recorder closed it before the process left
