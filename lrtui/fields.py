@@ -2,7 +2,7 @@
 
 The command line (flags), config files (TOML keys) and the app's form all read and check their
 numbers here, so a field has one name per front end, one rule and one upper bound everywhere:
-`lrtui run --epochs 100001`, `epochs = 100001` in a TOML file and 100001 typed into the form's
+`lrtui run --epochs 1000001`, `epochs = 1000001` in a TOML file and 1000001 typed into the form's
 epochs field are refused with the same message. Text is parsed with `from_text` (flags, form),
 typed TOML values are checked with `from_toml` (no coercion: `lr = "0.1"` is refused), and
 `problem` checks a value already typed (`lrtui.model.validate_config`).
@@ -51,11 +51,6 @@ class Field:
     items: int | None = None  # lists: exactly this many items
     example: str = ""  # lists: how one is written, for messages
     empty_ok: bool = False  # text: may be empty
-
-    @property
-    def names(self) -> str:
-        """Every name the field goes by, for the README and --help."""
-        return ", ".join(n for n in (self.flag, self.toml, self.label) if n)
 
     def rule(self) -> str:
         """The whole rule in words: 'an integer from 1 to 100000', 'a number in [0, 1)'."""
@@ -284,13 +279,6 @@ def label_of(key: str) -> str:
     itself when the table does not know it."""
     f = FIELDS.get(key)
     return f.label if f is not None else key
-
-
-def bound_help(f: Field) -> str:
-    """' (1..100000)' for a --help line."""
-    if f.low is None or f.high is None:
-        return ""
-    return f" ({_num(f.low)}..{_num(f.high)})"
 
 
 # --------------------------------------------------------------------------------- checking
