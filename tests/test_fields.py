@@ -518,3 +518,14 @@ def test_an_empty_dataset_is_refused_not_replaced_by_the_default(
 ) -> None:
     code, out, err = cli(capsys, "--db", str(tmp_path / "r.db"), *argv)
     assert_one_line(code, out, err, message)
+
+
+def test_the_table_agrees_with_the_config_and_the_form() -> None:
+    from lrtui.app.form import field_label
+    from lrtui.app.sidebar import FORM_KEYS
+    from lrtui.model import OPTIMIZERS
+
+    assert F.OPTIMIZER_NAMES == OPTIMIZERS
+    assert all(key in F.FIELDS for key in FORM_KEYS)  # every fixed form field has its entry
+    assert field_label("lr") == "base LR" and field_label("param:lr_lambda") == "lr_lambda"
+    assert field_label("optimizer.beta1") == "beta1" and field_label("batch_size") == "batch size"
