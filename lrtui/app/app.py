@@ -397,7 +397,8 @@ class LrtuiApp(App[None]):
                     return
                 lr, momentum = driver.plan_epoch()
                 lrs.extend(lr)
-                momenta.extend(momentum)
+                if driver.cycles_momentum:  # else not drawn: 2 million floats not kept
+                    momenta.extend(momentum)
                 driver.end_epoch(metric)
         except Exception as exc:  # a spec validate() let through but torch refuses
             self.post_message(PreviewReady(token, None, f"{type(exc).__name__}: {exc}"))
