@@ -468,6 +468,12 @@ class LrtuiApp(App[None]):
     def training(self) -> bool:
         return self.job is not None
 
+    @property
+    def writing(self) -> bool:
+        """A training or range test was in flight: its thread still writes its end to the store
+        (worth a moment's wait when quitting; a preview is not)."""
+        return self.job is not None or self.finder is not None
+
     def _start(self, configs: list[RunConfig], what: str) -> None:
         if self.job is not None:
             self.log_pane.add("a training is running: s stops it, p pauses it", "warning")

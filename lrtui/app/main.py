@@ -37,7 +37,8 @@ def run_app(args: argparse.Namespace) -> int:
                        data_dir=getattr(args, "data_dir", None),
                        initial=FormValues(dataset=dataset))
         run_without_waiting_for_threads(app)
-        join_threads(QUIT_GRACE_S)
+        if app.writing:  # a stopped training writes its runs' end; a preview writes nothing
+            join_threads(QUIT_GRACE_S)
     finally:
         store.close()
     leave_now(0)
@@ -53,8 +54,8 @@ def leave_now(code: int) -> NoReturn:
     os._exit(code)
 
 
-#: How long quitting waits for worker threads to end by themselves (a stopped training writes its
-#: last status; a cancelled preview notices within an epoch) before the process leaves anyway.
+#: How long quitting waits for a stopped training (or range test) to write its end to the store
+#: before the process leaves anyway (a stuck device must not keep it alive).
 QUIT_GRACE_S = 0.5
 
 
