@@ -529,3 +529,25 @@ def test_the_table_agrees_with_the_config_and_the_form() -> None:
     assert all(key in F.FIELDS for key in FORM_KEYS)  # every fixed form field has its entry
     assert field_label("lr") == "base LR" and field_label("param:lr_lambda") == "lr_lambda"
     assert field_label("optimizer.beta1") == "beta1" and field_label("batch_size") == "batch size"
+
+
+@pytest.mark.parametrize(
+    ("text", "argv", "message"),
+    [
+        (f"nesterov = true\n{RUNS}", [], "{path}: nesterov: needs momentum > 0"),
+        (f'{RUNS}[[run]]\nscheduler = "StepLR"\nnesterov = true\n', [],
+         "{path}: run[2].nesterov: needs momentum > 0"),
+        (f'optimizer = "adam"\n{RUNS}', ["--momentum", "0.99999999999999999"],
+         "--momentum: must be in [0, 1) (got 0.99999999999999999)"),  # 1.0 as a float
+        (f'device = "tpu"\n{RUNS}', [], "{path}: device: must be auto, cpu, cuda, cuda:N or mps"),
+        (f'device = "tpu"\n{RUNS}', ["--device", "gpu"], "--device: must be auto, cpu"),
+        (f"seed = 3\n{RUNS}[[run]]\nscheduler = \"StepLR\"\nseed = 4\n", [],
+         "{path}: run[2].seed: a per-run seed needs independent_seeds = true"),
+    ],
+)  # fmt: skip
+def test_rules_across_fields_name_the_setting_as_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, argv: list[str], message: str
+) -> None:
+    path = write(tmp_path, text)
+    code, out, err = cli(capsys, "run", "--config", str(path), *argv)
+    assert_one_line(code, out, err, message.format(path=path))
