@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from lrtui import __version__
 from lrtui.commands import (
@@ -34,8 +35,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, except that a failed write of --help or --version is not swallowed (argparse
+    """argparse with the project's rules: a mistake is one line on stderr, exit code 2 (its usage
+    text stays behind --help); a failed write of --help or --version is not swallowed (argparse
     ignores it and exits 0 with nothing printed): it becomes the one-line output error."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+        self.exit(2, f"lrtui: error: {message} (see `{self.prog} --help`)\n")
 
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if message:

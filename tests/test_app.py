@@ -75,7 +75,7 @@ async def test_a_bad_value_shows_its_error_and_blocks_run(tmp_path: Path) -> Non
         await pilot.pause()
         assert app.jobs_started == 0 and app.job is None
         # The log names the first problem in form order; the focus goes to it.
-        assert app.log_pane.entries[-1] == "cannot run: lr: must be > 0 (got -1) (and 1 more)"
+        assert app.log_pane.entries[-1] == "cannot run: base LR: must be > 0 (got -1) (and 1 more)"
         assert app.focused is app.sidebar.widgets["lr"]
         assert app.store.list_runs() == []
         await pilot.press("escape", "a")

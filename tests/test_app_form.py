@@ -46,16 +46,16 @@ def test_every_field_reports_its_own_error_at_once() -> None:
                             params={"step_size": "0", "gamma": "0.1"}))
     assert not r.ok and r.config is None
     assert r.errors == {
-        "hidden": "layer widths like 64, 32 (got 64,a)",
+        "hidden": "must be an integer >= 1 (got a in 64,a)",
         "lr": "must be > 0 (got -1)",
         "seed": "must be an integer >= 0 (got -2)",
         "optimizer.momentum": "must be in [0, 1) (got 2)",
         "param:step_size": "must be an integer >= 1 (got 0)",
     }
-    assert r.first_error() == "hidden: layer widths like 64, 32 (got 64,a)"
+    assert r.first_error() == "hidden: must be an integer >= 1 (got a in 64,a)"
     # The schedule is judged against the run's length only once the length is readable.
     r = evaluate(FormValues(epochs="x", params={"step_size": "0"}))
-    assert r.errors == {"epochs": "must be an integer (got x)"}
+    assert r.errors == {"epochs": "must be an integer >= 1 (got x)"}
 
 
 def test_optimizer_fields_follow_the_optimizer() -> None:

@@ -322,7 +322,7 @@ async def test_f_needs_only_the_fields_the_sweep_uses(tmp_path: Path) -> None:
         assert app.range_tests_started == 0 and app.finder is None
         # Only the batch size counts: the LR and the schedule are not the sweep's business.
         assert app.log_pane.entries[-1] == (
-            "cannot find LR: batch_size: must be an integer >= 1 (got 0)")
+            "cannot find LR: batch size: must be an integer >= 1 (got 0)")
         assert app.focused is app.sidebar.widgets["batch_size"]
         await pilot.press(*"16", "escape", "f")
         await wait_for(pilot, lambda: isinstance(app.screen, RangeTestScreen), what="view")

@@ -64,7 +64,8 @@ def assert_one_line(code: int, out: str, err: str, start: str) -> None:
         (F.LR, "-1", "--lr: must be > 0 (got -1)"),
         (F.MOMENTUM, "1", "--momentum: must be in [0, 1) (got 1)"),
         (F.DIVERGE_FACTOR, HUGE, f"--diverge-factor: must be a number > 1 (got {SHOWN})"),
-        (F.HIDDEN, "64,99999", "--hidden: must be an integer <= 16384 (got 99999)"),
+        (F.HIDDEN, "64,99999", "--hidden: must be an integer <= 16384 (got 99999 in 64,99999)"),
+        (F.HIDDEN, "x", "--hidden: must be an integer >= 1 (got x)"),
         (F.HIDDEN, ",".join(["8"] * 17), "--hidden: must have at most 16 values (got 17)"),
         (F.HIDDEN, "64,,32", "--hidden: must be a list of integers like 64,32 (got 64,,32)"),
         (F.OPTIMIZER, "lion", "--optimizer: must be sgd, adam or adamw (got lion)"),
@@ -236,7 +237,35 @@ def test_an_option_after_a_flag_is_not_taken_as_its_value(
     with pytest.raises(SystemExit) as info:
         main(["preview", "-s", "StepLR", "--epochs", "--json"])
     assert info.value.code == 2
-    assert "--epochs: expected one argument" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("lrtui: error: --epochs: expected one argument")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["runs", "export", "--format", "xml"],
+         "--format: invalid choice: 'xml' (choose from 'csv', 'json') "
+         "(see `lrtui runs export --help`)"),
+        (["preview"], "the following arguments are required: -s/--spec "
+                      "(see `lrtui preview --help`)"),
+        (["run", "-s", "StepLR", "--epochs"], "--epochs: expected one argument "
+                                              "(see `lrtui run --help`)"),
+        (["run", "--nope"], "unrecognized arguments: --nope (see `lrtui --help`)"),
+    ],
+)  # fmt: skip
+def test_argparse_mistakes_are_one_line_too(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert capsys.readouterr().err == f"lrtui: error: {message}\n"
+
+
+def test_independent_seeds_stay_within_the_seed_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", "-s", "StepLR", "-s", "StepLR", "--independent-seeds",
+                         "--seed", str(F.MAX_SEED))  # fmt: skip
+    assert_one_line(code, out, err, "--seed: run 1's seed SEED+1 must be at most 4294967295")
 
 
 # ------------------------------------------------------------------------------- TOML files
@@ -439,3 +468,86 @@ def test_huge_epochs_are_refused_before_anything_is_imported_or_written(tmp_path
     assert proc.returncode == 2
     assert proc.stderr == f"lrtui: error: --epochs: must be an integer <= 1000000 (got {INT64})\n"
     assert not db.exists()
+
+
+def test_a_stored_config_beyond_the_bounds_is_refused_by_rerun(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from lrtui.store import NewRun, Store
+
+    db = tmp_path / "runs.db"
+    config = RunConfig(dataset="mnist-sample").to_dict() | {"epochs": 2**62}  # edited by hand
+    with Store(db) as store:
+        run_id = store.start_run(NewRun("b", 0, "x", "StepLR", "sgd", 0.1, "mnist-sample", "cpu",
+                                        2**62, config, "2"))  # fmt: skip
+    code, out, err = cli(capsys, "run", "--rerun", str(run_id), "--db", str(db))
+    assert_one_line(code, out, err,
+                    f"--rerun {run_id}: stored epochs: must be an integer <= 1000000")  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.fixed_dictionaries({}, optional={
+    key: NUMBERISH for key in ("hidden", "momentum", "weight_decay", "beta1", "beta2", "eps", "lr",
+                               "epochs", "batch_size", "seed", "warmup", "warmup_start")}),
+       optimizer=st.sampled_from(["sgd", "adam", "nope"]),
+       params=st.fixed_dictionaries({}, optional={"step_size": NUMBERISH, "gamma": NUMBERISH}))
+def test_fuzz_the_form_never_raises(
+    values: dict[str, str], optimizer: str, params: dict[str, str]
+) -> None:
+    """The app's form evaluates any text in any field without an exception (it runs on the UI
+    thread at every key): a config only when nothing is wrong, else a message per field."""
+    from lrtui.app.form import FormValues, evaluate
+
+    form = FormValues(dataset="mnist-sample", optimizer=optimizer, params=dict(params), **values)
+    result = evaluate(form)
+    assert all(isinstance(m, str) and m and "\n" not in m for m in result.errors.values())
+    if result.ok:
+        assert result.config is not None and validate_config(result.config) == {}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["find-lr", "--dataset", ""], "--dataset: must not be empty"),
+        (["run", "-s", "StepLR", "--dataset", ""], "--dataset: must not be empty"),
+        (["--dataset", ""], "--dataset: must be one of mnist, fashion-mnist, kmnist, mnist-sample"),
+    ],
+)
+def test_an_empty_dataset_is_refused_not_replaced_by_the_default(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    code, out, err = cli(capsys, "--db", str(tmp_path / "r.db"), *argv)
+    assert_one_line(code, out, err, message)
+
+
+def test_the_table_agrees_with_the_config_and_the_form() -> None:
+    from lrtui.app.form import field_label
+    from lrtui.app.sidebar import FORM_KEYS
+    from lrtui.model import OPTIMIZERS
+
+    assert F.OPTIMIZER_NAMES == OPTIMIZERS
+    assert all(key in F.FIELDS for key in FORM_KEYS)  # every fixed form field has its entry
+    assert field_label("lr") == "base LR" and field_label("param:lr_lambda") == "lr_lambda"
+    assert field_label("optimizer.beta1") == "beta1" and field_label("batch_size") == "batch size"
+
+
+@pytest.mark.parametrize(
+    ("text", "argv", "message"),
+    [
+        (f"nesterov = true\n{RUNS}", [], "{path}: nesterov: needs momentum > 0"),
+        (f'{RUNS}[[run]]\nscheduler = "StepLR"\nnesterov = true\n', [],
+         "{path}: run[2].nesterov: needs momentum > 0"),
+        (f'optimizer = "adam"\n{RUNS}', ["--momentum", "0.99999999999999999"],
+         "--momentum: must be in [0, 1) (got 0.99999999999999999)"),  # 1.0 as a float
+        (f'device = "tpu"\n{RUNS}', [], "{path}: device: must be auto, cpu, cuda, cuda:N or mps"),
+        (f'device = "tpu"\n{RUNS}', ["--device", "gpu"], "--device: must be auto, cpu"),
+        (f"seed = 3\n{RUNS}[[run]]\nscheduler = \"StepLR\"\nseed = 4\n", [],
+         "{path}: run[2].seed: a per-run seed needs independent_seeds = true"),
+    ],
+)  # fmt: skip
+def test_rules_across_fields_name_the_setting_as_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, argv: list[str], message: str
+) -> None:
+    path = write(tmp_path, text)
+    code, out, err = cli(capsys, "run", "--config", str(path), *argv)
+    assert_one_line(code, out, err, message.format(path=path))

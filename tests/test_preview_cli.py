@@ -138,7 +138,7 @@ def test_warning_is_printed_but_the_preview_runs(capsys: pytest.CaptureFixture[s
          "--optimizer: must be sgd, adam or adamw (got rmsprop)"),
         (["-s", "StepLR", "--momentum", "1.5"], "--momentum: must be in [0, 1) (got 1.5)"),
         (["-s", "ReduceLROnPlateau", "--epochs", "3", "--metrics", "1,x,2"],
-         "--metrics: must be a number (got x)"),
+         "--metrics: must be a number (got x in 1,x,2)"),
         (["-s", "ReduceLROnPlateau", "--epochs", "3", "--metrics", "1,2"],
          "--metrics: need one value per epoch (3), got 2"),
         (["-s", "StepLR", "--epochs", "100000", "--steps-per-epoch", "100"],

@@ -30,7 +30,7 @@ from textual.binding import BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from lrtui import schedulers as S
 from lrtui.app.charts import Chart
@@ -39,6 +39,7 @@ from lrtui.app.form import (
     FormValues,
     describe_device,
     evaluate,
+    field_label,
     format_number,
     tutorial_configs,
     values_from_config,
@@ -101,6 +102,11 @@ class Engine(Protocol):
     def train(self, configs: Sequence[RunConfig], on_event: Callable[[Event], None],
               control: Control | None = ..., *, data: DeviceDataset | None = ...,
               data_dir: str | None = ...) -> list[RunEnded]: ...
+
+
+#: The metric a preview steps ReduceLROnPlateau with: constant, as `schedulers.preview` does
+#: without metrics (the form has no validation losses before training).
+PREVIEW_METRIC = 1.0
 
 
 @dataclass
@@ -221,6 +227,7 @@ class LrtuiApp(App[None]):
         self.last_range_test: RangeOutcome | None = None
         self.form: FormResult | None = None
         self.preview: PreviewCurve | None = None
+        self.no_preview: str | None = None  # why the LR chart shows no preview (too long)
         self.log_y = False
         self._preview_token = 0
         self._preview_drawn = 0  # token of the last preview drawn (tests wait for the two to meet)
@@ -338,17 +345,21 @@ class LrtuiApp(App[None]):
         result = evaluate(values, injected_sizes=self.injected_sizes)
         device_text, device_ok = self.device_info(values.device)
         if not device_ok:
-            result = FormResult(None, {**result.errors, "device": device_text}, result.warnings,
-                                result.steps_per_epoch, result.spec)
+            result = replace(result, config=None, errors={**result.errors, "device": device_text})
         self.form = result
         self.sidebar.show_result(result)
         self._update_device_line(device_text if device_ok else None)
         self._preview_token += 1
         cfg = result.config
-        if cfg is not None and result.steps_per_epoch:
-            self._preview_worker(self._preview_token, cfg, result.steps_per_epoch)
+        if cfg is not None and result.steps_per_epoch and not result.too_long_to_preview:
+            self._preview_worker(self._preview_token, cfg, result.steps_per_epoch,
+                                 result.defaults)
         else:
+            # A newer form supersedes a preview still being computed: stop it now.
+            self.workers.cancel_group(self, "preview")
             self.preview = None
+            self.no_preview = (f"no preview: {result.too_long_to_preview}"
+                               if result.too_long_to_preview else None)
             self._preview_drawn = self._preview_token
             self._charts_dirty = True
 
@@ -369,19 +380,39 @@ class LrtuiApp(App[None]):
         self.sidebar.set_device_line(f"→ {text}" if text else "")
 
     @work(thread=True, group="preview", exclusive=True, exit_on_error=False)
-    def _preview_worker(self, token: int, config: RunConfig, steps_per_epoch: int) -> None:
-        """The exact schedule of the form, off the UI thread (torch's scheduler, stepped)."""
+    def _preview_worker(self, token: int, config: RunConfig, steps_per_epoch: int,
+                        defaults: dict[str, str]) -> None:
+        """The exact schedule of the form, off the UI thread: torch's scheduler stepped epoch by
+        epoch (as `schedulers.preview` does), and given up as soon as a newer form's preview or
+        quitting cancels this worker, so a long run never keeps stepping for nothing."""
+        worker = get_current_worker()
         try:
-            p = S.preview(config.scheduler, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                          base_lr=config.lr, optimizer=config.optimizer.shape())
+            driver = S.ScheduleDriver(config.scheduler, epochs=config.epochs,
+                                      steps_per_epoch=steps_per_epoch, base_lr=config.lr,
+                                      optimizer=config.optimizer.shape())
+            lrs: list[float] = []
+            momenta: list[float] = []
+            metric = PREVIEW_METRIC if driver.cadence == "metric" else None
+            for _ in range(config.epochs):
+                if worker.is_cancelled:
+                    return
+                lr, momentum = driver.plan_epoch()
+                lrs.extend(lr)
+                if driver.cycles_momentum:  # else not drawn: 2 million floats not kept
+                    momenta.extend(momentum)
+                driver.end_epoch(metric)
         except Exception as exc:  # a spec validate() let through but torch refuses
             self.post_message(PreviewReady(token, None, f"{type(exc).__name__}: {exc}"))
             return
-        curve = PreviewCurve(label=str(config.scheduler).split(":")[0],
-                             steps_per_epoch=steps_per_epoch, lr_per_step=p.lr_per_step,
-                             momentum_per_step=p.momentum_per_step,
-                             plateau=p.cadence == "metric")
-        self.post_message(PreviewReady(token, curve))
+        name = str(config.scheduler).split(":")[0]
+        given = ", ".join(f"{k} {v}" for k, v in defaults.items())
+        curve = PreviewCurve(label=f"{name} ({'default ' + given})" if given else name,
+                             steps_per_epoch=steps_per_epoch, lr_per_step=lrs,
+                             momentum_per_step=momenta if driver.cycles_momentum else None,
+                             plateau=driver.cadence == "metric")
+        _ = curve.x  # the x positions of a long run are computed here, not on the UI thread
+        if not worker.is_cancelled:
+            self.post_message(PreviewReady(token, curve))
 
     @on(PreviewReady)
     def _preview_ready(self, message: PreviewReady) -> None:
@@ -390,6 +421,7 @@ class LrtuiApp(App[None]):
         if message.token != self._preview_token:
             return  # the form changed since
         self._preview_drawn = message.token
+        self.no_preview = None
         if message.error:
             self.log_pane.add(f"preview: {message.error}", "error")
         self.preview = message.curve
@@ -413,7 +445,7 @@ class LrtuiApp(App[None]):
     def _redraw_charts(self, *, urgent: bool = False) -> None:
         """All four charts from the current traces and preview (urgent: a key asked for it)."""
         self._charts_dirty = False
-        data = build_charts(list(self.traces.values()), self.preview)
+        data = build_charts(list(self.traces.values()), self.preview, no_preview=self.no_preview)
         lr = self.chart("lr")
         lr.log_y = self.log_y
         lr.show(data.lr, urgent=urgent)
@@ -436,6 +468,12 @@ class LrtuiApp(App[None]):
     @property
     def training(self) -> bool:
         return self.job is not None
+
+    @property
+    def writing(self) -> bool:
+        """A training or range test was in flight: its thread still writes its end to the store
+        (worth a moment's wait when quitting; a preview is not)."""
+        return self.job is not None or self.finder is not None
 
     def _start(self, configs: list[RunConfig], what: str) -> None:
         if self.job is not None:
@@ -671,7 +709,7 @@ class LrtuiApp(App[None]):
         key = min(errors, key=lambda k: order.index(k) if k in order else len(order))
         n = len(errors)
         more = f" (and {n - 1} more)" if n > 1 else ""
-        self.log_pane.add(f"{prefix}: {key}: {errors[key]}{more}", "error")
+        self.log_pane.add(f"{prefix}: {field_label(key)}: {errors[key]}{more}", "error")
         target = self.sidebar.widgets.get(key)
         if target is not None and self.sidebar.display:
             target.focus()

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from lrtui import engine
+from lrtui import fields as F
 from lrtui import schedulers as S
 from lrtui.data import DATASETS
 from lrtui.model import OptimizerConfig, RunConfig, validate_config
@@ -23,7 +23,7 @@ from lrtui.model import OptimizerConfig, RunConfig, validate_config
 # Training-split sizes of the registry's datasets: the preview's steps per epoch, before loading.
 TRAIN_SIZES: dict[str, int] = {name: info.n_train for name, info in DATASETS.items()}
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
-OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "adam", "adamw")
+OPTIMIZER_NAMES: tuple[str, ...] = F.OPTIMIZER_NAMES
 # Schedulers whose form is one spec text field ("A -> B" / "A + B") rather than generated fields,
 # with the catalog's example as the starting text.
 COMPOSITE_EXAMPLES: dict[str, str] = {
@@ -67,17 +67,27 @@ class FormResult:
     warnings: dict[str, str]
     steps_per_epoch: int | None
     spec: S.SchedulerSpec | None
+    defaults: dict[str, str] = field(default_factory=dict)  # empty parameter -> default used
+    too_long_to_preview: str | None = None  # why no preview is drawn (the CLI's own message)
 
     @property
     def ok(self) -> bool:
         return self.config is not None and not self.errors
 
     def first_error(self) -> str:
-        """'field: message' of the first error, for the log."""
+        """'label: message' of the first error, for the log (the field as the form shows it)."""
         if not self.errors:
             return ""
         key, msg = next(iter(self.errors.items()))
-        return f"{key}: {msg}"
+        return f"{field_label(key)}: {msg}"
+
+
+def field_label(key: str) -> str:
+    """The label the form shows for a field key: 'param:lr_lambda' -> 'lr_lambda',
+    'optimizer.weight_decay' -> 'weight decay', 'lr' -> 'base LR' (lrtui.fields' table)."""
+    if key.startswith("param:"):
+        return key.removeprefix("param:")
+    return F.label_of(key)
 
 
 def train_size(dataset: str, injected: dict[str, int] | None = None) -> int | None:
@@ -103,31 +113,33 @@ def format_number(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-_INT_RE = re.compile(r"\s*[-+]?\d+\s*\Z")
+def parse_field(key: str, f: F.Field, text: str, errors: dict[str, str]) -> Any:
+    """A fixed field through lrtui.fields (the CLI's and TOML's own parser and bounds); None
+    after recording its error under `key`."""
+    try:
+        return F.from_text(f, text, "")
+    except F.FieldError as exc:
+        errors[key] = exc.message
+        return None
 
 
-def parse_int(key: str, text: str, errors: dict[str, str], *, minimum: int | None = None
-              ) -> int | None:
-    """An integer field; an error names the field and the rule."""
-    if not _INT_RE.match(text):
-        errors[key] = f"must be an integer (got {text.strip() or 'nothing'})"
-        return None
-    value = int(text)
-    if minimum is not None and value < minimum:
-        errors[key] = f"must be an integer >= {minimum} (got {value})"
-        return None
+def parse_int(key: str, text: str, errors: dict[str, str]) -> int | None:
+    """An integer parameter (its range is the scheduler catalog's to check)."""
+    value = F.parse_int(text)
+    if value is None:
+        what = "with fewer digits" if F.is_long_int(text) else ""
+        errors[key] = f"must be an integer{' ' + what if what else ''} (got {F.shown(text)})"
     return value
 
 
 def parse_float(key: str, text: str, errors: dict[str, str]) -> float | None:
-    """A number field (1e-3 style accepted); inf/nan refused."""
-    try:
-        value = float(text)
-    except ValueError:
-        errors[key] = f"must be a number (got {text.strip() or 'nothing'})"
+    """A number parameter (1e-3 style accepted); inf/nan and overflowing numbers refused."""
+    value = F.parse_float(text)
+    if value is None:
+        errors[key] = f"must be a number (got {F.shown(text)})"
         return None
     if not math.isfinite(value):
-        errors[key] = f"must be a finite number (got {text.strip()})"
+        errors[key] = f"must be a finite number (got {F.shown(text)})"
         return None
     return value
 
@@ -155,15 +167,18 @@ def parse_param(param: S.Param, raw: str | bool, sched: str, errors: dict[str, s
                  else parse_float(key, item, sub))
             if sub:
                 kind = "integers" if param.kind == "int_list" else "numbers"
-                errors[key] = f"must be a list of {kind} like 10, 30 (got {text})"
+                errors[key] = f"must be a list of {kind} like 10, 30 (got {F.shown(text)})"
                 return None
             out.append(v)
         return out
     return text  # choice / formula: validate() checks them
 
 
-def build_spec(v: FormValues, errors: dict[str, str]) -> S.SchedulerSpec | None:
-    """The scheduler spec the form describes (None when a field cannot even be parsed)."""
+def build_spec(v: FormValues, errors: dict[str, str],
+               defaults: dict[str, str] | None = None) -> S.SchedulerSpec | None:
+    """The scheduler spec the form describes (None when a field cannot even be parsed).
+    Parameters left empty take the catalog default; `defaults` collects them (name -> value as
+    the field's placeholder shows it), so the preview can say so."""
     info = S.ENTRIES.get(v.scheduler)
     if info is None:
         errors["scheduler"] = f"unknown scheduler (got {v.scheduler})"
@@ -180,16 +195,19 @@ def build_spec(v: FormValues, errors: dict[str, str]) -> S.SchedulerSpec | None:
             if p.name not in v.params:
                 continue
             value = parse_param(p, v.params[p.name], info.name, errors)
+            if (value is None and defaults is not None and p.default is not None
+                    and f"param:{p.name}" not in errors):
+                defaults[p.name] = format_number(p.default)
             if value is None or _same(value, p.default):
                 continue  # the catalog default: keep the spec short
             params[p.name] = value
         if info.has_interval and v.interval and v.interval != info.natural_interval:
             params["interval"] = v.interval
         inner = S.SchedulerSpec(info.name, params)
-    warmup = parse_int("warmup", v.warmup, errors, minimum=0) if v.warmup.strip() else 0
+    warmup = parse_field("warmup", F.WARMUP, v.warmup, errors) if v.warmup.strip() else 0
     if not warmup:
         return inner
-    start = parse_float("warmup_start", v.warmup_start, errors)
+    start = parse_field("warmup_start", F.WARMUP_START, v.warmup_start, errors)
     if start is None or errors:
         return None
     return S.add_warmup(inner, warmup, start)
@@ -235,46 +253,43 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
     errors: dict[str, str] = {}
     if v.dataset not in DATASETS and not (injected_sizes and v.dataset in injected_sizes):
         errors["dataset"] = f"unknown dataset (got {v.dataset})"
-    hidden: list[int] = []
-    for part in [p for p in v.hidden.replace(" ", ",").split(",") if p]:
-        width = parse_int("hidden", part, errors, minimum=1)
-        if width is None:
-            errors["hidden"] = f"layer widths like 64, 32 (got {v.hidden.strip() or 'nothing'})"
-            break
-        hidden.append(width)
-    if not hidden and "hidden" not in errors:
-        errors["hidden"] = "give at least one layer width, like 64, 32"
+    hidden: list[int] = parse_field("hidden", F.HIDDEN, v.hidden, errors) or []
     opt = OptimizerConfig(name="sgd")
     if v.optimizer not in OPTIMIZER_NAMES:
-        errors["optimizer.name"] = f"must be sgd, adam or adamw (got {v.optimizer})"
+        errors["optimizer.name"] = f"must be {F.OPTIMIZER.rule()} (got {v.optimizer})"
     else:
         opt.name = v.optimizer  # type: ignore[assignment]
-    wd = parse_float("optimizer.weight_decay", v.weight_decay, errors)
+    wd = parse_field("optimizer.weight_decay", F.WEIGHT_DECAY, v.weight_decay, errors)
     if wd is not None:
         opt.weight_decay = wd
     if opt.name == "sgd":
-        mom = parse_float("optimizer.momentum", v.momentum, errors)
+        mom = parse_field("optimizer.momentum", F.MOMENTUM, v.momentum, errors)
         if mom is not None:
             opt.momentum = mom
         opt.nesterov = v.nesterov
     else:
-        b1 = parse_float("optimizer.beta1", v.beta1, errors)
-        b2 = parse_float("optimizer.beta2", v.beta2, errors)
+        b1 = parse_field("optimizer.beta1", F.BETA1, v.beta1, errors)
+        b2 = parse_field("optimizer.beta2", F.BETA2, v.beta2, errors)
         if b1 is not None and b2 is not None:
             opt.betas = (b1, b2)
-        eps = parse_float("optimizer.eps", v.eps, errors)
+        eps = parse_field("optimizer.eps", F.EPS, v.eps, errors)
         if eps is not None:
             opt.eps = eps
-    lr = parse_float("lr", v.lr, errors)
-    epochs = parse_int("epochs", v.epochs, errors, minimum=1)
-    batch = parse_int("batch_size", v.batch_size, errors, minimum=1)
-    seed = parse_int("seed", v.seed, errors, minimum=0)
+    lr = parse_field("lr", F.LR, v.lr, errors)
+    epochs = parse_field("epochs", F.EPOCHS, v.epochs, errors)
+    batch = parse_field("batch_size", F.BATCH_SIZE, v.batch_size, errors)
+    seed = parse_field("seed", F.SEED, v.seed, errors)
     if v.device not in DEVICES:
         errors["device"] = f"must be auto, cpu, cuda or mps (got {v.device})"
-    spec = build_spec(v, errors)
+    defaults: dict[str, str] = {}
+    spec = build_spec(v, errors, defaults)
     n_train = train_size(v.dataset, injected_sizes)
     spe = steps_per_epoch(n_train, batch) if n_train and batch else None
     warnings: dict[str, str] = {}
+    # The CLI's preview limit, said the same way: the run itself may be longer.
+    too_long = F.preview_steps_problem(epochs, spe) if epochs and spe else None
+    if too_long:
+        warnings["epochs"] = f"{too_long}: no preview drawn"
     # Validate with the core's rules even when some fields did not parse: the unparsed ones take
     # their defaults here and keep their own parse error, so every wrong field shows at once.
     parsed_ok = set(errors)
@@ -287,18 +302,25 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
         scheduler=spec if spec is not None else base.scheduler, label=v.label.strip())
     warmup = bool(v.warmup.strip() and v.warmup.strip() != "0")
     check_spe = spe if (epochs is not None and batch is not None) else None
-    problems = validate_config(config, steps_per_epoch=check_spe if spec is not None else None)
+    try:
+        problems = validate_config(config,
+                                   steps_per_epoch=check_spe if spec is not None else None)
+        advice = (S.validate(spec, epochs=config.epochs, steps_per_epoch=check_spe,
+                             optimizer=opt.shape())
+                  if spec is not None and check_spe is not None and "optimizer.name" not in errors
+                  else {})
+    except Exception as exc:  # a check that fails on a value it did not foresee: never a crash
+        errors.setdefault("scheduler", f"cannot check this schedule: {type(exc).__name__}: {exc}")
+        problems, advice = {}, {}
     for key, msg in S.errors_of(problems).items():
         where = field_of(key, v.scheduler, warmup)
         if where not in parsed_ok:
             errors.setdefault(where, msg)
-    if spec is not None and check_spe is not None and "optimizer.name" not in errors:
-        # validate_config keeps only errors; the warnings (works, but maybe not as meant) too.
-        advice = S.validate(spec, epochs=config.epochs, steps_per_epoch=check_spe,
-                            optimizer=opt.shape())
-        for key, msg in S.warnings_of(advice).items():
-            warnings.setdefault(field_of(key, v.scheduler, warmup), msg)
-    return FormResult(config if not errors else None, errors, warnings, spe, spec)
+    # validate_config keeps only errors; the warnings (works, but maybe not as meant) too.
+    for key, msg in S.warnings_of(advice).items():
+        warnings.setdefault(field_of(key, v.scheduler, warmup), msg)
+    return FormResult(config if not errors else None, errors, warnings, spe, spec, defaults,
+                      too_long)
 
 
 def values_from_config(config: RunConfig) -> FormValues:

@@ -22,6 +22,7 @@ class KeyAction:
     palette: bool = True  # listed in the command palette
     bind: bool = True  # False where a widget owns the key (enter belongs to the runs table)
     listed: bool = True  # on the help screen (an alias already shown with its twin is not)
+    priority: bool = False  # wins over a focused widget's own binding of the key
 
 
 ACTIONS: tuple[KeyAction, ...] = (
@@ -55,6 +56,9 @@ ACTIONS: tuple[KeyAction, ...] = (
               show=False, palette=False, display_key="esc"),
     KeyAction("question_mark", "help", "Help", "show every key", display_key="?"),
     KeyAction("q", "quit_app", "Quit", "quit (asks when a run is active)"),
+    # ctrl+c quits from anywhere, also from a text field (where Textual would copy), and at once.
+    KeyAction("ctrl+c", "quit", "Quit now", "quit at once (a running training is stopped)",
+              show=False, palette=False, display_key="ctrl+c / ctrl+q", priority=True),
 )
 
 # Keys owned by other widgets that the help screen lists too.
@@ -62,10 +66,10 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("ctrl+p", "command palette: every action by name"),
     ("tab / shift+tab", "move between fields, charts and the runs table"),
     ("up / down", "move in the runs table; open a Select's list"),
-    ("ctrl+q", "quit at once"),
 )
 
 
 def bindings() -> list[Binding]:
     """The App's BINDINGS, generated from ACTIONS."""
-    return [Binding(a.key, a.action, a.title, show=a.show) for a in ACTIONS if a.bind]
+    return [Binding(a.key, a.action, a.title, show=a.show, priority=a.priority)
+            for a in ACTIONS if a.bind]

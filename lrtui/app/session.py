@@ -146,8 +146,10 @@ MAX_LINES = 6
 MAX_LEGEND = 1  # with more runs shown, only the LR chart has a legend (the table's ● is the key)
 
 
-def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None) -> AllCharts:
-    """The four charts' series for the shown runs plus the form's preview."""
+def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
+                 no_preview: str | None = None) -> AllCharts:
+    """The four charts' series for the shown runs plus the form's preview (`no_preview`: why
+    there is none, shown on the empty LR chart)."""
     shown = [t for t in traces if t.shown]
     label_all = len(shown) <= MAX_LEGEND
     lr_series: list[Series] = []
@@ -200,7 +202,8 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None) -> Al
                                          kind="points", marker="dot"))
     aux_title = "plateau: epochs without improvement" if plateau_mode else "momentum / beta1"
     return AllCharts(
-        lr=ChartData(tuple(lr_series), empty_message="the form is not valid yet: no preview"),
+        lr=ChartData(tuple(lr_series),
+                     empty_message=no_preview or "the form is not valid yet: no preview"),
         loss=ChartData(tuple(loss), empty_message="train (dots) and valid (lines) loss per epoch"),
         acc=ChartData(tuple(acc), empty_message="valid accuracy (%) per epoch"),
         aux=ChartData(tuple(aux_series), integer_y=plateau_mode,

@@ -9,7 +9,6 @@ under its field, `load()` fills the form from a config (clone). Parsing and vali
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,6 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from lrtui import fields as F
 from lrtui import schedulers as S
 from lrtui.app.form import (
     COMPOSITE_EXAMPLES,
@@ -26,6 +26,7 @@ from lrtui.app.form import (
     OPTIMIZER_NAMES,
     FormResult,
     FormValues,
+    field_label,
     format_number,
 )
 
@@ -37,37 +38,23 @@ def widget_id(key: str) -> str:
     return "f-" + key.replace(":", "-").replace(".", "-")
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """One fixed field of the form."""
+#: The form's fixed fields, top to bottom; labels, help and bounds come from lrtui.fields.
+FORM_KEYS: tuple[str, ...] = (
+    "dataset", "hidden", "optimizer.name", "optimizer.momentum", "optimizer.nesterov",
+    "optimizer.beta1", "optimizer.beta2", "optimizer.eps", "optimizer.weight_decay", "lr",
+    "epochs", "batch_size", "seed", "device", "label", "scheduler", "spec", "warmup",
+    "warmup_start",
+)  # fmt: skip
 
-    key: str
-    label: str
-    help: str
-    group: str = ""  # "sgd" / "adam": shown only for that optimizer family
+
+def field_help(key: str) -> str:
+    """A fixed field's help line, with its bound where it has one (the CLI states the same)."""
+    f = F.FIELDS[key]
+    bounded = f.high is not None and f.kind in ("int", "int_list")
+    return f"{f.help} ({f.rule()})" if bounded else f.help
 
 
-FIXED_HELP: dict[str, str] = {
-    "dataset": "training data (mnist-sample works offline: 4,000 train / 1,000 valid digits)",
-    "hidden": "hidden layer widths of the MLP, e.g. 64, 32 (the tutorial's 784-64-32-10)",
-    "optimizer.name": "sgd, adam or adamw (torch.optim)",
-    "optimizer.momentum": "SGD momentum in [0, 1); 0 is the tutorial's plain SGD",
-    "optimizer.nesterov": "Nesterov momentum (needs momentum > 0)",
-    "optimizer.beta1": "Adam beta1 in [0, 1) (OneCycleLR/CyclicLR may cycle it)",
-    "optimizer.beta2": "Adam beta2 in [0, 1)",
-    "optimizer.eps": "Adam eps (> 0), added to the denominator",
-    "optimizer.weight_decay": "weight decay >= 0 (AdamW: decoupled)",
-    "lr": "base LR: the optimizer's LR before the scheduler changes it",
-    "epochs": "passes over the training data",
-    "batch_size": "examples per optimizer step; steps per epoch = ceil(n_train / batch)",
-    "seed": "initial weights and data order (runs trained together share it)",
-    "device": "auto picks CUDA, then MPS, then the CPU",
-    "label": "optional name for the run in tables and legends",
-    "scheduler": "a torch.optim.lr_scheduler class; enter opens the list, type to search",
-    "spec": "members written as 'A -> B' (SequentialLR) or 'A + B' (ChainedScheduler)",
-    "warmup": "epochs of linear warm-up before the scheduler (0: none): LinearLR -> scheduler",
-    "warmup_start": "warm-up starts at base LR x this factor",
-}
+FIXED_HELP: dict[str, str] = {key: field_help(key) for key in FORM_KEYS}
 
 
 class Sidebar(VerticalScroll):
@@ -111,9 +98,11 @@ class Sidebar(VerticalScroll):
 
     # ---- building
 
-    def _row(self, key: str, label: str, widget: FieldWidget, group: str = "") -> list[Widget]:
-        """A field's line (label + widget) and its error line, built without compose context so the
-        scheduler's parameter rows can be mounted later the same way."""
+    def _row(self, key: str, widget: FieldWidget, group: str = "") -> list[Widget]:
+        """A field's line (its label from `field_label` + widget) and its error line, built
+        without compose context so the scheduler's parameter rows can be mounted later the same
+        way."""
+        label = field_label(key)
         widget.id = widget_id(key)
         widget.tooltip = self.help_for.get(key, "")
         self.widgets[key] = widget
@@ -134,30 +123,28 @@ class Sidebar(VerticalScroll):
         v = self.initial
         yield Static("Run", classes="section")
         datasets = self.datasets if v.dataset in self.datasets else [*self.datasets, v.dataset]
-        yield from self._row("dataset", "dataset", self._select(datasets, v.dataset))
-        yield from self._row("hidden", "hidden", self._input(v.hidden))
-        yield from self._row("optimizer.name", "optimizer",
-                             self._select(OPTIMIZER_NAMES, v.optimizer))
-        yield from self._row("optimizer.momentum", "momentum", self._input(v.momentum), "sgd")
-        yield from self._row("optimizer.nesterov", "nesterov",
-                             Checkbox("", v.nesterov, compact=True), "sgd")
-        yield from self._row("optimizer.beta1", "beta1", self._input(v.beta1), "adam")
-        yield from self._row("optimizer.beta2", "beta2", self._input(v.beta2), "adam")
-        yield from self._row("optimizer.eps", "eps", self._input(v.eps), "adam")
-        yield from self._row("optimizer.weight_decay", "weight decay", self._input(v.weight_decay))
-        yield from self._row("lr", "base LR", self._input(v.lr))
-        yield from self._row("epochs", "epochs", self._input(v.epochs))
-        yield from self._row("batch_size", "batch size", self._input(v.batch_size))
+        yield from self._row("dataset", self._select(datasets, v.dataset))
+        yield from self._row("hidden", self._input(v.hidden))
+        yield from self._row("optimizer.name", self._select(OPTIMIZER_NAMES, v.optimizer))
+        yield from self._row("optimizer.momentum", self._input(v.momentum), "sgd")
+        yield from self._row("optimizer.nesterov", Checkbox("", v.nesterov, compact=True), "sgd")
+        yield from self._row("optimizer.beta1", self._input(v.beta1), "adam")
+        yield from self._row("optimizer.beta2", self._input(v.beta2), "adam")
+        yield from self._row("optimizer.eps", self._input(v.eps), "adam")
+        yield from self._row("optimizer.weight_decay", self._input(v.weight_decay))
+        yield from self._row("lr", self._input(v.lr))
+        yield from self._row("epochs", self._input(v.epochs))
+        yield from self._row("batch_size", self._input(v.batch_size))
         yield Static("", id="steps-line", markup=False)
-        yield from self._row("seed", "seed", self._input(v.seed))
-        yield from self._row("device", "device", self._select(DEVICES, v.device))
+        yield from self._row("seed", self._input(v.seed))
+        yield from self._row("device", self._select(DEVICES, v.device))
         yield Static("", id="device-line", markup=False)
-        yield from self._row("label", "label", self._input(v.label, "optional"))
+        yield from self._row("label", self._input(v.label, "optional"))
         yield Static("Schedule", classes="section")
-        yield from self._row("scheduler", "scheduler", self._select(S.ENTRIES, v.scheduler))
+        yield from self._row("scheduler", self._select(S.ENTRIES, v.scheduler))
         yield Static("", id="scheduler-help", markup=False)
-        yield from self._row("warmup", "warm-up ep", self._input(v.warmup))
-        yield from self._row("warmup_start", "warm-up from", self._input(v.warmup_start))
+        yield from self._row("warmup", self._input(v.warmup))
+        yield from self._row("warmup_start", self._input(v.warmup_start))
         yield Vertical(id="params")
         yield Static("", id="form-status", markup=False)
         yield Static("", id="field-help", markup=False)
@@ -174,7 +161,7 @@ class Sidebar(VerticalScroll):
         if info.composite:
             self.help_for["spec"] = FIXED_HELP["spec"]
             rows.extend(self._row(
-                "spec", "members", self._input(spec_text or COMPOSITE_EXAMPLES.get(name, ""))))
+                "spec", self._input(spec_text or COMPOSITE_EXAMPLES.get(name, ""))))
             return rows
         for p in info.params:
             key = f"param:{p.name}"
@@ -189,13 +176,15 @@ class Sidebar(VerticalScroll):
                 widget = self._select(p.choices, value if value in p.choices else p.choices[0])
             else:
                 text = format_number(p.default) if raw is None else str(raw)
-                widget = self._input(text, "auto" if p.derived else "")
-            rows.extend(self._row(key, p.name, widget))
+                # Emptied, the field shows what it falls back to (and the preview says so).
+                empty = "auto" if p.derived else f"default {format_number(p.default)}"
+                widget = self._input(text, empty if p.derived or p.default is not None else "")
+            rows.extend(self._row(key, widget))
         interval = info.param("interval")
         if interval is not None:  # the interval toggle: epoch or optimizer step
             self.help_for["interval"] = f"interval: {interval.help}"
             chosen = str(given.get("interval") or interval.default)
-            rows.extend(self._row("interval", "interval", self._select(
+            rows.extend(self._row("interval", self._select(
                 interval.choices, chosen if chosen in interval.choices else interval.default)))
         return rows
 
@@ -264,7 +253,8 @@ class Sidebar(VerticalScroll):
             line.update(message)
             line.set_class(bool(message), "-shown")
             line.set_class(warn, "-warn")
-        unplaced = [f"{k}: {m}" for k, m in result.errors.items() if k not in self.widgets]
+        unplaced = [f"{field_label(k)}: {m}" for k, m in result.errors.items()
+                    if k not in self.widgets]
         status = self.query_one("#form-status", Static)
         if result.ok:
             status.update("ready · r runs it · a adds it to the batch")

@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 from lrtui.commands import UsageError, ctrl_c_stops, is_terminal, say, strict_json
 from lrtui.fields import (
     BATCH_SIZE,
+    DATASET,
     DIVERGE_FACTOR,
     FIND_LR_END,
     FIND_LR_START,
@@ -121,6 +122,12 @@ def _items(f: Field, text: str) -> list[Any]:
     return [_value(f, p) for p in dict.fromkeys(parts)]
 
 
+def _dataset(args: argparse.Namespace) -> str:
+    """--dataset as given (an empty one is refused, not replaced by the default)."""
+    given = getattr(args, "dataset", None)
+    return "mnist" if given is None else str(_value(DATASET, given))
+
+
 def build(args: argparse.Namespace) -> tuple[list[RunConfig], SweepSettings]:
     """The curves' configs and the sweep settings from the command line (UsageError if bad)."""
     from lrtui.lrfind import SweepSettings, validate_settings
@@ -158,7 +165,7 @@ def build(args: argparse.Namespace) -> tuple[list[RunConfig], SweepSettings]:
             else:
                 opt.betas = (momentum, opt.betas[1])
         config = RunConfig(
-            dataset=getattr(args, "dataset", None) or "mnist",
+            dataset=_dataset(args),
             hidden=hidden,
             optimizer=opt,
             lr=settings.start,

@@ -410,9 +410,15 @@ def _stored_configs(ids: Sequence[str], db: str | None) -> list[RunConfig]:
     except StoreError as exc:
         raise UsageError(f"--rerun: {exc}") from None
     try:
-        return [RunConfig.from_dict(d) for d in dicts]
+        configs = [RunConfig.from_dict(d) for d in dicts]
     except (ValueError, TypeError, KeyError) as exc:
         raise UsageError(f"--rerun: this lrtui cannot read the stored config ({exc})") from None
+    for run_id, config in zip(run_ids, configs, strict=True):
+        problems = validate_config(config)  # stored by another version, or edited by hand
+        if problems:
+            key, message = next(iter(problems.items()))
+            raise UsageError(f"--rerun {run_id}: stored {key}: {message}")
+    return configs
 def _label(i: int, config: RunConfig) -> str:
     return f"run {i} ({config.label})" if config.label else f"run {i}"
 
