@@ -94,6 +94,7 @@ class RunConfig:
     """Everything that defines one training run; JSON round-trips (`to_json` / `from_json`)."""
 
     dataset: str = "mnist"  # a name in lrtui.data.DATASETS
+    model: str = "mlp"  # a family in lrtui.engine.MODELS: mlp (hidden widths), cnn (LeNet-5)
     hidden: tuple[int, ...] = (64, 32)  # hidden layer widths: 784-64-32-10 is the tutorial's MLP
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     lr: float = 0.1  # base LR, the optimizer's lr before any scheduler touches it
@@ -112,6 +113,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
+            "model": self.model,
             "hidden": list(self.hidden),
             "optimizer": self.optimizer.to_dict(),
             "lr": self.lr,
@@ -130,6 +132,8 @@ class RunConfig:
         out = cls()
         if "dataset" in d:
             out.dataset = str(d["dataset"])
+        if "model" in d:
+            out.model = str(d["model"])
         if "hidden" in d:
             hidden = d["hidden"]
             if not isinstance(hidden, list | tuple):
@@ -216,6 +220,10 @@ def validate_config(config: RunConfig, *, steps_per_epoch: int | None = None) ->
     errors: dict[str, str] = {}
     if not config.dataset:
         errors["dataset"] = "must name a dataset (got '')"
+    from lrtui.engine.models import MODELS
+
+    if config.model not in MODELS:
+        errors["model"] = f"must be one of {', '.join(MODELS)} (got {config.model!r})"
     for width in config.hidden:
         if not isinstance(width, int) or width < 1:
             errors["hidden"] = f"every layer width must be an integer >= 1 (got {width!r})"

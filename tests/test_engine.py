@@ -19,7 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import lrtui.engine as engine
+import lrtui.engine.trainer as engine_trainer
 from lrtui.data import DeviceDataset, synthetic, to_device
 from lrtui.engine import (
     Control,
@@ -35,6 +35,7 @@ from lrtui.engine import (
     steps_per_epoch,
     train,
 )
+from lrtui.engine.models.mlp import StackedMLP
 from lrtui.model import (
     MLP,
     OptimizerConfig,
@@ -273,7 +274,7 @@ def test_events_in_order_with_resolved_config(data64: DeviceDataset) -> None:
 
 
 def test_progress_events(data64: DeviceDataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "PROGRESS_EVERY_S", 0.0)  # a Progress after every step
+    monkeypatch.setattr(engine_trainer, "PROGRESS_EVERY_S", 0.0)  # a Progress after every step
     _, events, _ = run_engine([config("StepLR:step_size=1"), config("StepLR:step_size=1")], data64)
     progress = [e for e in events if isinstance(e, Progress)]
     assert len(progress) == EPOCHS * 8
@@ -331,7 +332,7 @@ def test_diverged_run_reports_the_steps_it_took(
 
 
 def test_stop_within_one_step(data64: DeviceDataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(engine_trainer, "PROGRESS_EVERY_S", 0.0)
     control = Control()
     events: list[Event] = []
 
@@ -380,7 +381,7 @@ def test_stop_before_the_first_epoch(data64: DeviceDataset) -> None:
 def test_pause_blocks_until_resume_and_stop_wakes_it(
     data64: DeviceDataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(engine_trainer, "PROGRESS_EVERY_S", 0.0)
     control = Control()
     paused_at: list[float] = []
 
@@ -412,9 +413,9 @@ def test_device_error_fails_every_live_run(
     data64: DeviceDataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
-    original = engine._Stack.make_step
+    original = StackedMLP.make_step
 
-    def broken(self: engine._Stack, fused: int) -> object:
+    def broken(self: StackedMLP, fused: int) -> object:
         step = original(self, fused)
 
         def failing(*args: object) -> None:
@@ -425,7 +426,7 @@ def test_device_error_fails_every_live_run(
 
         return failing
 
-    monkeypatch.setattr(engine._Stack, "make_step", broken)
+    monkeypatch.setattr(StackedMLP, "make_step", broken)
     events: list[Event] = []
     ended = train(
         [config("StepLR:step_size=1"), config("StepLR:step_size=1")], events.append, data=data64
