@@ -72,9 +72,9 @@ class ModelFamily:
 
 
 def _families() -> dict[str, ModelFamily]:
-    from lrtui.engine.models import mlp
+    from lrtui.engine.models import cnn, mlp
 
-    return {"mlp": mlp.FAMILY}
+    return {"mlp": mlp.FAMILY, "cnn": cnn.FAMILY}
 
 
 #: RunConfig.model -> its family.
