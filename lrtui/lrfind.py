@@ -562,7 +562,7 @@ def range_test(
         raw, notice = load_with_fallback(internal[0].dataset, data_dir=data_dir)
         data = to_device(raw, device, dtype)
     if threads is None:
-        threads = cpu_threads(len(internal), internal[0].hidden)
+        threads = cpu_threads(len(internal), internal[0].hidden, internal[0].model)
     k = len(internal)
     lrs = settings.lrs()
     tracker = _Tracker(k, settings)

@@ -23,7 +23,8 @@ from lrtui.model import OptimizerConfig, RunConfig, validate_config
 # Training-split sizes of the registry's datasets: the preview's steps per epoch, before loading.
 TRAIN_SIZES: dict[str, int] = {name: info.n_train for name, info in DATASETS.items()}
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
-OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "adam", "adamw")
+OPTIMIZER_NAMES: tuple[str, ...] = tuple(engine.OPTIMIZERS)
+MODEL_NAMES: tuple[str, ...] = tuple(engine.MODELS)
 # Schedulers whose form is one spec text field ("A -> B" / "A + B") rather than generated fields.
 COMPOSITE_EXAMPLES: dict[str, str] = {
     "SequentialLR": "LinearLR:start_factor=0.1,total_iters=5 -> CosineAnnealingLR",
@@ -36,6 +37,7 @@ class FormValues:
     """Every field of the sidebar as the user left it (text fields are raw text)."""
 
     dataset: str = "mnist"
+    model: str = "mlp"
     hidden: str = "64,32"
     optimizer: str = "sgd"
     momentum: str = "0"
@@ -208,7 +210,7 @@ def field_of(key: str, scheduler: str, warmup: bool) -> str:
     'optimizer.betas[0]') to the form field that shows it."""
     if key.startswith("optimizer.betas["):
         return "optimizer.beta1" if key.endswith("[0]") else "optimizer.beta2"
-    if key in ("dataset", "hidden", "lr", "batch_size", "epochs", "seed", "device") or \
+    if key in ("dataset", "model", "hidden", "lr", "batch_size", "epochs", "seed", "device") or \
             key.startswith("optimizer."):
         return key
     info = S.CATALOG.get(scheduler)
@@ -276,7 +278,7 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
     parsed_ok = set(errors)
     base = RunConfig()
     config = RunConfig(
-        dataset=v.dataset, hidden=tuple(hidden) or base.hidden, optimizer=opt,
+        dataset=v.dataset, model=v.model, hidden=tuple(hidden) or base.hidden, optimizer=opt,
         lr=base.lr if lr is None else lr, batch_size=batch or base.batch_size,
         epochs=epochs or base.epochs, seed=base.seed if seed is None else seed,
         device=v.device if v.device in DEVICES else base.device,
@@ -301,7 +303,7 @@ def values_from_config(config: RunConfig) -> FormValues:
     """The form that reproduces a config (used by clone): warm-up composites are unwrapped."""
     opt = config.optimizer
     v = FormValues(
-        dataset=config.dataset, hidden=", ".join(str(h) for h in config.hidden),
+        dataset=config.dataset, model=config.model, hidden=", ".join(str(h) for h in config.hidden),
         optimizer=opt.name, momentum=format_number(opt.momentum), nesterov=opt.nesterov,
         weight_decay=format_number(opt.weight_decay), beta1=format_number(opt.betas[0]),
         beta2=format_number(opt.betas[1]), eps=format_number(opt.eps), lr=format_number(config.lr),

@@ -23,6 +23,7 @@ from lrtui import schedulers as S
 from lrtui.app.form import (
     COMPOSITE_EXAMPLES,
     DEVICES,
+    MODEL_NAMES,
     OPTIMIZER_NAMES,
     FormResult,
     FormValues,
@@ -49,6 +50,7 @@ class FieldSpec:
 
 FIXED_HELP: dict[str, str] = {
     "dataset": "training data (mnist-sample works offline: 4,000 train / 1,000 valid digits)",
+    "model": "mlp: the tutorial's MLP (hidden widths below); cnn: LeNet-5 (ignores hidden)",
     "hidden": "hidden layer widths of the MLP, e.g. 64, 32 (the tutorial's 784-64-32-10)",
     "optimizer.name": "sgd, adam or adamw (torch.optim)",
     "optimizer.momentum": "SGD momentum in [0, 1); 0 is the tutorial's plain SGD",
@@ -135,6 +137,7 @@ class Sidebar(VerticalScroll):
         yield Static("Run", classes="section")
         datasets = self.datasets if v.dataset in self.datasets else [*self.datasets, v.dataset]
         yield from self._row("dataset", "dataset", self._select(datasets, v.dataset))
+        yield from self._row("model", "model", self._select(MODEL_NAMES, v.model))
         yield from self._row("hidden", "hidden", self._input(v.hidden))
         yield from self._row("optimizer.name", "optimizer",
                              self._select(OPTIMIZER_NAMES, v.optimizer))
@@ -236,7 +239,7 @@ class Sidebar(VerticalScroll):
                 elif isinstance(w, Input):
                     params[p.name] = w.value
         return FormValues(
-            dataset=choice("dataset", "mnist"), hidden=text("hidden"),
+            dataset=choice("dataset", "mnist"), model=choice("model", "mlp"), hidden=text("hidden"),
             optimizer=choice("optimizer.name", "sgd"), momentum=text("optimizer.momentum"),
             nesterov=check("optimizer.nesterov"), weight_decay=text("optimizer.weight_decay"),
             beta1=text("optimizer.beta1"), beta2=text("optimizer.beta2"), eps=text("optimizer.eps"),
@@ -291,7 +294,8 @@ class Sidebar(VerticalScroll):
         """Fill every field (clone), without a Changed per field; posts one Changed at the end."""
         with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
             for key, value in (
-                ("dataset", v.dataset), ("hidden", v.hidden), ("optimizer.name", v.optimizer),
+                ("dataset", v.dataset), ("model", v.model), ("hidden", v.hidden),
+                ("optimizer.name", v.optimizer),
                 ("optimizer.momentum", v.momentum), ("optimizer.nesterov", v.nesterov),
                 ("optimizer.beta1", v.beta1), ("optimizer.beta2", v.beta2),
                 ("optimizer.eps", v.eps), ("optimizer.weight_decay", v.weight_decay),

@@ -43,11 +43,8 @@ from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_conf
 from lrtui.schedulers import (
     SchedulerSpec,
     SpecError,
-    errors_of,
     parse_spec,
     spec_from_toml,
-    validate,
-    warnings_of,
 )
 
 if sys.version_info >= (3, 11):
@@ -61,7 +58,7 @@ SHARED_KEYS = ("dataset", "data_dir", "independent_seeds")
 OPTIMIZER_KEYS = (
     "lr", "optimizer", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps",
 )  # fmt: skip
-RUN_KEYS = ("epochs", "batch_size", "hidden", "seed", "device", *OPTIMIZER_KEYS)
+RUN_KEYS = ("epochs", "batch_size", "model", "hidden", "seed", "device", *OPTIMIZER_KEYS)
 CONFIG_KEYS = SHARED_KEYS + RUN_KEYS
 #: Keys of a [[run]] table: the run's own settings, its scheduler and label.
 PER_RUN_KEYS = ("scheduler", "label", *OPTIMIZER_KEYS, "seed")
@@ -96,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", help="base learning rate (default 0.1)")
     parser.add_argument("--momentum", help="SGD momentum (default 0), or Adam/AdamW beta1")
     parser.add_argument("--weight-decay", help="weight decay (default 0)")
+    parser.add_argument(
+        "--model", help="mlp (default: the tutorial's MLP, shaped by --hidden) or cnn (LeNet-5)"
+    )
     parser.add_argument("--hidden", help="hidden layer widths, e.g. 64,32 (default) or 256,128")
     parser.add_argument("--seed", help="seed of the initial weights and data order (default 0)")
     parser.add_argument(
@@ -158,6 +158,15 @@ def _hidden(flag: str, value: object) -> tuple[int, ...]:
     return tuple(_int(flag, item) for item in items)
 
 
+def _model(flag: str, value: object) -> str:
+    from lrtui.engine.models import MODELS
+
+    name = str(value).lower() if isinstance(value, str) else value
+    if name not in MODELS:
+        raise UsageError(f"{flag}: must be one of {', '.join(MODELS)} (got {value})")
+    return str(name)
+
+
 def _bool(flag: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise UsageError(f"{flag}: must be true or false (got {value})")
@@ -199,6 +208,8 @@ def _convert(key: str, value: object, flag: str) -> Any:
         if name not in ("sgd", "adam", "adamw"):
             raise UsageError(f"{flag}: must be sgd, adam or adamw (got {value})")
         return name
+    if key == "model":
+        return _model(flag, value)
     if key in ("dataset", "data_dir", "device"):
         if not isinstance(value, str) or not value:
             raise UsageError(f"{flag}: must be a non-empty string (got {value!r})")
@@ -311,6 +322,7 @@ def build_configs(
         "lr": args.lr,
         "momentum": args.momentum,
         "weight_decay": args.weight_decay,
+        "model": args.model,
         "hidden": args.hidden,
         "seed": args.seed,
         "device": args.device,
@@ -335,6 +347,7 @@ def build_configs(
             seed += i
         config = RunConfig(
             dataset=shared.get("dataset", "mnist"),
+            model=values.get("model", "mlp"),
             hidden=values.get("hidden", (64, 32)),
             optimizer=_optimizer(values),
             lr=values.get("lr", 0.1),
@@ -514,86 +527,41 @@ def main(args: argparse.Namespace) -> int:
     reruns = _stored_configs(args.rerun, db) if args.rerun else []
     configs, shared = build_configs(args, reruns)
     # Heavy imports only once the command line is known to be good.
-    from lrtui.data import DATASETS, DatasetError, load_with_fallback, to_device
-    from lrtui.engine import (
-        Control,
-        Event,
-        Trainer,
-        check_batch,
-        cpu_threads,
-        resolve_device,
-        steps_per_epoch,
-    )
+    from lrtui import runner
+    from lrtui.data import DatasetError
+    from lrtui.engine import Control, Event
 
     try:
-        device = resolve_device(configs[0].device)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if configs[0].dataset not in DATASETS:
-        names = ", ".join(DATASETS)
-        raise UsageError(f"--dataset: must be one of {names} (got {configs[0].dataset})")
-    try:
-        raw, notice = load_with_fallback(configs[0].dataset, data_dir=shared.get("data_dir"))
+        prepared = runner.prepare(
+            configs,
+            data_dir=shared.get("data_dir"),
+            independent_seeds=bool(shared.get("independent_seeds", False)),
+        )
+    except runner.RunInputError as exc:
+        raise UsageError(flag_message(exc)) from None
     except DatasetError as exc:
         print(f"lrtui: error: {exc}", file=sys.stderr)
         return 1
-    spe = steps_per_epoch(raw.n_train, configs[0].batch_size)
-    warned: set[str] = set()
-    for i, config in enumerate(configs):
-        problems = validate(
-            config.scheduler,
-            epochs=config.epochs,
-            steps_per_epoch=spe,
-            optimizer=config.optimizer.shape(),
-        )
-        errors = errors_of(problems)
-        if errors:
-            key, message = next(iter(errors.items()))
-            raise UsageError(f"{_label(i, config)}: {key}: {message}")
-        for key, message in warnings_of(problems).items():
-            line = f"lrtui: warning: {_label(i, config)}: {key}: {message}"
-            if line not in warned:
-                warned.add(line)
-                print(line, file=sys.stderr)
-    if notice:
-        print(f"lrtui: note: {notice}", file=sys.stderr)
-    data = to_device(raw, device)
+    for line in prepared.warnings:
+        print(f"lrtui: warning: {line}", file=sys.stderr)
+    if prepared.loaded.notice:
+        print(f"lrtui: note: {prepared.loaded.notice}", file=sys.stderr)
     printer = _Printer(configs, bool(args.json), sys.stdout, sys.stderr)
     control = Control()
-    independent = bool(shared.get("independent_seeds", False))
-    try:
-        check_batch(configs, independent_seeds=independent)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
     # Opened only now, when every input is known good: bad input writes nothing.
-    from lrtui.recorder import Recorder
     from lrtui.store import Store, StoreError, resolve_db_path
 
     try:
         store = Store(resolve_db_path(db))
     except StoreError as exc:
         raise UsageError(str(exc)) from None
-    recorder = Recorder(store)
 
-    def on_event(event: Event) -> None:
-        recorder(event)  # the store first: an epoch is on disk before it is printed
+    def on_event(event: Event, run_id: int | None) -> None:
         printer(event)
 
     try:
-        trainer = Trainer(
-            configs,
-            on_event,
-            control,
-            data=data,
-            notice=notice,
-            independent_seeds=independent,
-            threads=cpu_threads(len(configs), configs[0].hidden),
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        with ctrl_c_stops(control) as ctrl_c, store, recorder:
-            ended = trainer.run()
+        with ctrl_c_stops(control) as ctrl_c, store:
+            ended = runner.train(prepared, store, on_event, control)
     finally:
         printer.clear_progress()
     if ctrl_c.pressed or any(e.status == "stopped" for e in ended):
@@ -601,3 +569,9 @@ def main(args: argparse.Namespace) -> int:
     if any(e.status == "failed" for e in ended):
         return 1
     return 0
+
+
+def flag_message(exc: Exception) -> str:
+    """A run core message with its field as the flag ('dataset: ...' -> '--dataset: ...')."""
+    message = str(exc)
+    return f"--{message}" if message.startswith("dataset: ") else message
