@@ -170,3 +170,30 @@ def test_model_is_validated_and_shared() -> None:
     # LeNet has no hidden widths: CNN runs with different `hidden` still share a pass.
     check_batch([cnn("StepLR"), cnn("StepLR", hidden=(8,))])
     assert cpu_threads(1, (), "cnn") is None  # convolutions gain from threads
+
+
+def test_mnist_sample_accuracy_matches_a_plain_lenet_loop() -> None:
+    """float32 on real digits: the engine's LeNet learns what a plain PyTorch LeNet loop learns."""
+    from lrtui.data import load
+
+    data = to_device(load("mnist-sample"), "cpu")
+    cfg = cnn("StepLR:step_size=2,gamma=0.5", dataset="mnist-sample", epochs=5, lr=0.1, seed=0)
+    events: list[Event] = []
+    Trainer([cfg], events.append, data=data).run()
+    mine = [e.valid_acc for e in events if isinstance(e, EpochEnd)]
+    torch.manual_seed(0)
+    model = LeNet()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    generator = torch.Generator().manual_seed(0)
+    theirs = []
+    for _ in range(5):
+        for idx in torch.randperm(data.n_train, generator=generator).split(32):
+            optimizer.zero_grad()
+            F.cross_entropy(model(data.train_x[idx]), data.train_y[idx]).backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            theirs.append((model(data.valid_x).argmax(1) == data.valid_y).double().mean().item())
+    assert len(mine) == 5 and theirs[-1] > 0.95
+    assert mine[-1] == pytest.approx(theirs[-1], abs=0.01)
