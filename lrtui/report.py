@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import itertools
 import json
 import math
 import os
@@ -270,15 +269,17 @@ class SchedulerCode(NamedTuple):
     body: tuple[str, ...]
 
 
-def model_layers(hidden: Sequence[int]) -> list[str]:
-    """The tutorial MLP as nn.Sequential items: Flatten, then Linear (+ ReLU) per hidden width."""
-    sizes = [784, *hidden, 10]
-    layers = ["nn.Flatten()"]
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(f"nn.Linear({a}, {b})")
-        if i < len(sizes) - 2:
-            layers.append("nn.ReLU()")
-    return layers
+def model_layers(hidden: Sequence[int], model: str = "mlp") -> list[str]:
+    """The model family's nn.Sequential items (lrtui.engine.MODELS): for the tutorial MLP,
+    Flatten, then Linear (+ ReLU) per hidden width."""
+    from lrtui.engine.models import MODELS
+    from lrtui.model import RunConfig
+
+    return MODELS[model].layers(RunConfig(model=model, hidden=tuple(hidden)))
+
+
+#: Layers written on the line of the layer before them in the wrapped layout.
+_TRAILING_LAYERS = ("nn.ReLU(", "nn.MaxPool2d(")
 
 
 def optimizer_args(cfg: RunConfig) -> tuple[str, list[str]]:
@@ -341,7 +342,7 @@ def pytorch_code(
     """
     sched = scheduler_code(cfg, steps_per_epoch) if scheduler is None else scheduler
     imports = ["import torch", "from torch import nn", *sched.imports]
-    layers = model_layers(cfg.hidden)
+    layers = model_layers(cfg.hidden, cfg.model)
     if compact:
         lines = [
             *imports,
@@ -353,8 +354,8 @@ def pytorch_code(
         ]
         return "\n".join(lines).rstrip("\n") + "\n"
     rows: list[str] = []
-    for layer in layers:  # a ReLU shares the line of the Linear before it
-        if layer == "nn.ReLU()" and rows:
+    for layer in layers:  # a ReLU (and a pooling) shares the line of the layer before it
+        if layer.startswith(_TRAILING_LAYERS) and rows:
             rows[-1] += f" {layer},"
         else:
             rows.append(f"{layer},")

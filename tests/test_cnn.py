@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -16,7 +18,7 @@ import torch.nn.functional as F
 from lrtui.data import DeviceDataset, synthetic, to_device
 from lrtui.engine import EpochEnd, Event, RunEnded, StepChunk, Trainer, check_batch, cpu_threads
 from lrtui.engine import steps_per_epoch as spe_of
-from lrtui.engine.models.cnn import LeNet, init_lenet
+from lrtui.engine.models.cnn import FAMILY, LeNet, init_lenet
 from lrtui.model import OptimizerConfig, RunConfig, validate_config
 from lrtui.schedulers import build, cadence_of, parse_spec
 
@@ -197,3 +199,35 @@ def test_mnist_sample_accuracy_matches_a_plain_lenet_loop() -> None:
             theirs.append((model(data.valid_x).argmax(1) == data.valid_y).double().mean().item())
     assert len(mine) == 5 and theirs[-1] > 0.95
     assert mine[-1] == pytest.approx(theirs[-1], abs=0.01)
+
+
+def test_a_cnn_run_is_stored_with_its_model_and_its_snippet_builds_lenet(tmp_path: Path) -> None:
+    """The store records the family and shape; the plain-PyTorch snippet of `runs show` (and
+    the app) runs and builds a LeNet whose initial weights are the run's."""
+    from lrtui import report
+    from lrtui.data import synthetic
+    from lrtui.recorder import Recorder
+    from lrtui.store import Store
+
+    cfg = cnn("StepLR:step_size=1", epochs=1, seed=4)
+    with Store(tmp_path / "r.db") as store:
+        with Recorder(store) as recorder:
+            Trainer([cfg], recorder, data=to_device(synthetic(40, 8, seed=1), "cpu")).run()
+        [run] = store.list_runs()
+    assert (run.model, run.model_shape, run.config["model"]) == ("cnn", FAMILY.shape(cfg), "cnn")
+    for compact in (False, True):
+        code = report.pytorch_code(cfg, run.steps_per_epoch, compact=compact)
+        assert "nn.Conv2d(6, 16, 5)" in code
+        namespace: dict[str, Any] = {}
+        torch.manual_seed(cfg.seed)
+        exec(compile(code, "<snippet>", "exec"), namespace)
+        built = list(namespace["model"].parameters())
+        assert [p.shape for p in built] == [p.shape for p in init_lenet(4)]
+        for a, b in zip(built, init_lenet(4), strict=True):
+            assert torch.equal(a, b)
+        logits = namespace["model"](torch.zeros(2, 1, 28, 28))  # torchvision's image layout
+        assert logits.shape == (2, 10)
+        assert type(namespace["scheduler"]).__name__ == "StepLR"
+    assert "nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)," in report.pytorch_code(
+        cfg, 2
+    )

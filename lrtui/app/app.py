@@ -499,8 +499,7 @@ class LrtuiApp(App[None]):
             return
         ev = message.event
         job.run_ids[ev.run] = message.run_id
-        size = (self.injected_sizes or {}).get(ev.dataset) or _train_size(ev.dataset)
-        spe = job.steps_per_epoch or (-(-size // ev.config.batch_size) if size else None)
+        spe = ev.steps_per_epoch or job.steps_per_epoch
         trace = RunTrace(key=message.run_id, label=ev.config.label,
                          scheduler=str(ev.config.scheduler), dataset=ev.dataset,
                          epochs_planned=ev.config.epochs, steps_per_epoch=spe)
@@ -1048,7 +1047,3 @@ def _loss(value: float) -> str:
     return f"{value:.4f}" if math.isfinite(value) else str(value)
 
 
-def _train_size(name: str) -> int | None:
-    from lrtui.app.form import TRAIN_SIZES
-
-    return TRAIN_SIZES.get(name)

@@ -68,7 +68,8 @@ class ModelFamily:
     uses_hidden: bool  # whether RunConfig.hidden shapes it (runs together must share it then)
     folds_sgd: bool  # make_step can fold plain SGD updates into its gradient matmul
     work: Callable[[RunConfig], int]  # multiply-adds per sample, forward: sizes a step for threads
-    code: Callable[[RunConfig], list[str]]  # a plain PyTorch definition: `model = ...` lines
+    layers: Callable[[RunConfig], list[str]]  # nn.Sequential items a plain script builds it with
+    # (same parameters() order, so torch.manual_seed(seed) gives it the same initial weights)
 
 
 def _families() -> dict[str, ModelFamily]:

@@ -184,19 +184,17 @@ class StackedCNN:
         return step
 
 
-def _code(config: RunConfig) -> list[str]:
-    """nn.Sequential of LeNet's layers (same parameters() order and init as LeNet())."""
+def _layers(config: RunConfig) -> list[str]:
+    """LeNet's layers as nn.Sequential items, for images [N, 1, 28, 28] as torchvision gives
+    them (the same parameters() order as LeNet(), so the same initial weights)."""
     return [
-        "model = nn.Sequential(",
-        "    nn.Unflatten(1, (1, 28, 28)),",
-        "    nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),",
-        "    nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),",
-        "    nn.Flatten(),",
-        "    nn.Linear(400, 120), nn.ReLU(),",
-        "    nn.Linear(120, 84), nn.ReLU(),",
-        "    nn.Linear(84, 10),",
-        ")",
-    ]
+        "nn.Conv2d(1, 6, 5, padding=2)", "nn.ReLU()", "nn.MaxPool2d(2)",
+        "nn.Conv2d(6, 16, 5)", "nn.ReLU()", "nn.MaxPool2d(2)",
+        "nn.Flatten()",
+        "nn.Linear(400, 120)", "nn.ReLU()",
+        "nn.Linear(120, 84)", "nn.ReLU()",
+        "nn.Linear(84, 10)",
+    ]  # fmt: skip
 
 
 #: Multiply-adds per sample of one LeNet forward (conv1, conv2, the Linear layers).
@@ -211,5 +209,5 @@ FAMILY = ModelFamily(
     uses_hidden=False,
     folds_sgd=False,
     work=lambda config: _WORK,
-    code=_code,
+    layers=_layers,
 )

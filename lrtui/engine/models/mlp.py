@@ -212,15 +212,15 @@ def _work(config: RunConfig) -> int:
     return sum(o * (i + 1) for o, i in layer_shapes(config.hidden))
 
 
-def _code(config: RunConfig) -> list[str]:
-    """nn.Sequential of the same layers as MLP(hidden) (same parameters() order and init)."""
+def _layers(config: RunConfig) -> list[str]:
+    """Flatten, then Linear (+ ReLU) per hidden width: MLP(hidden) as nn.Sequential items."""
     sizes = [IN_FEATURES, *config.hidden, N_CLASSES]
     items = ["nn.Flatten()"]
     for i in range(len(sizes) - 1):
         items.append(f"nn.Linear({sizes[i]}, {sizes[i + 1]})")
         if i < len(sizes) - 2:
             items.append("nn.ReLU()")
-    return ["model = nn.Sequential(", *(f"    {item}," for item in items), ")"]
+    return items
 
 
 FAMILY = ModelFamily(
@@ -232,5 +232,5 @@ FAMILY = ModelFamily(
     uses_hidden=True,
     folds_sgd=True,
     work=_work,
-    code=_code,
+    layers=_layers,
 )
