@@ -28,6 +28,11 @@ OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 IN_FEATURES = 28 * 28
 N_CLASSES = 10
 
+#: Default divergence limit: ten times the loss of a uniform guess over the 10 classes (ln 10).
+DIVERGE_LOSS = 10 * math.log(N_CLASSES)
+#: Default number of loss checks in a row above the limit (4 checks per epoch) before `diverged`.
+DIVERGE_CHECKS = 3
+
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -104,6 +109,10 @@ class RunConfig:
     device: str = "auto"  # auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps
     scheduler: SchedulerSpec = field(default_factory=default_scheduler)
     label: str = ""  # shown in tables and charts; empty means the scheduler spec string
+    # A run whose mean training loss per sample stays above diverge_loss for diverge_checks loss
+    # checks in a row (4 per epoch) ends `diverged`, as one whose loss turns NaN/inf does at once.
+    diverge_loss: float = DIVERGE_LOSS  # inf: never (stored as null)
+    diverge_checks: int = DIVERGE_CHECKS
 
     @property
     def display_label(self) -> str:
@@ -123,6 +132,8 @@ class RunConfig:
             "device": self.device,
             "scheduler": self.scheduler.to_dict(),
             "label": self.label,
+            "diverge_loss": self.diverge_loss if math.isfinite(self.diverge_loss) else None,
+            "diverge_checks": self.diverge_checks,
         }
 
     @classmethod
@@ -152,6 +163,11 @@ class RunConfig:
             out.scheduler = SchedulerSpec.from_dict(d["scheduler"])
         if "label" in d:
             out.label = str(d["label"])
+        if "diverge_loss" in d:
+            limit = d["diverge_loss"]
+            out.diverge_loss = math.inf if limit is None else _as_float(limit, "diverge_loss")
+        if "diverge_checks" in d:
+            out.diverge_checks = _as_int(d["diverge_checks"], "diverge_checks")
         return out
 
     def to_json(self) -> str:
@@ -236,6 +252,10 @@ def validate_config(config: RunConfig, *, steps_per_epoch: int | None = None) ->
         errors["epochs"] = f"must be an integer >= 1 (got {config.epochs})"
     if config.seed < 0:
         errors["seed"] = f"must be an integer >= 0 (got {config.seed})"
+    if math.isnan(config.diverge_loss) or config.diverge_loss <= 0:
+        errors["diverge_loss"] = f"must be > 0, or inf for never (got {config.diverge_loss:g})"
+    if config.diverge_checks < 1:
+        errors["diverge_checks"] = f"must be an integer >= 1 (got {config.diverge_checks})"
     if not _DEVICE_RE.match(config.device):
         errors["device"] = f"must be auto, cpu, cuda, cuda:N or mps (got {config.device!r})"
     errors.update(validate_optimizer(config.optimizer))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,39 @@ def test_train_records_then_hands_on_each_event_with_its_store_id(tmp_path: Path
         assert sorted(rid for _, rid in started) == sorted(r.id for r in store.list_runs())
         assert [run for run, _ in started] == [0, 1]
         assert all(e.steps_per_epoch == 4 for e, _ in seen if isinstance(e, RunStarted))
+
+
+def test_cli_trains_cnn_runs_in_one_pass_and_stores_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "cnn.db"
+    code = main(["run", "--model", "cnn", "-s", "StepLR:step_size=2,gamma=0.5",
+                 "-s", "CosineAnnealingLR", "--dataset", "mnist-sample", "--epochs", "2",
+                 "--batch-size", "500", "--device", "cpu", "--json", "--db", str(db)])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["run"], r["epoch"]) for r in records if r["event"] == "epoch"] == [
+        (0, 0), (1, 0), (0, 1), (1, 1)
+    ]  # fmt: skip
+    with Store(db) as store:
+        runs = store.list_runs()
+    assert [(r.model, r.status) for r in runs] == [("cnn", "finished")] * 2
+    assert runs[0].batch_id == runs[1].batch_id  # one pass
+    assert runs[0].model_shape is not None and runs[0].model_shape.startswith("LeNet-5")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "resnet"], "--model: must be one of mlp, cnn (got resnet)"),
+        (["--diverge-loss", "-1"], "must be a number > 0, or inf for never (got -1.0)"),
+        (["--diverge-checks", "0"], "must be an integer >= 1 (got 0)"),
+    ],
+)
+def test_bad_model_and_divergence_flags_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "-s", "StepLR", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lrtui: error: ") and message in err

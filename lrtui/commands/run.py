@@ -39,7 +39,14 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from lrtui.commands import UsageError, ctrl_c_stops
-from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
+from lrtui.model import (
+    DIVERGE_CHECKS,
+    DIVERGE_LOSS,
+    OptimizerConfig,
+    OptimizerName,
+    RunConfig,
+    validate_config,
+)
 from lrtui.schedulers import (
     SchedulerSpec,
     SpecError,
@@ -58,10 +65,14 @@ SHARED_KEYS = ("dataset", "data_dir", "independent_seeds")
 OPTIMIZER_KEYS = (
     "lr", "optimizer", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps",
 )  # fmt: skip
-RUN_KEYS = ("epochs", "batch_size", "model", "hidden", "seed", "device", *OPTIMIZER_KEYS)
+#: The divergence rule's settings (lrtui.model.RunConfig.diverge_loss / diverge_checks).
+DIVERGE_KEYS = ("diverge_loss", "diverge_checks")
+RUN_KEYS = (
+    "epochs", "batch_size", "model", "hidden", "seed", "device", *OPTIMIZER_KEYS, *DIVERGE_KEYS,
+)  # fmt: skip
 CONFIG_KEYS = SHARED_KEYS + RUN_KEYS
 #: Keys of a [[run]] table: the run's own settings, its scheduler and label.
-PER_RUN_KEYS = ("scheduler", "label", *OPTIMIZER_KEYS, "seed")
+PER_RUN_KEYS = ("scheduler", "label", *OPTIMIZER_KEYS, "seed", *DIVERGE_KEYS)
 
 #: Seconds between plain progress lines on stderr when it is not a terminal.
 PLAIN_PROGRESS_EVERY_S = 5.0
@@ -106,6 +117,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--device", help="auto (default: CUDA, else MPS, else CPU), cpu, cuda[:i], mps"
+    )
+    parser.add_argument(
+        "--diverge-loss",
+        help="a run whose mean training loss stays above this (default 23.03, ten times a "
+        "uniform guess's ln 10) for --diverge-checks loss checks in a row (4 per epoch) ends "
+        "diverged; inf: never",
+    )
+    parser.add_argument(
+        "--diverge-checks", help="loss checks in a row above --diverge-loss (default 3)"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
     parser.add_argument(
@@ -158,6 +178,16 @@ def _hidden(flag: str, value: object) -> tuple[int, ...]:
     return tuple(_int(flag, item) for item in items)
 
 
+def _limit(flag: str, value: object) -> float:
+    """A number > 0, or inf (also the text "inf") for no limit."""
+    if isinstance(value, str):
+        with suppress(ValueError):
+            value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise UsageError(f"{flag}: must be a number > 0, or inf for never (got {value})")
+    return float(value)
+
+
 def _model(flag: str, value: object) -> str:
     from lrtui.engine.models import MODELS
 
@@ -193,6 +223,10 @@ def _convert(key: str, value: object, flag: str) -> Any:
         return _int(flag, value)
     if key == "seed":
         return _int(flag, value, minimum=0)
+    if key == "diverge_checks":
+        return _int(flag, value)
+    if key == "diverge_loss":
+        return _limit(flag, value)
     if key in ("lr", "momentum", "dampening", "weight_decay", "eps"):
         return _float(flag, value)
     if key == "hidden":
@@ -323,6 +357,8 @@ def build_configs(
         "momentum": args.momentum,
         "weight_decay": args.weight_decay,
         "model": args.model,
+        "diverge_loss": args.diverge_loss,
+        "diverge_checks": args.diverge_checks,
         "hidden": args.hidden,
         "seed": args.seed,
         "device": args.device,
@@ -357,6 +393,8 @@ def build_configs(
             device=values.get("device", "auto"),
             scheduler=run.scheduler,
             label=run.label,
+            diverge_loss=values.get("diverge_loss", DIVERGE_LOSS),
+            diverge_checks=values.get("diverge_checks", DIVERGE_CHECKS),
         )
         problems = validate_config(config)
         if problems:

@@ -37,6 +37,8 @@ from lrtui.schedulers import PlateauState, ScheduleDriver, resolve
 
 #: Seconds between Progress events (and between the host's looks at the device's loss sums).
 PROGRESS_EVERY_S = 0.25
+#: Loss checks per epoch for the divergence rule (RunConfig.diverge_loss / diverge_checks).
+LOSS_CHECKS_PER_EPOCH = 4
 #: Below this much work per step (runs x multiply-adds per sample) a CPU step runs on one thread.
 SMALL_STEP_WORK = 150_000
 
@@ -296,6 +298,7 @@ class _EpochLoop:
                 optimizer_class(c).has_momentum(c) or bool(d and d.cycles_momentum)
                 for c, d in zip(self.configs, self.drivers, strict=True)
             ]
+            self.setup_loss_checks()
             self.loop()
         except RuntimeError as exc:
             reason = _failure_reason(exc)
@@ -305,6 +308,34 @@ class _EpochLoop:
         return [self.ended[self.ext.index(i)] for i in range(self.k)]
 
     # ---- the loop
+
+    def setup_loss_checks(self) -> None:
+        """The divergence rule's state, on the device: a check every `check_every` steps (and
+        at each epoch's end) compares each run's mean loss per sample since the last check with
+        its diverge_loss; `diverge_checks` checks over it in a row freeze the run."""
+        dev, dt = self.t.device, self.t.dtype
+        self.check_every = max(1, self.spe // LOSS_CHECKS_PER_EPOCH)
+        limits = [c.diverge_loss for c in self.configs]
+        self.checking = any(math.isfinite(x) for x in limits)
+        self.limit = torch.tensor(limits, dtype=torch.float64).to(dev, dt)
+        self.checks_needed = torch.tensor([c.diverge_checks for c in self.configs], device=dev)
+        self.streak = torch.zeros(self.k, dtype=torch.int64, device=dev)
+        self.froze_at = torch.full((self.k,), -1, dtype=torch.int64, device=dev)
+        self.froze_loss = torch.zeros(self.k, dtype=dt, device=dev)
+        self.last_check = 0
+
+    def check_loss(self, epoch: int, loss_rows: Tensor, done: int) -> None:
+        """One check of the divergence rule, on the device (no host sync)."""
+        lo, self.last_check = self.last_check, done
+        samples = min(done * self.batch, self.n_train) - lo * self.batch
+        mean = loss_rows[lo:done].sum(0).div_(-samples)
+        self.streak.add_(1).mul_(mean > self.limit)
+        model = self.pass_.model
+        newly = (self.streak >= self.checks_needed).logical_and_(model.live)
+        self.froze_at.masked_fill_(newly, epoch * self.spe + done)
+        torch.where(newly, mean, self.froze_loss, out=self.froze_loss)
+        model.live.logical_and_(newly.logical_not_())
+        torch.logical_not(model.live, out=model.dead_col.view(-1))
 
     def mark_dead(self, j: int) -> None:
         """Freeze a run's weights from now on (it ended for a reason other than divergence)."""
@@ -339,11 +370,14 @@ class _EpochLoop:
             self.plan(epoch)
             loss_rows = torch.zeros(spe, k, device=self.t.device, dtype=self.t.dtype)
             t0 = last_report = self.t0 = time.perf_counter()
+            self.last_check = 0
 
             def after_step(
                 done: int, paused: float, epoch: int = epoch, rows: Tensor = loss_rows
             ) -> bool:
                 nonlocal last_report
+                if self.checking and (done % self.check_every == 0 or done == spe):
+                    self.check_loss(epoch, rows, done)
                 now = time.perf_counter()
                 if now - last_report < PROGRESS_EVERY_S:
                     return False
@@ -372,10 +406,18 @@ class _EpochLoop:
     # ---- reporting points
 
     def diverged(self, epoch: int, loss_rows: Tensor, done: int, live: list[bool]) -> None:
-        """Report the runs found dead since the last look (StepChunk of the steps they took)."""
+        """Report the runs found dead since the last look (StepChunk of the steps they took):
+        a loss that turned NaN/inf, or one that stayed above the run's diverge_loss."""
+        froze_at: list[int] | None = None
         for j in range(self.k):
             if live[j] or j in self.ended:
                 continue
+            if self.checking:
+                if froze_at is None:
+                    froze_at = self.froze_at.tolist()
+                if froze_at[j] >= 0:
+                    self.exploded(j, epoch, froze_at[j] - epoch * self.spe)
+                    continue
             column = loss_rows[:done, j]
             bad = (~torch.isfinite(column)).nonzero()
             taken = int(bad[0, 0]) if bad.numel() else done
@@ -387,6 +429,20 @@ class _EpochLoop:
                 f"loss became {-value} in epoch {epoch + 1} of {self.epochs}, step {taken + 1}",
                 self.epochs_done,
             )
+
+    def exploded(self, j: int, epoch: int, taken: int) -> None:
+        """End a run the divergence rule froze after step `taken` of the epoch."""
+        config = self.configs[j]
+        loss = float(self.froze_loss[j])
+        self.chunk(j, epoch, taken)
+        self.end_run(
+            j,
+            "diverged",
+            f"loss {loss:.4g} stayed above {config.diverge_loss:.4g} for {config.diverge_checks}"
+            f" loss check{'s' if config.diverge_checks != 1 else ''} in a row (epoch"
+            f" {epoch + 1} of {self.epochs}, step {taken})",
+            self.epochs_done,
+        )
 
     def progress(
         self, epoch: int, done: int, loss_rows: Tensor, seconds: float, total_steps: int
