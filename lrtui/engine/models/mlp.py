@@ -10,7 +10,6 @@ gradients in a flat buffer for their optimizer.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -129,8 +128,7 @@ class StackedMLP:
         The network runs feature-major: activations are [K, features + 1, b] with a last row of
         ones (the bias input), so every layer is one W @ h and the logits come out [K, 10, b]
         (log_softmax over a leading dim is vectorized along the batch). The batch rows are
-        gathered into a buffer with a ones column; with 4 runs or more also into a contiguous
-        transposed copy (the K first-layer matmuls are faster on it than on a transposed view).
+        gathered into a buffer with a ones column (the bias input).
 
         Runs [0, fused) are plain SGD (no momentum, no weight decay): their coef is -lr / b and
         their update p += -lr * grad is folded into the weight-gradient matmul (an in-place
@@ -144,8 +142,17 @@ class StackedMLP:
         weights_nb_t = [
             w[:, :, :fan_in].mT for w, (_, fan_in) in zip(self.weights, self.sizes, strict=True)
         ]
+        # Slices taken once; when every run (or none) is folded, no slicing per step at all.
+        all_fused = fused == k
         fused_w = [w[:fused] for w in self.weights]
         rest_g = [g[fused:] for g in self.grads]
+        # The first layer's input is shared when the runs share the batch: its forward and its
+        # weight gradient are then one matmul over every run's rows ([K * out, in + 1]), a far
+        # better shape than K small batched ones.
+        out1, in1 = self.sizes[0][0], self.sizes[0][1] + 1
+        w1_rows = self.weights[0].view(k * out1, in1)
+        w1_fused_rows = w1_rows[: fused * out1]
+        g1_rest_rows = self.grads[0][fused:].view(-1, in1)
         live = self.live
         dead_flat = self.dead_col.view(-1)
         dead3 = self.dead_col.view(-1, 1, 1)
@@ -153,19 +160,13 @@ class StackedMLP:
         input_buffer = self.input_buffer
         train_x, onehot_train = self.data.train_x, self.onehot_train
         threshold_backward = torch.ops.aten.threshold_backward
-        neg_inf = -math.inf
-        copy_t = k >= 4
 
         def step(idx: Tensor, loss_row: Tensor, coef: Tensor) -> None:
-            if idx.dim() == 1:  # one batch shared by every run
+            shared = idx.dim() == 1
+            if shared:  # one batch shared by every run
                 b = idx.shape[0]
-                x, x_body, x_t, x_t_body = input_buffer(b)
+                x, x_body, _, _ = input_buffer(b)
                 torch.index_select(train_x, 0, idx, out=x_body)
-                if copy_t:
-                    x_t_body.copy_(x_body.T)
-                else:
-                    x_t = x.T
-                x, x_t = x.expand(k, *x.shape), x_t.expand(k, *x_t.shape)
                 onehot_t = onehot_train.index_select(0, idx).T
             else:  # a batch per run
                 b = idx.shape[1]
@@ -173,33 +174,58 @@ class StackedMLP:
                 x, x_body, _, _ = input_buffer(k * b)
                 torch.index_select(train_x, 0, flat_idx, out=x_body)
                 x = x.view(k, b, -1)
-                x_t = x.mT
                 onehot_t = onehot_train.index_select(0, flat_idx).view(k, b, -1).mT
             bufs = act_buffers(b)
-            h = x_t
-            for i in range(n_layers - 1):
-                full, body = bufs[i]
-                torch.clamp_min(torch.bmm(weights[i], h), 0, out=body)
+            if n_layers == 1:
+                z = torch.mm(w1_rows, x.T).view(k, out1, b) if shared else torch.bmm(
+                    weights[0], x.mT
+                )
+            else:
+                full, body = bufs[0]
+                if shared:
+                    torch.clamp_min(torch.mm(w1_rows, x.T).view(k, out1, b), 0, out=body)
+                else:
+                    torch.clamp_min(torch.bmm(weights[0], x.mT), 0, out=body)
                 h = full
-            logp = torch.log_softmax(torch.bmm(weights[-1], h), 1)  # [K, 10, b]
+                for i in range(1, n_layers - 1):
+                    full, body = bufs[i]
+                    torch.clamp_min(torch.bmm(weights[i], h), 0, out=body)
+                    h = full
+                z = torch.bmm(weights[-1], h)
+            logp = torch.log_softmax(z, 1)  # [K, 10, b]
             torch.sum(logp * onehot_t, dim=(1, 2), out=loss_row)
             # The sum of log-probabilities is <= 0 or NaN; -inf or NaN: the run is dead.
-            live.logical_and_(loss_row > neg_inf)
+            live.logical_and_(torch.isfinite(loss_row))
             torch.logical_not(live, out=dead_flat)
             g = logp.exp_().sub_(onehot_t).mul_(coef).masked_fill_(dead3, 0.0)
             for i in range(n_layers - 1):
                 bufs[i][1].masked_fill_(dead3, 0.0)
-            for li in range(n_layers - 1, -1, -1):
-                below = bufs[li - 1] if li else None
-                source = below[0].mT if below is not None else x  # [K, b, in + 1]
-                if below is not None:  # before this layer's weights change
-                    g_next = threshold_backward(torch.bmm(weights_nb_t[li], g), below[1], 0)
-                if fused:
+            for li in range(n_layers - 1, 0, -1):
+                below = bufs[li - 1]
+                # before this layer's weights change
+                g_next = threshold_backward(torch.bmm(weights_nb_t[li], g), below[1], 0)
+                source = below[0].mT  # [K, b, fan_in + 1]
+                if all_fused:
+                    weights[li].baddbmm_(g, source)
+                elif not fused:
+                    torch.bmm(g, source, out=rest_g[li])
+                else:
                     fused_w[li].baddbmm_(g[:fused], source[:fused])
-                if fused < k:
                     torch.bmm(g[fused:], source[fused:], out=rest_g[li])
-                if below is not None:
-                    g = g_next
+                g = g_next
+            if shared:
+                if all_fused:
+                    w1_rows.addmm_(g.view(-1, b), x)
+                elif not fused:
+                    torch.mm(g.view(-1, b), x, out=g1_rest_rows)
+                else:
+                    w1_fused_rows.addmm_(g[:fused].reshape(-1, b), x)
+                    torch.mm(g[fused:].reshape(-1, b), x, out=g1_rest_rows)
+            else:
+                if fused:
+                    fused_w[0].baddbmm_(g[:fused], x[:fused])
+                if fused < k:
+                    torch.bmm(g[fused:], x[fused:], out=rest_g[0])
 
         return step
 
