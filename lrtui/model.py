@@ -14,15 +14,16 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
 
+from lrtui.optimizers import OPTIMIZER_KINDS
 from lrtui.schedulers import OptimizerShape, SchedulerSpec
 
-OptimizerName = Literal["sgd", "adam", "adamw"]
-OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+OptimizerName = Literal["sgd", "adam", "adamw"]  # the names of lrtui.optimizers.OPTIMIZER_KINDS
+OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZER_KINDS)
 
 #: Inputs (28x28 pixels, flattened) and classes of every dataset lrtui trains on.
 IN_FEATURES = 28 * 28
@@ -204,26 +205,13 @@ def _as_int(value: object, name: str) -> int:
 def validate_optimizer(opt: OptimizerConfig, prefix: str = "optimizer.") -> dict[str, str]:
     """Field -> message for every rule torch (or common sense) imposes; empty when valid."""
     errors: dict[str, str] = {}
-    if opt.name not in OPTIMIZERS:
+    kind = OPTIMIZER_KINDS.get(opt.name)
+    if kind is None:
         errors[prefix + "name"] = f"must be one of {', '.join(OPTIMIZERS)} (got {opt.name!r})"
     if not (math.isfinite(opt.weight_decay) and opt.weight_decay >= 0):
         errors[prefix + "weight_decay"] = f"must be >= 0 (got {opt.weight_decay:g})"
-    if opt.name == "sgd":
-        if not (0 <= opt.momentum < 1):
-            errors[prefix + "momentum"] = f"must be in [0, 1) (got {opt.momentum:g})"
-        if not (0 <= opt.dampening <= 1):
-            errors[prefix + "dampening"] = f"must be in [0, 1] (got {opt.dampening:g})"
-        if opt.nesterov and (opt.momentum <= 0 or opt.dampening != 0):
-            errors[prefix + "nesterov"] = (
-                "needs momentum > 0 and dampening = 0 "
-                f"(got momentum {opt.momentum:g}, dampening {opt.dampening:g})"
-            )
-    else:
-        for i, beta in enumerate(opt.betas):
-            if not (0 <= beta < 1):
-                errors[f"{prefix}betas[{i}]"] = f"must be in [0, 1) (got {beta:g})"
-        if not (math.isfinite(opt.eps) and opt.eps > 0):
-            errors[prefix + "eps"] = f"must be > 0 (got {opt.eps:g})"
+    if kind is not None:
+        errors.update(kind.validate(opt, prefix))
     return errors
 
 

@@ -96,16 +96,14 @@ def fmt_duration(seconds: float | None) -> str:
 def optimizer_text(config: dict[str, Any]) -> str:
     """`sgd lr=0.1 m=0.9`: the optimizer and its non-default settings, short (from a config dict,
     so that configs of other lrtui versions still read)."""
+    from lrtui.optimizers import OPTIMIZER_KINDS
+
     opt = config.get("optimizer") or {}
     name = str(opt.get("name", "?"))
     parts = [name, f"lr={fmt_lr(config.get('lr'))}"]
-    if name == "sgd" and opt.get("momentum"):
-        parts.append(f"m={opt['momentum']:g}")
-        if opt.get("nesterov"):
-            parts.append("nesterov")
-    if name in ("adam", "adamw") and list(opt.get("betas", (0.9, 0.999))) != [0.9, 0.999]:
-        b1, b2 = opt["betas"]
-        parts.append(f"betas=({b1:g},{b2:g})")
+    kind = OPTIMIZER_KINDS.get(name)
+    if kind is not None:
+        parts += kind.text_parts(opt)
     if opt.get("weight_decay"):
         parts.append(f"wd={opt['weight_decay']:g}")
     return " ".join(parts)
@@ -284,23 +282,11 @@ _TRAILING_LAYERS = ("nn.ReLU(", "nn.MaxPool2d(")
 
 def optimizer_args(cfg: RunConfig) -> tuple[str, list[str]]:
     """The torch.optim class name and its arguments (every setting lrtui trains with)."""
-    opt = cfg.optimizer
-    if opt.name == "sgd":
-        return "SGD", [
-            "model.parameters()",
-            f"lr={cfg.lr!r}",
-            f"momentum={opt.momentum!r}",
-            f"dampening={opt.dampening!r}",
-            f"weight_decay={opt.weight_decay!r}",
-            f"nesterov={opt.nesterov!r}",
-        ]
-    return "Adam" if opt.name == "adam" else "AdamW", [
-        "model.parameters()",
-        f"lr={cfg.lr!r}",
-        f"betas={tuple(opt.betas)!r}",
-        f"eps={opt.eps!r}",
-        f"weight_decay={opt.weight_decay!r}",
-    ]
+    from lrtui.optimizers import OPTIMIZER_KINDS
+
+    kind = OPTIMIZER_KINDS[cfg.optimizer.name]
+    args = ["model.parameters()", f"lr={cfg.lr!r}", *kind.code_args(cfg.optimizer)]
+    return kind.torch_class, args
 
 
 def optimizer_code(cfg: RunConfig) -> str:

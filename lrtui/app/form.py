@@ -19,6 +19,7 @@ from lrtui import engine
 from lrtui import schedulers as S
 from lrtui.data import DATASETS
 from lrtui.model import OptimizerConfig, RunConfig, validate_config
+from lrtui.optimizers import OPTIMIZER_KINDS, names_text
 
 # Training-split sizes of the registry's datasets: the preview's steps per epoch, before loading.
 TRAIN_SIZES: dict[str, int] = {name: info.n_train for name, info in DATASETS.items()}
@@ -244,22 +245,25 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
         errors["hidden"] = "give at least one layer width, like 64, 32"
     opt = OptimizerConfig(name="sgd")
     if v.optimizer not in OPTIMIZER_NAMES:
-        errors["optimizer.name"] = f"must be sgd, adam or adamw (got {v.optimizer})"
+        errors["optimizer.name"] = f"must be {names_text()} (got {v.optimizer})"
     else:
         opt.name = v.optimizer  # type: ignore[assignment]
     wd = parse_float("optimizer.weight_decay", v.weight_decay, errors)
     if wd is not None:
         opt.weight_decay = wd
-    if opt.name == "sgd":
+    fields = OPTIMIZER_KINDS[opt.name].form_fields  # the chosen optimizer's own fields
+    if "optimizer.momentum" in fields:
         mom = parse_float("optimizer.momentum", v.momentum, errors)
         if mom is not None:
             opt.momentum = mom
+    if "optimizer.nesterov" in fields:
         opt.nesterov = v.nesterov
-    else:
+    if "optimizer.beta1" in fields:
         b1 = parse_float("optimizer.beta1", v.beta1, errors)
         b2 = parse_float("optimizer.beta2", v.beta2, errors)
         if b1 is not None and b2 is not None:
             opt.betas = (b1, b2)
+    if "optimizer.eps" in fields:
         eps = parse_float("optimizer.eps", v.eps, errors)
         if eps is not None:
             opt.eps = eps

@@ -29,8 +29,13 @@ from lrtui.app.form import (
     FormValues,
     format_number,
 )
+from lrtui.optimizers import OPTIMIZER_KINDS
 
 FieldWidget = Input | Select[str] | Checkbox
+#: Every optimizer's own fields, in registry order (each optimizer shows its own).
+OPTIMIZER_FIELDS: tuple[str, ...] = tuple(
+    dict.fromkeys(key for kind in OPTIMIZER_KINDS.values() for key in kind.form_fields)
+)
 
 
 def widget_id(key: str) -> str:
@@ -45,7 +50,7 @@ class FieldSpec:
     key: str
     label: str
     help: str
-    group: str = ""  # "sgd" / "adam": shown only for that optimizer family
+    group: str = ""  # "opt": shown only for the optimizers whose form_fields name it
 
 
 FIXED_HELP: dict[str, str] = {
@@ -90,8 +95,7 @@ class Sidebar(VerticalScroll):
     Sidebar .err { color: $error; display: none; padding-left: 17; }
     Sidebar .err.-warn { color: $warning; }
     Sidebar .err.-shown { display: block; }
-    Sidebar.-opt-sgd .g-adam { display: none !important; }
-    Sidebar.-opt-adam .g-sgd { display: none !important; }
+    Sidebar .-off { display: none !important; }
     Sidebar #device-line, Sidebar #scheduler-help, Sidebar #steps-line { color: $text-muted;
                                                                         padding-left: 17; }
     Sidebar #field-help { color: $text-muted; margin-top: 1; border-top: hkey $panel; }
@@ -119,7 +123,7 @@ class Sidebar(VerticalScroll):
         widget.id = widget_id(key)
         widget.tooltip = self.help_for.get(key, "")
         self.widgets[key] = widget
-        suffix = f" g-{group}" if group else ""
+        suffix = f" g-{group}" if group else ""  # "g-opt": one optimizer's own field
         return [
             Horizontal(Label(label), widget, classes="row" + suffix, id=f"row-{widget.id}"),
             Static("", classes="err" + suffix, id=f"err-{widget.id}", markup=False),
@@ -141,12 +145,12 @@ class Sidebar(VerticalScroll):
         yield from self._row("hidden", "hidden", self._input(v.hidden))
         yield from self._row("optimizer.name", "optimizer",
                              self._select(OPTIMIZER_NAMES, v.optimizer))
-        yield from self._row("optimizer.momentum", "momentum", self._input(v.momentum), "sgd")
+        yield from self._row("optimizer.momentum", "momentum", self._input(v.momentum), "opt")
         yield from self._row("optimizer.nesterov", "nesterov",
-                             Checkbox("", v.nesterov, compact=True), "sgd")
-        yield from self._row("optimizer.beta1", "beta1", self._input(v.beta1), "adam")
-        yield from self._row("optimizer.beta2", "beta2", self._input(v.beta2), "adam")
-        yield from self._row("optimizer.eps", "eps", self._input(v.eps), "adam")
+                             Checkbox("", v.nesterov, compact=True), "opt")
+        yield from self._row("optimizer.beta1", "beta1", self._input(v.beta1), "opt")
+        yield from self._row("optimizer.beta2", "beta2", self._input(v.beta2), "opt")
+        yield from self._row("optimizer.eps", "eps", self._input(v.eps), "opt")
         yield from self._row("optimizer.weight_decay", "weight decay", self._input(v.weight_decay))
         yield from self._row("lr", "base LR", self._input(v.lr))
         yield from self._row("epochs", "epochs", self._input(v.epochs))
@@ -286,9 +290,13 @@ class Sidebar(VerticalScroll):
         self.query_one("#device-line", Static).update(text)
 
     def _show_optimizer_group(self, name: str) -> None:
-        """SGD fields for sgd, Adam fields for adam/adamw (CSS hides the other family)."""
-        self.set_class(name == "sgd", "-opt-sgd")
-        self.set_class(name != "sgd", "-opt-adam")
+        """The chosen optimizer's own fields (lrtui.optimizers: SGD's momentum, Adam's betas...);
+        the others' rows and error lines are hidden."""
+        kind = OPTIMIZER_KINDS.get(name)
+        fields = kind.form_fields if kind is not None else ()
+        for key in OPTIMIZER_FIELDS:
+            for node in self.query(f"#row-{widget_id(key)}, #err-{widget_id(key)}"):
+                node.set_class(key not in fields, "-off")
 
     async def load(self, v: FormValues) -> None:
         """Fill every field (clone), without a Changed per field; posts one Changed at the end."""
@@ -342,7 +350,10 @@ class Sidebar(VerticalScroll):
         if info and info.param("cycle_momentum") and "cycle_momentum" not in cached:
             # Plain SGD has no momentum to cycle: start with cycling off so the form is valid.
             v = self.values()
-            no_momentum = v.optimizer == "sgd" and _is_zero(v.momentum)
+            kind = OPTIMIZER_KINDS.get(v.optimizer)
+            no_momentum = kind is not None and kind.momentum_field == "momentum" and _is_zero(
+                v.momentum
+            )
             cached["cycle_momentum"] = not no_momentum
         await self._mount_params(name, cached, "")
 

@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from lrtui.commands import UsageError, ctrl_c_stops
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
+from lrtui.optimizers import OPTIMIZER_KINDS, names_text
 
 if TYPE_CHECKING:
     from lrtui.lrfind import Curve, RangeTestProgress, RangeTestResult, SweepSettings
@@ -117,8 +118,8 @@ def _items(flag: str, text: str, convert: Callable[[str], _T]) -> list[_T]:
 
 def _optimizer_name(text: str) -> OptimizerName:
     name = text.lower()
-    if name not in ("sgd", "adam", "adamw"):
-        raise UsageError(f"--optimizer: must be sgd, adam or adamw (got {text})")
+    if name not in OPTIMIZER_KINDS:
+        raise UsageError(f"--optimizer: must be {names_text()} (got {text})")
     return cast(OptimizerName, name)
 
 
@@ -160,11 +161,8 @@ def build(args: argparse.Namespace) -> tuple[list[RunConfig], SweepSettings]:
     configs = []
     for name, momentum, decay in combos:
         opt = OptimizerConfig(name=name, weight_decay=decay)
-        if momentum is not None:
-            if name == "sgd":
-                opt.momentum = momentum
-            else:
-                opt.betas = (momentum, opt.betas[1])
+        if momentum is not None:  # SGD's momentum, or Adam's beta1
+            opt = OPTIMIZER_KINDS[name].with_momentum(opt, momentum)
         config = RunConfig(
             dataset=getattr(args, "dataset", None) or "mnist",
             model=str(args.model).lower(),

@@ -15,6 +15,7 @@ import sys
 from typing import Any, Literal, cast
 
 from lrtui.commands import UsageError
+from lrtui.optimizers import OPTIMIZER_KINDS, names_text
 from lrtui.schedulers import (
     OptimizerShape,
     Preview,
@@ -95,15 +96,13 @@ def _float(flag: str, text: str, *, positive: bool = False, unit: bool = False) 
 
 def _shape(args: argparse.Namespace) -> OptimizerShape:
     name = str(args.optimizer).lower()
-    if name not in ("sgd", "adam", "adamw"):
-        raise UsageError(f"--optimizer: must be sgd, adam or adamw (got {args.optimizer})")
-    typed = cast(Literal["sgd", "adam", "adamw"], name)
+    if name not in OPTIMIZER_KINDS:
+        raise UsageError(f"--optimizer: must be {names_text()} (got {args.optimizer})")
+    shape = OptimizerShape(cast(Literal["sgd", "adam", "adamw"], name))
     if args.momentum is None:
-        return OptimizerShape(typed)
+        return shape
     momentum = _float("--momentum", args.momentum, unit=True)
-    if typed == "sgd":
-        return OptimizerShape(typed, momentum=momentum)
-    return OptimizerShape(typed, betas=(momentum, OptimizerShape().betas[1]))
+    return OPTIMIZER_KINDS[name].with_momentum(shape, momentum)  # SGD momentum or Adam beta1
 
 
 def _metrics(text: str | None, epochs: int) -> list[float] | None:

@@ -47,6 +47,7 @@ from lrtui.model import (
     RunConfig,
     validate_config,
 )
+from lrtui.optimizers import OPTIMIZER_KINDS, names_text
 from lrtui.schedulers import (
     SchedulerSpec,
     SpecError,
@@ -239,8 +240,8 @@ def _convert(key: str, value: object, flag: str) -> Any:
         return (_float(flag, value[0]), _float(flag, value[1]))
     if key == "optimizer":
         name = str(value).lower()
-        if name not in ("sgd", "adam", "adamw"):
-            raise UsageError(f"{flag}: must be sgd, adam or adamw (got {value})")
+        if name not in OPTIMIZER_KINDS:
+            raise UsageError(f"{flag}: must be {names_text()} (got {value})")
         return name
     if key == "model":
         return _model(flag, value)
@@ -326,11 +327,8 @@ def _file_runs(path: str, data: dict[str, Any], settings: _Settings) -> list[_Ru
 def _optimizer(values: dict[str, Any]) -> OptimizerConfig:
     name = cast(OptimizerName, values.get("optimizer", "sgd"))
     opt = OptimizerConfig(name=name)
-    if "momentum" in values:
-        if name == "sgd":
-            opt.momentum = values["momentum"]
-        else:
-            opt.betas = (values["momentum"], opt.betas[1])
+    if "momentum" in values:  # SGD's momentum, or Adam's beta1
+        opt = OPTIMIZER_KINDS[name].with_momentum(opt, values["momentum"])
     for key in ("dampening", "nesterov", "weight_decay", "eps"):
         if key in values:
             setattr(opt, key, values[key])

@@ -1,17 +1,19 @@
 """Optimizers vectorized over K stacked runs, each with per-step LR and momentum / beta1 tables.
 
 Every optimizer is one `StackedOptimizer` subclass that updates a contiguous block [lo, hi) of the
-run axis, plus a line in `OPTIMIZERS` (the name a `RunConfig.optimizer.name` carries). Each follows
+run axis, named by its entry in `lrtui.optimizers.OPTIMIZER_KINDS` (which also holds its settings'
+rules, text and code). Each follows
 its torch.optim class's single-tensor path operation by operation, so runs equal `torch.optim` to
 rounding (tests/test_engine.py, tests/test_cnn.py).
 
 To add one: subclass `StackedOptimizer` (plan: coefficient tables for an epoch's steps; update:
-apply step s), give `initial_momentum` (what a scheduler's throwaway optimizer reports when it does
-not cycle momentum), and register the class under its name below.
+apply step s; initial_momentum / has_momentum), then describe it in lrtui/optimizers.py (one
+`OptimizerKind` and one registry line naming this class).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import ClassVar, Protocol
 
@@ -19,6 +21,7 @@ import torch
 from torch import Tensor
 
 from lrtui.model import RunConfig
+from lrtui.optimizers import OPTIMIZER_KINDS
 
 
 class StackedParams(Protocol):
@@ -183,7 +186,7 @@ class StackedAdam(StackedOptimizer):
     """
 
     #: Optimizer names whose weight decay is decoupled (AdamW) rather than L2 in the gradient.
-    DECOUPLED: ClassVar[frozenset[str]] = frozenset({"adamw"})
+    DECOUPLED: ClassVar[frozenset[str]] = frozenset({"adamw"})  # torch.optim.AdamW
 
     def __init__(self, configs: Sequence[RunConfig], lo: int, hi: int, st: StackedParams) -> None:
         super().__init__(configs, lo, hi, st)
@@ -234,12 +237,20 @@ class StackedAdam(StackedOptimizer):
             p.addcdiv_(m * neg_step, denom)
 
 
-#: Optimizer name (RunConfig.optimizer.name) -> its stacked implementation. Runs of one class
-#: share a block of the run axis; the order here is the order of the blocks.
+def _implementation(path: str) -> type[StackedOptimizer]:
+    """The class a registry entry names as "module:Class"."""
+    module, name = path.split(":")
+    cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, StackedOptimizer)):
+        raise TypeError(f"{path}: not a StackedOptimizer")
+    return cls
+
+
+#: Optimizer name (RunConfig.optimizer.name) -> its stacked implementation, from the one
+#: registry of optimizers (lrtui.optimizers.OPTIMIZER_KINDS). Runs of one class share a block
+#: of the run axis; the order here is the order of the blocks.
 OPTIMIZERS: dict[str, type[StackedOptimizer]] = {
-    "sgd": StackedSGD,
-    "adam": StackedAdam,
-    "adamw": StackedAdam,
+    name: _implementation(kind.stacked) for name, kind in OPTIMIZER_KINDS.items()
 }
 
 
