@@ -1,9 +1,10 @@
 """`lrtui run`: train one or more schedules together, headless.
 
 Every setting and spec is checked before anything trains (one line, exit 2, on the first problem).
-Runs go to `lrtui.engine.train` in one vectorized pass; epochs are printed as they end (a table, or
-one JSON object per line with --json), a live progress line goes to stderr, Ctrl+C stops cleanly
-(exit 130) and a run that diverges is reported `diverged` while the others go on.
+Runs go through the run core (`lrtui.runner`: data, checks, threads, recorder) to the engine in one
+vectorized pass; epochs are printed as they end (a table, or one JSON object per line with --json),
+a live progress line goes to stderr, Ctrl+C stops cleanly (exit 130) and a run that diverges is
+reported `diverged` while the others go on.
 
 --config FILE.toml holds top-level run settings and one `[[run]]` table per run:
 
