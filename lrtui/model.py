@@ -29,8 +29,10 @@ OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZER_KINDS)
 IN_FEATURES = 28 * 28
 N_CLASSES = 10
 
-#: Default divergence limit: ten times the loss of a uniform guess over the 10 classes (ln 10).
-DIVERGE_LOSS = 10 * math.log(N_CLASSES)
+#: Default divergence limit: a thousand times the loss of a uniform guess over the 10 classes
+#: (ln 10). Runs that swing to losses in the hundreds and recover (a OneCycleLR peak set too high)
+#: stay under it; runs that explode (Adam at LR 1e8: 1e17 and more) do not.
+DIVERGE_LOSS = 1000 * math.log(N_CLASSES)
 #: Default number of loss checks in a row above the limit (4 checks per epoch) before `diverged`.
 DIVERGE_CHECKS = 3
 

@@ -600,7 +600,7 @@ def test_a_loss_that_explodes_without_nan_ends_diverged(data64: DeviceDataset) -
     assert [e.status for e in ended] == ["diverged", "finished"]
     assert ended[0].reason.startswith("loss ")
     assert ended[0].reason.endswith(
-        " stayed above 23.03 for 3 loss checks in a row (epoch 1 of 3, step 6)"
+        " stayed above 2303 for 3 loss checks in a row (epoch 1 of 3, step 6)"
     )
     # Frozen after the third check (steps 2, 4, 6 of 8): the steps it took are on record.
     assert [len(e.lr) for e in events if isinstance(e, StepChunk) and e.run == 0] == [6]
@@ -618,7 +618,7 @@ def test_divergence_settings_round_trip_and_are_checked() -> None:
     never = RunConfig(diverge_loss=math.inf, diverge_checks=5)
     assert json.loads(never.to_json())["diverge_loss"] is None  # strict JSON: no Infinity
     assert RunConfig.from_json(never.to_json()) == never
-    assert RunConfig.from_dict({}).diverge_loss == pytest.approx(10 * math.log(10))
+    assert RunConfig.from_dict({}).diverge_loss == pytest.approx(1000 * math.log(10))
     assert validate_config(RunConfig(diverge_loss=0.0))["diverge_loss"] == (
         "must be > 0, or inf for never (got 0)"
     )

@@ -122,7 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--diverge-loss",
-        help="a run whose mean training loss stays above this (default 23.03, ten times a "
+        help="a run whose mean training loss stays above this (default 2303, a thousand times a "
         "uniform guess's ln 10) for --diverge-checks loss checks in a row (4 per epoch) ends "
         "diverged; inf: never",
     )
