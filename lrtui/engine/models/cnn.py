@@ -26,6 +26,8 @@ from lrtui.model import N_CLASSES, RunConfig
 
 #: Image side of every dataset lrtui trains on (the flat rows are views [N, 1, 28, 28]).
 SIDE = 28
+#: From this many stacked runs on, activations run channels-last (see StackedCNN.forward).
+CHANNELS_LAST_RUNS = 3
 #: Activation elements per evaluation chunk (K runs x rows x conv1's 6 x 28 x 28 outputs).
 EVAL_CHUNK_ELEMENTS = 1 << 24
 
@@ -120,12 +122,14 @@ class StackedCNN:
             params = [t for pair in (*self.conv, *self.linear) for t in pair]
         c1w, c1b, c2w, c2b, *fc = params
         rows = images.shape[0]
-        # Channels-last activations: on the CPU, max-pooling and the grouped convolution over
-        # K * 6 channels run several times faster in it. For a batch shared by the runs, conv1 is
-        # one matmul of the batch's 5x5 patches (unfolded once) with every run's 6 filters, whose
-        # [rows * 28 * 28, K * 6] result already is that layout (and the patches need no
-        # gradient); a batch per run goes through a grouped convolution.
-        if images.shape[1] == 1:
+        # With several runs, channels-last activations: on the CPU, max-pooling and the grouped
+        # convolution over K * 6 channels run several times faster in it; and for a batch shared
+        # by the runs, conv1 is one matmul of the batch's 5x5 patches (unfolded once) with every
+        # run's 6 filters, whose [rows * 28 * 28, K * 6] result already is that layout (and the
+        # patches need no gradient). One or two runs are faster as the plain module runs them.
+        if k < CHANNELS_LAST_RUNS:
+            h = F.conv2d(images, c1w, c1b, padding=2, groups=1 if images.shape[1] == 1 else k)
+        elif images.shape[1] == 1:
             patches = F.unfold(images, 5, padding=2).transpose(1, 2).reshape(-1, 25)
             h = torch.addmm(c1b, patches, c1w.view(k * 6, 25).T)
             h = h.view(rows, SIDE, SIDE, k * 6).permute(0, 3, 1, 2)
