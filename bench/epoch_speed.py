@@ -1,25 +1,31 @@
-"""One training epoch, three ways, side by side in one process (a script, not a test).
+"""One training epoch of the engine against honest peers, side by side in one process (a script,
+not a test).
 
-(a) the tutorial's loop as written: a torchvision-style Dataset returning PIL images through
-    transforms.ToTensor, DataLoader(batch_size=32, shuffle=True), the nn.Module MLP 784-64-32-10,
-    torch.optim.SGD(lr=0.1), `loss.item() * batch` every step, then its validation loop (over the
-    valid set: the tutorial's `test` is a NameError);
-(b) lrtui's engine with 1 run (SGD, lr 0.1, StepLR), data resident on the device;
-(c) the engine with 16 runs of mixed schedulers (SGD, lr 0.1, as the tutorial; --optimizers mixed
-    adds momentum, Adam and AdamW runs) in one vectorized pass.
-Where CUDA is present the engine is also timed with 1 and 64 runs on the GPU.
+Peers, timed in the same process right before the engine:
+(a) a competent plain-PyTorch loop: data resident as tensors on the device, a `randperm` per epoch
+    and index batches, the `nn.Module` (MLP 784-64-32-10 or LeNet-5), torch.optim.SGD(lr=0.1),
+    a torch scheduler (StepLR) stepped per epoch, no DataLoader, no per-step `.item()` (losses
+    summed on the device), validation under no_grad;
+(b) with --tutorial (mlp only): the tutorial's loop as written (PIL images through ToTensor,
+    DataLoader(batch_size=32, shuffle=True), `loss.item()` every step).
+The engine trains 1 run, then K runs (16 for mlp, 8 for cnn) of mixed schedules in one pass;
+the ratios are per-run throughput: engine 1 run vs one peer loop, engine K runs vs K sequential
+peer loops. The machine's fp32 matmul peak (a large `torch.mm`, timed here too) gives the share
+of it the K-run MLP pass reaches. Where CUDA is present the engine is also timed on the GPU with
+1 and 64 runs, against the peer loop on the GPU.
 
 Data are synthetic and MNIST-shaped (60,000 train, 10,000 valid), so nothing is downloaded.
 Timings on a shared machine are noisy: compare the ratios printed by one invocation.
 
-    python bench/epoch_speed.py [--runs 16] [--threads N] [--repeat 2]
-                                [--optimizers sgd|mixed] [--json PATH]
+    python bench/epoch_speed.py [--model mlp|cnn] [--runs K] [--threads N] [--repeat 2]
+                                [--tutorial] [--device cpu|cuda] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 import time
 from pathlib import Path
@@ -35,13 +41,12 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lrtui.data import DeviceDataset, RawDataset, synthetic, to_device
-from lrtui.engine import Event, RunEnded, train
-from lrtui.model import OptimizerConfig, RunConfig
+from lrtui.engine import MODELS, Event, RunEnded, train
+from lrtui.model import OptimizerConfig, RunConfig, layer_shapes
 from lrtui.report import write_file
 from lrtui.schedulers import parse_spec
 
-#: The 16 runs of (c): the tutorial's optimizer (SGD, lr 0.1) under 16 different schedules of
-#: every cadence (epoch, batch, metric).
+#: The K runs: the tutorial's optimizer (SGD, lr 0.1) under different schedules of every cadence.
 MIXED_SPECS: tuple[str, ...] = (
     "StepLR:step_size=10,gamma=0.1",
     "MultiStepLR:milestones=[10,30],gamma=0.1",
@@ -60,13 +65,7 @@ MIXED_SPECS: tuple[str, ...] = (
     "ExponentialLR:gamma=0.5",
     "ReduceLROnPlateau:patience=0,factor=0.5",
 )
-#: With --optimizers mixed, runs cycle through these (momentum and Adam cost more per step).
-OPTIMIZER_MIX: tuple[tuple[str, float, float], ...] = (
-    ("sgd", 0.0, 0.1),
-    ("sgd", 0.9, 0.02),
-    ("adam", 0.0, 0.001),
-    ("adamw", 0.0, 0.001),
-)
+DEFAULT_RUNS = {"mlp": 16, "cnn": 8}
 
 
 class PilDataset(Dataset[tuple[Tensor, int]]):
@@ -86,30 +85,12 @@ class PilDataset(Dataset[tuple[Tensor, int]]):
         return self.transform(pil), target
 
 
-class Net(nn.Module):
-    """The tutorial's model, verbatim apart from style."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(28 * 28, 64)
-        self.fc2 = nn.Linear(64, 32)
-        self.out = nn.Linear(32, 10)
-
-    def forward(self, x: Tensor) -> Tensor:
-        batch_size = x.size(0)
-        x = x.view(batch_size, -1)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        out: Tensor = self.out(x)
-        return out
-
-
-def seed_loop(raw: RawDataset, device: torch.device) -> float:
-    """Seconds for one epoch of the tutorial's training + validation loops."""
+def tutorial_loop(raw: RawDataset, device: torch.device) -> float:
+    """Seconds for one epoch of the tutorial's training + validation loops (MLP)."""
     torch.manual_seed(0)
     trainloader = DataLoader(PilDataset(raw.train_x, raw.train_y), batch_size=32, shuffle=True)
     validloader = DataLoader(PilDataset(raw.valid_x, raw.valid_y), batch_size=32, shuffle=True)
-    model = Net().to(device)
+    model = MODELS["mlp"].module(RunConfig()).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     loss = nn.CrossEntropyLoss()
     start = time.perf_counter()
@@ -118,44 +99,65 @@ def seed_loop(raw: RawDataset, device: torch.device) -> float:
     for data, label in trainloader:
         data, label = data.to(device), label.to(device)
         optimizer.zero_grad()
-        target = model(data)
-        train_step_loss = loss(target, label)
-        train_step_loss.backward()
+        train_step_loss = loss(model(data), label)
+        train_step_loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         train_loss += train_step_loss.item() * data.size(0)
     model.eval()
     for data, label in validloader:
         data, label = data.to(device), label.to(device)
-        target = model(data)
-        valid_step_loss = loss(target, label)
-        valid_loss += valid_step_loss.item() * data.size(0)
+        valid_loss += loss(model(data), label).item() * data.size(0)
     return time.perf_counter() - start
 
 
-def engine_configs(runs: int, device: str, mixed: bool = False) -> list[RunConfig]:
-    configs = []
-    for i in range(runs):
-        spec = MIXED_SPECS[i % len(MIXED_SPECS)]
-        name, momentum, lr = OPTIMIZER_MIX[i % len(OPTIMIZER_MIX)] if mixed else ("sgd", 0.0, 0.1)
-        if momentum and "cycle_momentum=false" in spec:
-            spec = spec.replace(",cycle_momentum=false", "")
-        configs.append(
-            RunConfig(
-                dataset="synthetic",
-                optimizer=OptimizerConfig(name, momentum=momentum),  # type: ignore[arg-type]
-                lr=lr,
-                epochs=1,
-                device=device,
-                scheduler=parse_spec(spec),
-                label=f"{i}",
-            )
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peer_loop(data: DeviceDataset, model_name: str, batch: int = 32) -> float:
+    """Seconds for one epoch of a competent plain-PyTorch loop (see the module docstring)."""
+    device = data.device
+    torch.manual_seed(0)
+    model = MODELS[model_name].module(RunConfig(model=model_name)).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)
+    generator = torch.Generator(device=device).manual_seed(0)
+    x, y = data.train_x, data.train_y
+    _sync(device)
+    start = time.perf_counter()
+    total = torch.zeros((), device=device)
+    for idx in torch.randperm(data.n_train, generator=generator, device=device).split(batch):
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        total += loss.detach() * idx.numel()
+    scheduler.step()
+    with torch.no_grad():
+        valid = F.cross_entropy(model(data.valid_x), data.valid_y, reduction="sum")
+    _ = (total.item(), valid.item())  # the epoch's one look at the numbers
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def engine_configs(runs: int, device: str, model: str) -> list[RunConfig]:
+    return [
+        RunConfig(
+            dataset="synthetic",
+            model=model,
+            optimizer=OptimizerConfig("sgd"),
+            lr=0.1,
+            epochs=1,
+            device=device,
+            scheduler=parse_spec(MIXED_SPECS[i % len(MIXED_SPECS)]),
+            label=f"{i}",
         )
-    return configs
+        for i in range(runs)
+    ]
 
 
-def engine_epoch(
-    data: DeviceDataset, runs: int, device: torch.device, mixed: bool = False
-) -> float:
+def engine_epoch(data: DeviceDataset, runs: int, model: str) -> float:
     """Seconds for one epoch (training + validation) of `runs` runs trained together."""
     ended: list[RunEnded] = []
 
@@ -163,13 +165,11 @@ def engine_epoch(
         if isinstance(event, RunEnded):
             ended.append(event)
 
-    configs = engine_configs(runs, str(device), mixed)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    configs = engine_configs(runs, str(data.device), model)
+    _sync(data.device)
     start = time.perf_counter()
-    train(configs, on_event, data=data, fast=True)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    train(configs, on_event, data=data)
+    _sync(data.device)
     seconds = time.perf_counter() - start
     bad = [e for e in ended if e.status != "finished"]
     if bad:
@@ -177,40 +177,67 @@ def engine_epoch(
     return seconds
 
 
+def matmul_peak(device: torch.device, n: int = 2048, reps: int = 10) -> float:
+    """The machine's fp32 matmul rate in FLOP/s: the best of `reps` n x n torch.mm."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    out = torch.empty(n, n, device=device)
+    torch.mm(a, b, out=out)
+    best = float("inf")
+    for _ in range(reps):
+        _sync(device)
+        t0 = time.perf_counter()
+        torch.mm(a, b, out=out)
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best
+
+
+def mlp_epoch_flops(runs: int, n_train: int, n_valid: int) -> float:
+    """Matmul FLOPs of one engine epoch of the tutorial MLP: forward, the weight gradients and
+    the input gradients (none for the first layer) of every training sample, and the forward of
+    every validation sample, per run."""
+    per_sample_fwd = sum(2 * o * (i + 1) for o, i in layer_shapes((64, 32)))
+    first = 2 * 64 * (784 + 1)
+    train_flops = 3 * per_sample_fwd - first  # forward, weight grad, input grad but layer 1's
+    return runs * (n_train * train_flops + n_valid * per_sample_fwd)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=16, help="runs in the multi-run pass (c)")
+    parser.add_argument("--model", choices=tuple(MODELS), default="mlp")
+    parser.add_argument("--runs", type=int, help="runs in the multi-run pass (mlp 16, cnn 8)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument(
         "--threads",
         type=int,
-        help="torch.set_num_threads for every measurement (default: each measurement runs with "
-        "1 thread and with torch's default, and keeps its best)",
-    )
-    parser.add_argument(
-        "--optimizers",
-        choices=("sgd", "mixed"),
-        default="sgd",
-        help="optimizers of the multi-run pass: all plain SGD (the tutorial's), or a mix of "
-        "SGD, SGD with momentum, Adam and AdamW",
+        help="torch.set_num_threads for every CPU measurement (default: each measurement runs "
+        "with 1 thread and with torch's default, and keeps its best)",
     )
     parser.add_argument("--repeat", type=int, default=2, help="take the best of N timings each")
+    parser.add_argument("--tutorial", action="store_true", help="also time the tutorial's loop")
+    parser.add_argument(
+        "--gpu-runs", type=int, default=64, help="runs of the many-run pass on CUDA"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
+    model = args.model
+    runs = args.runs or DEFAULT_RUNS[model]
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     thread_options = [args.threads] if args.threads else sorted({1, torch.get_num_threads()})
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type != "cpu":
+        thread_options = [torch.get_num_threads()]
     raw = synthetic(60000, 10000, seed=0)
     data = to_device(raw, device)
-    cpu_data = to_device(raw, "cpu") if device.type == "cuda" else data
-    mixed = args.optimizers == "mixed"
 
-    # Warm up what is paid once per process (torch.optim imports, allocator, kernels).
-    torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)
+    # Warm up what is paid once per process (torch.optim, the allocator, kernels, cudnn).
     small = to_device(synthetic(512, 128, seed=1), device)
-    engine_epoch(small, 1, device)
-    engine_epoch(small, args.runs, device, mixed)
+    peer_loop(small, model)
+    engine_epoch(small, 1, model)
+    engine_epoch(small, runs, model)
 
     # Small ops on a shared 2-core machine can run faster on one thread (no fork/join waits on a
-    # busy core) while big matmuls like two: each measurement gets its best thread count.
+    # busy core) while big ones gain from two: each measurement gets its best thread count.
     def best(fn: Any, *fn_args: Any) -> tuple[float, int]:
         results = []
         for threads in thread_options:
@@ -218,50 +245,55 @@ def main(argv: list[str] | None = None) -> int:
             results += [(fn(*fn_args), threads) for _ in range(max(1, args.repeat))]
         return min(results)
 
-    cpu = torch.device("cpu")
-    seed_s, seed_t = best(seed_loop, raw, cpu)
-    single_s, single_t = best(engine_epoch, cpu_data, 1, cpu)
-    multi_s, multi_t = best(engine_epoch, cpu_data, args.runs, cpu, mixed)
+    peer_s, peer_t = best(peer_loop, data, model)
+    single_s, single_t = best(engine_epoch, data, 1, model)
+    multi_s, multi_t = best(engine_epoch, data, runs, model)
+    rows = [
+        ("plain PyTorch loop (resident data)", 1, peer_s, peer_t),
+        ("lrtui engine, 1 run", 1, single_s, single_t),
+        (f"lrtui engine, {runs} runs", runs, multi_s, multi_t),
+    ]
     result: dict[str, Any] = {
-        "device": "cpu",
-        "seed_loop_s": round(seed_s, 4),
+        "model": model,
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} "
+        f"threads, torch {torch.__version__}",
+        "peer_loop_s": round(peer_s, 4),
         "single_run_s": round(single_s, 4),
         "multi_run_s": round(multi_s, 4),
-        "runs": args.runs,
-        "speedup_single": round(seed_s / single_s, 2),
-        "speedup_per_run": round(seed_s * args.runs / multi_s, 2),
-        "optimizers": args.optimizers,
-        "threads": {"seed_loop": seed_t, "single_run": single_t, "multi_run": multi_t},
+        "runs": runs,
+        "ratio_single": round(peer_s / single_s, 2),
+        "ratio_per_run": round(peer_s * runs / multi_s, 2),
+        "threads": {"peer_loop": peer_t, "single_run": single_t, "multi_run": multi_t},
     }
-    rows = [
-        ("tutorial loop (PIL + DataLoader)", 1, seed_s, seed_t),
-        ("lrtui engine, 1 run", 1, single_s, single_t),
-        (f"lrtui engine, {args.runs} runs", args.runs, multi_s, multi_t),
-    ]
-    if device.type == "cuda":
-        engine_epoch(data, 64, device, mixed)  # warm-up
-        gpu_single, _ = best(engine_epoch, data, 1, device)
-        gpu_64, _ = best(engine_epoch, data, 64, device, mixed)
-        result.update(
-            device=torch.cuda.get_device_name(device),
-            gpu_single_run_s=round(gpu_single, 4),
-            gpu_64_runs_s=round(gpu_64, 4),
-            gpu_speedup_single=round(seed_s / gpu_single, 2),
-            gpu_speedup_per_run=round(seed_s * 64 / gpu_64, 2),
-        )
-        rows += [
-            ("lrtui engine on GPU, 1 run", 1, gpu_single, 0),
-            ("lrtui engine on GPU, 64 runs", 64, gpu_64, 0),
-        ]
+    if args.tutorial and model == "mlp":
+        tut_s, tut_t = best(tutorial_loop, raw, device)
+        rows.insert(0, ("tutorial loop (PIL + DataLoader)", 1, tut_s, tut_t))
+        result["tutorial_loop_s"] = round(tut_s, 4)
+    if model == "mlp":
+        torch.set_num_threads(max(thread_options))
+        peak = matmul_peak(device)
+        achieved = mlp_epoch_flops(runs, data.n_train, data.n_valid) / multi_s
+        result.update(matmul_peak_gflops=round(peak / 1e9, 1),
+                      multi_run_gflops=round(achieved / 1e9, 1),
+                      fraction_of_peak=round(achieved / peak, 3))  # fmt: skip
+    if device.type == "cuda" and args.gpu_runs:
+        many_s, _ = best(engine_epoch, data, args.gpu_runs, model)
+        rows.append((f"lrtui engine, {args.gpu_runs} runs", args.gpu_runs, many_s, 0))
+        result.update(many_runs=args.gpu_runs, many_run_s=round(many_s, 4),
+                      ratio_many_per_run=round(peer_s * args.gpu_runs / many_s, 2))  # fmt: skip
 
-    print("one epoch (train + validation), 60,000 + 10,000 synthetic MNIST-shaped, batch 32")
-    print(f"{'':36} {'runs':>5} {'threads':>8} {'seconds':>9} {'s/run':>8} {'speedup/run':>12}")
-    for name, runs, seconds, threads in rows:
-        speedup = seed_s * runs / seconds
+    print(f"{model}: one epoch (train + validation), 60,000 + 10,000 synthetic MNIST-shaped, "
+          f"batch 32, on {result['device']}")  # fmt: skip
+    print(f"{'':36} {'runs':>5} {'threads':>8} {'seconds':>9} {'s/run':>8} {'vs peer/run':>12}")
+    for name, n, seconds, threads in rows:
+        ratio = peer_s * n / seconds
         shown = str(threads) if threads else "-"
-        print(
-            f"{name:36} {runs:5d} {shown:>8} {seconds:9.3f} {seconds / runs:8.3f} {speedup:11.1f}x"
-        )
+        print(f"{name:36} {n:5d} {shown:>8} {seconds:9.3f} {seconds / n:8.3f} {ratio:11.2f}x")
+    if "fraction_of_peak" in result:
+        print(f"fp32 matmul peak {result['matmul_peak_gflops']} GFLOP/s; the {runs}-run pass "
+              f"reaches {result['multi_run_gflops']} GFLOP/s = {result['fraction_of_peak']:.2f}"
+              " of it")  # fmt: skip
     if args.json:
         write_file(Path(args.json), json.dumps(result, indent=2) + "\n")  # as lrtui writes
     return 0

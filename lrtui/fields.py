@@ -136,7 +136,10 @@ MAX_FIND_LR_STEPS = 100_000
 #: Run ids are SQLite integers.
 MAX_RUN_ID = 2**63 - 1
 
-OPTIMIZER_NAMES = ("sgd", "adam", "adamw")
+OPTIMIZER_NAMES = ("sgd", "adam", "adamw")  # lrtui.optimizers.OPTIMIZER_KINDS (a test checks)
+MODEL_NAMES = ("mlp", "cnn")  # lrtui.engine.models.MODELS (a test checks)
+#: Most loss checks in a row of the divergence rule (4 checks per epoch).
+MAX_DIVERGE_CHECKS = 1_000
 
 # --------------------------------------------------------------------------------- the table
 
@@ -148,6 +151,20 @@ HIDDEN = Field(
     "hidden", "hidden", "--hidden", "hidden", "int_list",
     "hidden layer widths of the MLP, e.g. 64,32 (the tutorial's 784-64-32-10)",
     low=1, high=MAX_WIDTH, max_items=MAX_LAYERS, example="64,32",
+)  # fmt: skip
+MODEL = Field(
+    "model", "model", "--model", "model", "choice",
+    "mlp (the tutorial's MLP, shaped by hidden) or cnn (LeNet-5)", choices=MODEL_NAMES,
+)  # fmt: skip
+DIVERGE_LOSS = Field(
+    "diverge_loss", "diverge loss", "--diverge-loss", "diverge_loss", "float",
+    "a run whose mean training loss stays above this is diverged (inf: only NaN/inf)",
+    low=0, low_open=True, allow_inf=True,
+)  # fmt: skip
+DIVERGE_CHECKS = Field(
+    "diverge_checks", "diverge checks", "--diverge-checks", "diverge_checks", "int",
+    "loss checks in a row (4 per epoch) above --diverge-loss before a run is diverged",
+    low=1, high=MAX_DIVERGE_CHECKS,
 )  # fmt: skip
 OPTIMIZER = Field(
     "optimizer.name", "optimizer", "--optimizer", "optimizer", "choice",
@@ -258,8 +275,9 @@ RUN_ID = Field("id", "run id", "ID", "", "int", "a stored run's id", low=1, high
 FIELDS: dict[str, Field] = {
     f.key: f
     for f in (
-        DATASET, HIDDEN, OPTIMIZER, MOMENTUM, DAMPENING, NESTEROV, WEIGHT_DECAY, BETAS, BETA1,
-        BETA2, EPS, LR, EPOCHS, BATCH_SIZE, SEED, DATA_DIR, INDEPENDENT_SEEDS, DEVICE, LABEL,
+        DATASET, MODEL, DIVERGE_LOSS, DIVERGE_CHECKS, HIDDEN, OPTIMIZER, MOMENTUM, DAMPENING,
+        NESTEROV, WEIGHT_DECAY, BETAS, BETA1, BETA2, EPS, LR, EPOCHS, BATCH_SIZE, SEED, DATA_DIR,
+        INDEPENDENT_SEEDS, DEVICE, LABEL,
         SCHEDULER, SPEC, WARMUP, WARMUP_START, STEPS_PER_EPOCH, METRICS, FIND_LR_START, FIND_LR_END,
         FIND_LR_STEPS, DIVERGE_FACTOR, RUN_ID,
     )

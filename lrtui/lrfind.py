@@ -38,6 +38,7 @@ from lrtui.data import DeviceDataset, load_with_fallback, to_device
 from lrtui.engine import Control, check_batch, cpu_threads, resolve_device, train_steps
 from lrtui.fields import MAX_FIND_LR_STEPS, MIN_FIND_LR_STEPS
 from lrtui.model import OptimizerConfig, RunConfig
+from lrtui.optimizers import OPTIMIZER_KINDS
 from lrtui.store import NewRangeTest, Store
 
 __all__ = [
@@ -443,20 +444,7 @@ def _finite(x: float) -> float | None:
 
 def describe_optimizer(opt: OptimizerConfig) -> str:
     """A short label: the optimizer and whichever of its settings differ from torch's defaults."""
-    default = OptimizerConfig(name=opt.name)
-    parts: list[str] = [opt.name]
-    if opt.name == "sgd":
-        if opt.momentum:
-            parts.append(f"momentum={opt.momentum:g}")
-        if opt.dampening:
-            parts.append(f"dampening={opt.dampening:g}")
-        if opt.nesterov:
-            parts.append("nesterov")
-    else:
-        if opt.betas != default.betas:
-            parts.append(f"betas=({opt.betas[0]:g},{opt.betas[1]:g})")
-        if opt.eps != default.eps:
-            parts.append(f"eps={opt.eps:g}")
+    parts: list[str] = [opt.name, *OPTIMIZER_KINDS[opt.name].label_parts(opt)]
     if opt.weight_decay:
         parts.append(f"wd={opt.weight_decay:g}")
     return " ".join(parts)
@@ -563,7 +551,7 @@ def range_test(
         raw, notice = load_with_fallback(internal[0].dataset, data_dir=data_dir)
         data = to_device(raw, device, dtype)
     if threads is None:
-        threads = cpu_threads(len(internal), internal[0].hidden)
+        threads = cpu_threads(len(internal), internal[0].hidden, internal[0].model)
     k = len(internal)
     lrs = settings.lrs()
     tracker = _Tracker(k, settings)

@@ -11,22 +11,31 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
 
 from lrtui import fields
+from lrtui.optimizers import OPTIMIZER_KINDS
 from lrtui.schedulers import OptimizerShape, SchedulerSpec
 
-OptimizerName = Literal["sgd", "adam", "adamw"]
-OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+OptimizerName = Literal["sgd", "adam", "adamw"]  # the names of lrtui.optimizers.OPTIMIZER_KINDS
+OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZER_KINDS)
 
 #: Inputs (28x28 pixels, flattened) and classes of every dataset lrtui trains on.
 IN_FEATURES = 28 * 28
 N_CLASSES = 10
+
+#: Default divergence limit: a thousand times the loss of a uniform guess over the 10 classes
+#: (ln 10). Runs that swing to losses in the hundreds and recover (a OneCycleLR peak set too high)
+#: stay under it; runs that explode (Adam at LR 1e8: 1e17 and more) do not.
+DIVERGE_LOSS = 1000 * math.log(N_CLASSES)
+#: Default number of loss checks in a row above the limit (4 checks per epoch) before `diverged`.
+DIVERGE_CHECKS = 3
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -94,6 +103,7 @@ class RunConfig:
     """Everything that defines one training run; JSON round-trips (`to_json` / `from_json`)."""
 
     dataset: str = "mnist"  # a name in lrtui.data.DATASETS
+    model: str = "mlp"  # a family in lrtui.engine.MODELS: mlp (hidden widths), cnn (LeNet-5)
     hidden: tuple[int, ...] = (64, 32)  # hidden layer widths: 784-64-32-10 is the tutorial's MLP
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     lr: float = 0.1  # base LR, the optimizer's lr before any scheduler touches it
@@ -103,6 +113,10 @@ class RunConfig:
     device: str = "auto"  # auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps
     scheduler: SchedulerSpec = field(default_factory=default_scheduler)
     label: str = ""  # shown in tables and charts; empty means the scheduler spec string
+    # A run whose mean training loss per sample stays above diverge_loss for diverge_checks loss
+    # checks in a row (4 per epoch) ends `diverged`, as one whose loss turns NaN/inf does at once.
+    diverge_loss: float = DIVERGE_LOSS  # inf: never (stored as null)
+    diverge_checks: int = DIVERGE_CHECKS
 
     @property
     def display_label(self) -> str:
@@ -112,6 +126,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
+            "model": self.model,
             "hidden": list(self.hidden),
             "optimizer": self.optimizer.to_dict(),
             "lr": self.lr,
@@ -121,6 +136,8 @@ class RunConfig:
             "device": self.device,
             "scheduler": self.scheduler.to_dict(),
             "label": self.label,
+            "diverge_loss": self.diverge_loss if math.isfinite(self.diverge_loss) else None,
+            "diverge_checks": self.diverge_checks,
         }
 
     @classmethod
@@ -130,6 +147,8 @@ class RunConfig:
         out = cls()
         if "dataset" in d:
             out.dataset = str(d["dataset"])
+        if "model" in d:
+            out.model = str(d["model"])
         if "hidden" in d:
             hidden = d["hidden"]
             if not isinstance(hidden, list | tuple):
@@ -148,6 +167,11 @@ class RunConfig:
             out.scheduler = SchedulerSpec.from_dict(d["scheduler"])
         if "label" in d:
             out.label = str(d["label"])
+        if "diverge_loss" in d:
+            limit = d["diverge_loss"]
+            out.diverge_loss = math.inf if limit is None else _as_float(limit, "diverge_loss")
+        if "diverge_checks" in d:
+            out.diverge_checks = _as_int(d["diverge_checks"], "diverge_checks")
         return out
 
     def to_json(self) -> str:
@@ -184,21 +208,12 @@ def _as_int(value: object, name: str) -> int:
 def validate_optimizer(opt: OptimizerConfig, prefix: str = "optimizer.") -> dict[str, str]:
     """Field -> message for every rule torch (or common sense) imposes; empty when valid."""
     errors: dict[str, str] = {}
-    if opt.name not in OPTIMIZERS:
+    kind = OPTIMIZER_KINDS.get(opt.name)
+    if kind is None:
         errors[prefix + "name"] = f"must be one of {', '.join(OPTIMIZERS)} (got {opt.name!r})"
     _bounded(errors, prefix + "weight_decay", fields.WEIGHT_DECAY, opt.weight_decay)
-    if opt.name == "sgd":
-        _bounded(errors, prefix + "momentum", fields.MOMENTUM, opt.momentum)
-        _bounded(errors, prefix + "dampening", fields.DAMPENING, opt.dampening)
-        if opt.nesterov and (opt.momentum <= 0 or opt.dampening != 0):
-            errors[prefix + "nesterov"] = (
-                "needs momentum > 0 and dampening = 0 "
-                f"(got momentum {opt.momentum:g}, dampening {opt.dampening:g})"
-            )
-    else:
-        for i, beta in enumerate(opt.betas):
-            _bounded(errors, f"{prefix}betas[{i}]", fields.BETAS, beta)
-        _bounded(errors, prefix + "eps", fields.EPS, opt.eps)
+    if kind is not None:
+        errors.update(kind.validate(opt, prefix))
     return errors
 
 
@@ -220,6 +235,10 @@ def validate_config(config: RunConfig, *, steps_per_epoch: int | None = None) ->
         errors["dataset"] = "must name a dataset (got '')"
     if len(config.hidden) > fields.MAX_LAYERS:
         errors["hidden"] = f"at most {fields.MAX_LAYERS} layers (got {len(config.hidden)})"
+    from lrtui.engine.models import MODELS
+
+    if config.model not in MODELS:
+        errors["model"] = f"must be one of {', '.join(MODELS)} (got {config.model!r})"
     for width in config.hidden:
         message = fields.problem(fields.HIDDEN, width)
         if not isinstance(width, int) or isinstance(width, bool) or message:
@@ -231,6 +250,10 @@ def validate_config(config: RunConfig, *, steps_per_epoch: int | None = None) ->
     _bounded(errors, "batch_size", fields.BATCH_SIZE, config.batch_size)
     _bounded(errors, "epochs", fields.EPOCHS, config.epochs)
     _bounded(errors, "seed", fields.SEED, config.seed)
+    if math.isnan(config.diverge_loss) or config.diverge_loss <= 0:
+        errors["diverge_loss"] = f"must be > 0, or inf for never (got {config.diverge_loss:g})"
+    if config.diverge_checks < 1:
+        errors["diverge_checks"] = f"must be an integer >= 1 (got {config.diverge_checks})"
     if not _DEVICE_RE.match(config.device):
         errors["device"] = f"must be auto, cpu, cuda, cuda:N or mps (got {config.device!r})"
     errors.update(validate_optimizer(config.optimizer))

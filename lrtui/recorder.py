@@ -20,7 +20,7 @@ from types import TracebackType
 
 import torch
 
-from lrtui.engine import EpochEnd, Event, Progress, RunEnded, RunStarted, StepChunk
+from lrtui.engine import EpochEnd, Event, Progress, RunEnded, RunStarted, StepChunk, family_of
 from lrtui.store import EpochRecord, NewRun, RunDeletedError, Status, StepsRecord, Store, StoreError
 
 
@@ -114,8 +114,12 @@ class Recorder:
                 config=config.to_dict(),
                 torch_version=torch.__version__,
                 notice=event.notice,
+                model=config.model,
+                model_shape=family_of(config).shape(config),
             )
         )
+        if event.steps_per_epoch and self._steps_per_epoch is None:
+            self._steps_per_epoch = event.steps_per_epoch
         self.run_ids[event.run] = run_id
         self._started[event.run] = time.monotonic()
         self._pending[event.run] = []

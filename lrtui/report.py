@@ -13,7 +13,6 @@ import contextlib
 import csv
 import errno
 import io
-import itertools
 import json
 import math
 import os
@@ -100,16 +99,14 @@ def fmt_duration(seconds: float | None) -> str:
 def optimizer_text(config: dict[str, Any]) -> str:
     """`sgd lr=0.1 m=0.9`: the optimizer and its non-default settings, short (from a config dict,
     so that configs of other lrtui versions still read)."""
+    from lrtui.optimizers import OPTIMIZER_KINDS
+
     opt = config.get("optimizer") or {}
     name = str(opt.get("name", "?"))
     parts = [name, f"lr={fmt_lr(config.get('lr'))}"]
-    if name == "sgd" and opt.get("momentum"):
-        parts.append(f"m={opt['momentum']:g}")
-        if opt.get("nesterov"):
-            parts.append("nesterov")
-    if name in ("adam", "adamw") and list(opt.get("betas", (0.9, 0.999))) != [0.9, 0.999]:
-        b1, b2 = opt["betas"]
-        parts.append(f"betas=({b1:g},{b2:g})")
+    kind = OPTIMIZER_KINDS.get(name)
+    if kind is not None:
+        parts += kind.text_parts(opt)
     if opt.get("weight_decay"):
         parts.append(f"wd={opt['weight_decay']:g}")
     return " ".join(parts)
@@ -356,36 +353,26 @@ class SchedulerCode(NamedTuple):
     body: tuple[str, ...]
 
 
-def model_layers(hidden: Sequence[int]) -> list[str]:
-    """The tutorial MLP as nn.Sequential items: Flatten, then Linear (+ ReLU) per hidden width."""
-    sizes = [784, *hidden, 10]
-    layers = ["nn.Flatten()"]
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(f"nn.Linear({a}, {b})")
-        if i < len(sizes) - 2:
-            layers.append("nn.ReLU()")
-    return layers
+def model_layers(hidden: Sequence[int], model: str = "mlp") -> list[str]:
+    """The model family's nn.Sequential items (lrtui.engine.MODELS): for the tutorial MLP,
+    Flatten, then Linear (+ ReLU) per hidden width."""
+    from lrtui.engine.models import MODELS
+    from lrtui.model import RunConfig
+
+    return MODELS[model].layers(RunConfig(model=model, hidden=tuple(hidden)))
+
+
+#: Layers written on the line of the layer before them in the wrapped layout.
+_TRAILING_LAYERS = ("nn.ReLU(", "nn.MaxPool2d(")
 
 
 def optimizer_args(cfg: RunConfig) -> tuple[str, list[str]]:
     """The torch.optim class name and its arguments (every setting lrtui trains with)."""
-    opt = cfg.optimizer
-    if opt.name == "sgd":
-        return "SGD", [
-            "model.parameters()",
-            f"lr={cfg.lr!r}",
-            f"momentum={opt.momentum!r}",
-            f"dampening={opt.dampening!r}",
-            f"weight_decay={opt.weight_decay!r}",
-            f"nesterov={opt.nesterov!r}",
-        ]
-    return "Adam" if opt.name == "adam" else "AdamW", [
-        "model.parameters()",
-        f"lr={cfg.lr!r}",
-        f"betas={tuple(opt.betas)!r}",
-        f"eps={opt.eps!r}",
-        f"weight_decay={opt.weight_decay!r}",
-    ]
+    from lrtui.optimizers import OPTIMIZER_KINDS
+
+    kind = OPTIMIZER_KINDS[cfg.optimizer.name]
+    args = ["model.parameters()", f"lr={cfg.lr!r}", *kind.code_args(cfg.optimizer)]
+    return kind.torch_class, args
 
 
 def optimizer_code(cfg: RunConfig) -> str:
@@ -427,7 +414,7 @@ def pytorch_code(
     """
     sched = scheduler_code(cfg, steps_per_epoch) if scheduler is None else scheduler
     imports = ["import torch", "from torch import nn", *sched.imports]
-    layers = model_layers(cfg.hidden)
+    layers = model_layers(cfg.hidden, cfg.model)
     if compact:
         lines = [
             *imports,
@@ -439,8 +426,8 @@ def pytorch_code(
         ]
         return "\n".join(lines).rstrip("\n") + "\n"
     rows: list[str] = []
-    for layer in layers:  # a ReLU shares the line of the Linear before it
-        if layer == "nn.ReLU()" and rows:
+    for layer in layers:  # a ReLU (and a pooling) shares the line of the layer before it
+        if layer.startswith(_TRAILING_LAYERS) and rows:
             rows[-1] += f" {layer},"
         else:
             rows.append(f"{layer},")

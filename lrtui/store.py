@@ -135,6 +135,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
             host          TEXT    NOT NULL
         )""",
     ),
+    # v4: the model family (lrtui.engine.MODELS) and its shape; every run before it was an MLP.
+    (
+        "ALTER TABLE runs ADD COLUMN model TEXT NOT NULL DEFAULT 'mlp'",
+        "ALTER TABLE runs ADD COLUMN model_shape TEXT",  # e.g. 784-64-32-10
+        "UPDATE runs SET model_shape = '784-' || replace(replace(replace("
+        "COALESCE(json_extract(config, '$.hidden'), '[64,32]'), '[', ''), ']', ''), ',', '-')"
+        " || '-10'",
+    ),
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -201,6 +209,8 @@ class NewRun:
     config: dict[str, Any]
     torch_version: str
     notice: str | None = None
+    model: str = "mlp"  # the model family (RunConfig.model)
+    model_shape: str | None = None  # its shape as the family says it, e.g. "784-64-32-10"
 
 
 @dataclass(frozen=True)
@@ -258,6 +268,8 @@ class RunRecord:
     epochs_done: int
     best_valid_loss: float | None
     best_valid_acc: float | None
+    model: str = "mlp"  # the model family
+    model_shape: str | None = None  # e.g. "784-64-32-10"
     #: What of this run cannot be read ("config: ..."); "" when it reads whole.
     damaged: str = ""
 
@@ -456,7 +468,7 @@ _RUN_COLUMNS: Final = (
     " WHERE b.batch_id = r.batch_id)), r.config, "
     "(SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id), "
     "(SELECT MIN(valid_loss) FROM epochs e WHERE e.run_id = r.id), "
-    "(SELECT MAX(valid_acc) FROM epochs e WHERE e.run_id = r.id)"
+    "(SELECT MAX(valid_acc) FROM epochs e WHERE e.run_id = r.id), r.model, r.model_shape"
 )
 
 
@@ -928,8 +940,8 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO runs (batch_id, batch_index, label, scheduler, optimizer, lr, dataset,"
                 " device, epochs, config, notice, status, reason, started_at, updated_at,"
-                " lrtui_version, torch_version, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " 'running', '', ?, ?, ?, ?, ?, ?)",
+                " lrtui_version, torch_version, pid, host, model, model_shape) VALUES (?, ?, ?, ?,"
+                " ?, ?, ?, ?, ?, ?, ?, 'running', '', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.batch_id,
                     run.batch_index,
@@ -948,6 +960,8 @@ class Store:
                     run.torch_version,
                     os.getpid(),
                     this_host(),
+                    run.model,
+                    run.model_shape,
                 ),
             )
             return int(cast(int, cur.lastrowid))
@@ -1102,7 +1116,8 @@ class Store:
         (
             run_id, batch_id, batch_index, label, scheduler, optimizer, lr, dataset, device, epochs,
             notice, status, reason, started_at, ended_at, seconds, lrtui_version, torch_version,
-            pid, host, steps_per_epoch, config, epochs_done, best_loss, best_acc,
+            pid, host, steps_per_epoch, config, epochs_done, best_loss, best_acc, model,
+            model_shape,
         ) = row  # fmt: skip
         config_dict, damaged = _config_or_damage(config)
         record = RunRecord(
@@ -1112,7 +1127,7 @@ class Store:
             ended_at=ended_at, seconds=seconds, lrtui_version=lrtui_version,
             torch_version=torch_version, pid=pid, host=host, steps_per_epoch=steps_per_epoch,
             config=config_dict, epochs_done=epochs_done, best_valid_loss=best_loss,
-            best_valid_acc=best_acc, damaged=damaged,
+            best_valid_acc=best_acc, model=model, model_shape=model_shape, damaged=damaged,
         )  # fmt: skip
         return self._as_seen(record) if self.read_only else record
 

@@ -13,13 +13,13 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import lrtui.engine as engine
+import lrtui.engine.trainer as engine_trainer
 from lrtui.data import DeviceDataset, synthetic, to_device
 from lrtui.engine import (
     Control,
@@ -35,6 +35,7 @@ from lrtui.engine import (
     steps_per_epoch,
     train,
 )
+from lrtui.engine.models.mlp import StackedMLP
 from lrtui.model import (
     MLP,
     OptimizerConfig,
@@ -273,7 +274,7 @@ def test_events_in_order_with_resolved_config(data64: DeviceDataset) -> None:
 
 
 def test_progress_events(data64: DeviceDataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "PROGRESS_EVERY_S", 0.0)  # a Progress after every step
+    monkeypatch.setattr(engine_trainer, "PROGRESS_EVERY_S", 0.0)  # a Progress after every step
     _, events, _ = run_engine([config("StepLR:step_size=1"), config("StepLR:step_size=1")], data64)
     progress = [e for e in events if isinstance(e, Progress)]
     assert len(progress) == EPOCHS * 8
@@ -331,7 +332,7 @@ def test_diverged_run_reports_the_steps_it_took(
 
 
 def test_stop_within_one_step(data64: DeviceDataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(engine_trainer, "PROGRESS_EVERY_S", 0.0)
     control = Control()
     events: list[Event] = []
 
@@ -380,7 +381,7 @@ def test_stop_before_the_first_epoch(data64: DeviceDataset) -> None:
 def test_pause_blocks_until_resume_and_stop_wakes_it(
     data64: DeviceDataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(engine_trainer, "PROGRESS_EVERY_S", 0.0)
     control = Control()
     paused_at: list[float] = []
 
@@ -412,9 +413,9 @@ def test_device_error_fails_every_live_run(
     data64: DeviceDataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
-    original = engine._Stack.make_step
+    original = StackedMLP.make_step
 
-    def broken(self: engine._Stack, fused: int) -> object:
+    def broken(self: StackedMLP, fused: int) -> object:
         step = original(self, fused)
 
         def failing(*args: object) -> None:
@@ -425,7 +426,7 @@ def test_device_error_fails_every_live_run(
 
         return failing
 
-    monkeypatch.setattr(engine._Stack, "make_step", broken)
+    monkeypatch.setattr(StackedMLP, "make_step", broken)
     events: list[Event] = []
     ended = train(
         [config("StepLR:step_size=1"), config("StepLR:step_size=1")], events.append, data=data64
@@ -587,3 +588,38 @@ def test_validate_config_checks_the_schedule_once_steps_are_known() -> None:
     problems = validate_config(bad, steps_per_epoch=6)
     assert "OneCycleLR.total_steps" in problems
     assert OptimizerConfig("adam", betas=(0.8, 0.9)).shape().betas == (0.8, 0.9)
+
+
+def test_a_loss_that_explodes_without_nan_ends_diverged(data64: DeviceDataset) -> None:
+    """Adam at LR 1e8 keeps finite losses of 1e20 and more: the divergence rule (mean loss per
+    sample above diverge_loss at diverge_checks checks in a row, 4 checks per epoch) ends it;
+    the sane run beside it is untouched, and diverge_loss=inf turns the rule off."""
+    wild = config("StepLR:step_size=1", ADAM, lr=1e8)
+    sane = config("StepLR:step_size=1")
+    trainer, events, ended = run_engine([wild, sane], data64)
+    assert [e.status for e in ended] == ["diverged", "finished"]
+    assert ended[0].reason.startswith("loss ")
+    assert ended[0].reason.endswith(
+        " stayed above 2303 for 3 loss checks in a row (epoch 1 of 3, step 6)"
+    )
+    # Frozen after the third check (steps 2, 4, 6 of 8): the steps it took are on record.
+    assert [len(e.lr) for e in events if isinstance(e, StepChunk) and e.run == 0] == [6]
+    ref = reference(sane, data64)
+    for mine, theirs in zip(trainer.params(1), ref.params, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-12)
+    _, events, ended = run_engine([replace(wild, diverge_loss=math.inf)], data64)
+    assert ended[0].status == "finished"
+    assert max(e.train_loss for e in events if isinstance(e, EpochEnd)) > 1e6
+    _, _, ended = run_engine([replace(wild, diverge_checks=13)], data64)  # > 3 epochs x 4 checks
+    assert ended[0].status == "finished"
+
+
+def test_divergence_settings_round_trip_and_are_checked() -> None:
+    never = RunConfig(diverge_loss=math.inf, diverge_checks=5)
+    assert json.loads(never.to_json())["diverge_loss"] is None  # strict JSON: no Infinity
+    assert RunConfig.from_json(never.to_json()) == never
+    assert RunConfig.from_dict({}).diverge_loss == pytest.approx(1000 * math.log(10))
+    assert validate_config(RunConfig(diverge_loss=0.0))["diverge_loss"] == (
+        "must be > 0, or inf for never (got 0)"
+    )
+    assert "diverge_checks" in validate_config(RunConfig(diverge_checks=0))

@@ -59,7 +59,7 @@ def dead_pid() -> int:
 def test_new_database_is_wal_with_foreign_keys_stamped_and_current(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "runs.db"
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
@@ -324,6 +324,26 @@ def test_v1_database_migrates_forward_keeping_runs(tmp_path: Path) -> None:
         )
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT updated_at FROM runs").fetchone()[0] is not None
+
+
+def test_v4_records_every_older_run_as_the_mlp_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    make_v1(path)
+    conn = sqlite3.connect(path)
+    conn.execute("""UPDATE runs SET config = '{"hidden": [256, 128]}'""")
+    conn.execute(
+        "INSERT INTO runs (batch_id, batch_index, label, scheduler, optimizer, lr, dataset, device,"
+        " epochs, config, status, reason, started_at, lrtui_version, torch_version, pid, host)"
+        " VALUES ('b', 1, 'default', 'StepLR', 'sgd', 0.1, 'mnist', 'cpu', 25, '{}', 'finished',"
+        " '', 100.0, '0.0.9', '2.3', 1, 'h')"
+    )
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert [(r.model, r.model_shape) for r in store.list_runs()] == [
+            ("mlp", "784-256-128-10"),
+            ("mlp", "784-64-32-10"),  # no hidden stored: the default it trained with
+        ]
 
 
 def test_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:

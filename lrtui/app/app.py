@@ -32,6 +32,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from lrtui import runner
 from lrtui import schedulers as S
 from lrtui.app.charts import Chart
 from lrtui.app.form import (
@@ -72,7 +73,7 @@ from lrtui.app.session import (
 )
 from lrtui.app.sidebar import Sidebar, widget_id
 from lrtui.app.status import LogPane, ProgressLine
-from lrtui.data import DATASETS, DeviceDataset, RawDataset, to_device
+from lrtui.data import DATASETS, DeviceDataset, RawDataset
 from lrtui.engine import (
     Control,
     Event,
@@ -81,7 +82,6 @@ from lrtui.engine import (
     RunStarted,
     StepChunk,
     check_batch,
-    resolve_device,
 )
 from lrtui.lrfind import (
     RangeTestProgress,
@@ -92,7 +92,7 @@ from lrtui.lrfind import (
     save,
 )
 from lrtui.model import RunConfig
-from lrtui.recorder import Recorder, epoch_record
+from lrtui.recorder import epoch_record
 from lrtui.store import Store, StoreError, still_training
 
 
@@ -101,7 +101,8 @@ class Engine(Protocol):
 
     def train(self, configs: Sequence[RunConfig], on_event: Callable[[Event], None],
               control: Control | None = ..., *, data: DeviceDataset | None = ...,
-              data_dir: str | None = ...) -> list[RunEnded]: ...
+              notice: str | None = ..., independent_seeds: bool = ...,
+              threads: int | None = ...) -> list[RunEnded]: ...
 
 
 #: The metric a preview steps ReduceLROnPlateau with: constant, as `schedulers.preview` does
@@ -499,36 +500,36 @@ class LrtuiApp(App[None]):
 
     @work(thread=True, group="train", exclusive=True, exit_on_error=False)
     def _train_worker(self, job: Job) -> list[RunEnded]:
-        """Train on this thread; record each event, then hand it to the UI as a message."""
+        """Train on this thread through the run core (as `lrtui run` does); each event is
+        recorded there, then handed to the UI as a message."""
         _yield_cpu_to_ui()
-        kwargs = dict(self.train_kwargs)
-        if self.dataset is not None:
-            kwargs["data"] = to_device(self.dataset)
-        elif self.data_dir is not None:
-            kwargs.setdefault("data_dir", self.data_dir)
+        prepared = runner.prepare(job.configs, raw=self.dataset, data_dir=self.data_dir)
         number = job.number
 
+        store_ids: dict[int, int] = {}  # engine run index -> store id, for RunDropped
+
         def dropped(run: int, text: str) -> None:
-            self.post_message(RunDropped(number, recorder.run_ids[run], text))
+            self.post_message(RunDropped(number, store_ids[run], text))
 
-        with Recorder(self.store, on_deleted=dropped) as recorder:
+        def on_event(event: Event, run_id: int | None) -> None:
+            if isinstance(event, Progress):
+                self.post_message(ProgressUpdated(number, event))
+                return
+            assert run_id is not None
+            store_ids[event.run] = run_id
+            if isinstance(event, RunStarted):
+                self.post_message(RunBegan(number, run_id, event))
+            elif isinstance(event, StepChunk):
+                self.post_message(StepsArrived(number, run_id, event))
+            elif isinstance(event, RunEnded):
+                self.post_message(RunFinished(number, run_id, event))
+            else:
+                self.post_message(EpochDone(number, run_id, event))
 
-            def on_event(event: Event) -> None:
-                recorder(event)
-                if isinstance(event, Progress):
-                    self.post_message(ProgressUpdated(number, event))
-                    return
-                run_id = recorder.run_ids[event.run]
-                if isinstance(event, RunStarted):
-                    self.post_message(RunBegan(number, run_id, event))
-                elif isinstance(event, StepChunk):
-                    self.post_message(StepsArrived(number, run_id, event))
-                elif isinstance(event, RunEnded):
-                    self.post_message(RunFinished(number, run_id, event))
-                else:
-                    self.post_message(EpochDone(number, run_id, event))
-
-            return self.engine.train(job.configs, on_event, job.control, **kwargs)
+        return runner.train(
+            prepared, self.store, on_event, job.control, train_fn=self.engine.train,
+            on_deleted=dropped, **self.train_kwargs,
+        )  # fmt: skip
 
     def _current(self, job: int) -> Job | None:
         """The training a worker message belongs to, while it (and the app) is still live."""
@@ -543,8 +544,7 @@ class LrtuiApp(App[None]):
             return
         ev = message.event
         job.run_ids[ev.run] = message.run_id
-        size = (self.injected_sizes or {}).get(ev.dataset) or _train_size(ev.dataset)
-        spe = job.steps_per_epoch or (-(-size // ev.config.batch_size) if size else None)
+        spe = ev.steps_per_epoch or job.steps_per_epoch
         trace = RunTrace(key=message.run_id, label=ev.config.label,
                          scheduler=str(ev.config.scheduler), dataset=ev.dataset,
                          epochs_planned=ev.config.epochs, steps_per_epoch=spe)
@@ -855,16 +855,14 @@ class LrtuiApp(App[None]):
     def _range_worker(self, job: RangeJob) -> RangeOutcome:
         """Sweep on this thread (lrtui.lrfind), store the result, hand it to the UI."""
         _yield_cpu_to_ui()
-        data = None
-        if self.dataset is not None:
-            data = to_device(self.dataset, resolve_device(job.config.device))
+        loaded = runner.load([job.config], raw=self.dataset, data_dir=self.data_dir)
         number = job.number
 
         def on_progress(progress: RangeTestProgress) -> None:
             self.post_message(RangeTestProgressed(number, progress))
 
         result = range_test([job.config], job.settings, on_progress=on_progress,
-                            control=job.control, data=data, data_dir=self.data_dir)
+                            control=job.control, data=loaded.data, notice=loaded.notice)
         ids = [] if result.stopped else save(self.store, result)
         return RangeOutcome(number, result, ids)
 
@@ -1112,7 +1110,3 @@ def _loss(value: float) -> str:
     return f"{value:.4f}" if math.isfinite(value) else str(value)
 
 
-def _train_size(name: str) -> int | None:
-    from lrtui.app.form import TRAIN_SIZES
-
-    return TRAIN_SIZES.get(name)

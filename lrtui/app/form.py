@@ -19,11 +19,13 @@ from lrtui import fields as F
 from lrtui import schedulers as S
 from lrtui.data import DATASETS
 from lrtui.model import OptimizerConfig, RunConfig, validate_config
+from lrtui.optimizers import OPTIMIZER_KINDS
 
 # Training-split sizes of the registry's datasets: the preview's steps per epoch, before loading.
 TRAIN_SIZES: dict[str, int] = {name: info.n_train for name, info in DATASETS.items()}
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 OPTIMIZER_NAMES: tuple[str, ...] = F.OPTIMIZER_NAMES
+MODEL_NAMES: tuple[str, ...] = F.MODEL_NAMES
 # Schedulers whose form is one spec text field ("A -> B" / "A + B") rather than generated fields,
 # with the catalog's example as the starting text.
 COMPOSITE_EXAMPLES: dict[str, str] = {
@@ -36,6 +38,7 @@ class FormValues:
     """Every field of the sidebar as the user left it (text fields are raw text)."""
 
     dataset: str = "mnist"
+    model: str = "mlp"
     hidden: str = "64,32"
     optimizer: str = "sgd"
     momentum: str = "0"
@@ -224,7 +227,7 @@ def field_of(key: str, scheduler: str, warmup: bool) -> str:
     'optimizer.betas[0]') to the form field that shows it."""
     if key.startswith("optimizer.betas["):
         return "optimizer.beta1" if key.endswith("[0]") else "optimizer.beta2"
-    if key in ("dataset", "hidden", "lr", "batch_size", "epochs", "seed", "device") or \
+    if key in ("dataset", "model", "hidden", "lr", "batch_size", "epochs", "seed", "device") or \
             key.startswith("optimizer."):
         return key
     info = S.ENTRIES.get(scheduler)
@@ -262,16 +265,19 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
     wd = parse_field("optimizer.weight_decay", F.WEIGHT_DECAY, v.weight_decay, errors)
     if wd is not None:
         opt.weight_decay = wd
-    if opt.name == "sgd":
+    fields = OPTIMIZER_KINDS[opt.name].form_fields  # the chosen optimizer's own fields
+    if "optimizer.momentum" in fields:
         mom = parse_field("optimizer.momentum", F.MOMENTUM, v.momentum, errors)
         if mom is not None:
             opt.momentum = mom
+    if "optimizer.nesterov" in fields:
         opt.nesterov = v.nesterov
-    else:
+    if "optimizer.beta1" in fields:
         b1 = parse_field("optimizer.beta1", F.BETA1, v.beta1, errors)
         b2 = parse_field("optimizer.beta2", F.BETA2, v.beta2, errors)
         if b1 is not None and b2 is not None:
             opt.betas = (b1, b2)
+    if "optimizer.eps" in fields:
         eps = parse_field("optimizer.eps", F.EPS, v.eps, errors)
         if eps is not None:
             opt.eps = eps
@@ -295,7 +301,7 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
     parsed_ok = set(errors)
     base = RunConfig()
     config = RunConfig(
-        dataset=v.dataset, hidden=tuple(hidden) or base.hidden, optimizer=opt,
+        dataset=v.dataset, model=v.model, hidden=tuple(hidden) or base.hidden, optimizer=opt,
         lr=base.lr if lr is None else lr, batch_size=batch or base.batch_size,
         epochs=epochs or base.epochs, seed=base.seed if seed is None else seed,
         device=v.device if v.device in DEVICES else base.device,
@@ -327,7 +333,7 @@ def values_from_config(config: RunConfig) -> FormValues:
     """The form that reproduces a config (used by clone): warm-up composites are unwrapped."""
     opt = config.optimizer
     v = FormValues(
-        dataset=config.dataset, hidden=", ".join(str(h) for h in config.hidden),
+        dataset=config.dataset, model=config.model, hidden=", ".join(str(h) for h in config.hidden),
         optimizer=opt.name, momentum=format_number(opt.momentum), nesterov=opt.nesterov,
         weight_decay=format_number(opt.weight_decay), beta1=format_number(opt.betas[0]),
         beta2=format_number(opt.betas[1]), eps=format_number(opt.eps), lr=format_number(config.lr),

@@ -23,14 +23,20 @@ from lrtui import schedulers as S
 from lrtui.app.form import (
     COMPOSITE_EXAMPLES,
     DEVICES,
+    MODEL_NAMES,
     OPTIMIZER_NAMES,
     FormResult,
     FormValues,
     field_label,
     format_number,
 )
+from lrtui.optimizers import OPTIMIZER_KINDS
 
 FieldWidget = Input | Select[str] | Checkbox
+#: Every optimizer's own fields, in registry order (each optimizer shows its own).
+OPTIMIZER_FIELDS: tuple[str, ...] = tuple(
+    dict.fromkeys(key for kind in OPTIMIZER_KINDS.values() for key in kind.form_fields)
+)
 
 
 def widget_id(key: str) -> str:
@@ -40,7 +46,7 @@ def widget_id(key: str) -> str:
 
 #: The form's fixed fields, top to bottom; labels, help and bounds come from lrtui.fields.
 FORM_KEYS: tuple[str, ...] = (
-    "dataset", "hidden", "optimizer.name", "optimizer.momentum", "optimizer.nesterov",
+    "dataset", "model", "hidden", "optimizer.name", "optimizer.momentum", "optimizer.nesterov",
     "optimizer.beta1", "optimizer.beta2", "optimizer.eps", "optimizer.weight_decay", "lr",
     "epochs", "batch_size", "seed", "device", "label", "scheduler", "spec", "warmup",
     "warmup_start",
@@ -75,8 +81,7 @@ class Sidebar(VerticalScroll):
     Sidebar .err { color: $error; display: none; padding-left: 17; }
     Sidebar .err.-warn { color: $warning; }
     Sidebar .err.-shown { display: block; }
-    Sidebar.-opt-sgd .g-adam { display: none !important; }
-    Sidebar.-opt-adam .g-sgd { display: none !important; }
+    Sidebar .-off { display: none !important; }
     Sidebar #device-line, Sidebar #scheduler-help, Sidebar #steps-line { color: $text-muted;
                                                                         padding-left: 17; }
     Sidebar #field-help { color: $text-muted; margin-top: 1; border-top: hkey $panel; }
@@ -106,7 +111,7 @@ class Sidebar(VerticalScroll):
         widget.id = widget_id(key)
         widget.tooltip = self.help_for.get(key, "")
         self.widgets[key] = widget
-        suffix = f" g-{group}" if group else ""
+        suffix = f" g-{group}" if group else ""  # "g-opt": one optimizer's own field
         return [
             Horizontal(Label(label), widget, classes="row" + suffix, id=f"row-{widget.id}"),
             Static("", classes="err" + suffix, id=f"err-{widget.id}", markup=False),
@@ -124,13 +129,14 @@ class Sidebar(VerticalScroll):
         yield Static("Run", classes="section")
         datasets = self.datasets if v.dataset in self.datasets else [*self.datasets, v.dataset]
         yield from self._row("dataset", self._select(datasets, v.dataset))
+        yield from self._row("model", self._select(MODEL_NAMES, v.model))
         yield from self._row("hidden", self._input(v.hidden))
         yield from self._row("optimizer.name", self._select(OPTIMIZER_NAMES, v.optimizer))
-        yield from self._row("optimizer.momentum", self._input(v.momentum), "sgd")
-        yield from self._row("optimizer.nesterov", Checkbox("", v.nesterov, compact=True), "sgd")
-        yield from self._row("optimizer.beta1", self._input(v.beta1), "adam")
-        yield from self._row("optimizer.beta2", self._input(v.beta2), "adam")
-        yield from self._row("optimizer.eps", self._input(v.eps), "adam")
+        yield from self._row("optimizer.momentum", self._input(v.momentum), "opt")
+        yield from self._row("optimizer.nesterov", Checkbox("", v.nesterov, compact=True), "opt")
+        yield from self._row("optimizer.beta1", self._input(v.beta1), "opt")
+        yield from self._row("optimizer.beta2", self._input(v.beta2), "opt")
+        yield from self._row("optimizer.eps", self._input(v.eps), "opt")
         yield from self._row("optimizer.weight_decay", self._input(v.weight_decay))
         yield from self._row("lr", self._input(v.lr))
         yield from self._row("epochs", self._input(v.epochs))
@@ -229,7 +235,7 @@ class Sidebar(VerticalScroll):
                 elif isinstance(w, Input):
                     params[p.name] = w.value
         return FormValues(
-            dataset=choice("dataset", "mnist"), hidden=text("hidden"),
+            dataset=choice("dataset", "mnist"), model=choice("model", "mlp"), hidden=text("hidden"),
             optimizer=choice("optimizer.name", "sgd"), momentum=text("optimizer.momentum"),
             nesterov=check("optimizer.nesterov"), weight_decay=text("optimizer.weight_decay"),
             beta1=text("optimizer.beta1"), beta2=text("optimizer.beta2"), eps=text("optimizer.eps"),
@@ -278,15 +284,20 @@ class Sidebar(VerticalScroll):
         self.query_one("#device-line", Static).update(text)
 
     def _show_optimizer_group(self, name: str) -> None:
-        """SGD fields for sgd, Adam fields for adam/adamw (CSS hides the other family)."""
-        self.set_class(name == "sgd", "-opt-sgd")
-        self.set_class(name != "sgd", "-opt-adam")
+        """The chosen optimizer's own fields (lrtui.optimizers: SGD's momentum, Adam's betas...);
+        the others' rows and error lines are hidden."""
+        kind = OPTIMIZER_KINDS.get(name)
+        fields = kind.form_fields if kind is not None else ()
+        for key in OPTIMIZER_FIELDS:
+            for node in self.query(f"#row-{widget_id(key)}, #err-{widget_id(key)}"):
+                node.set_class(key not in fields, "-off")
 
     async def load(self, v: FormValues) -> None:
         """Fill every field (clone), without a Changed per field; posts one Changed at the end."""
         with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
             for key, value in (
-                ("dataset", v.dataset), ("hidden", v.hidden), ("optimizer.name", v.optimizer),
+                ("dataset", v.dataset), ("model", v.model), ("hidden", v.hidden),
+                ("optimizer.name", v.optimizer),
                 ("optimizer.momentum", v.momentum), ("optimizer.nesterov", v.nesterov),
                 ("optimizer.beta1", v.beta1), ("optimizer.beta2", v.beta2),
                 ("optimizer.eps", v.eps), ("optimizer.weight_decay", v.weight_decay),
@@ -334,7 +345,10 @@ class Sidebar(VerticalScroll):
         if switch and switch not in cached:
             # Plain SGD has no momentum to cycle: start with cycling off so the form is valid.
             v = self.values()
-            no_momentum = v.optimizer == "sgd" and _is_zero(v.momentum)
+            kind = OPTIMIZER_KINDS.get(v.optimizer)
+            no_momentum = kind is not None and kind.momentum_field == "momentum" and _is_zero(
+                v.momentum
+            )
             cached[switch] = not no_momentum
         await self._mount_params(name, cached, "")
 

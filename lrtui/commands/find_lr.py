@@ -28,6 +28,7 @@ from lrtui.fields import (
     FIND_LR_START,
     FIND_LR_STEPS,
     HIDDEN,
+    MODEL,
     MOMENTUM,
     OPTIMIZER,
     SEED,
@@ -37,6 +38,7 @@ from lrtui.fields import (
     from_text,
 )
 from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
+from lrtui.optimizers import OPTIMIZER_KINDS
 
 if TYPE_CHECKING:
     from lrtui.lrfind import Curve, RangeTestProgress, RangeTestResult, SweepSettings
@@ -70,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--momentum", help="SGD momentum (default 0), or Adam/AdamW beta1 (default 0.9); a list"
     )
     parser.add_argument("--weight-decay", default="0", help="weight decay (default 0); a list")
+    parser.add_argument(
+        "--model", default="mlp", help="mlp (default, shaped by --hidden) or cnn (LeNet-5)"
+    )
     parser.add_argument("--hidden", default="64,32", help="hidden layer widths (default 64,32)")
     parser.add_argument(
         "--batch-size", default="32", help=f"batch size (default 32; {BATCH_SIZE.rule()})"
@@ -159,13 +164,11 @@ def build(args: argparse.Namespace) -> tuple[list[RunConfig], SweepSettings]:
     configs = []
     for name, momentum, decay in combos:
         opt = OptimizerConfig(name=name, weight_decay=decay)
-        if momentum is not None:
-            if name == "sgd":
-                opt.momentum = momentum
-            else:
-                opt.betas = (momentum, opt.betas[1])
+        if momentum is not None:  # SGD's momentum, or Adam's beta1
+            opt = OPTIMIZER_KINDS[name].with_momentum(opt, momentum)
         config = RunConfig(
             dataset=_dataset(args),
+            model=_value(MODEL, args.model),
             hidden=hidden,
             optimizer=opt,
             lr=settings.start,
@@ -177,7 +180,7 @@ def build(args: argparse.Namespace) -> tuple[list[RunConfig], SweepSettings]:
         errors = validate_config(config)
         if errors:
             key, message = next(iter(errors.items()))
-            flag = "--device" if key == "device" else key
+            flag = f"--{key}" if key in ("device", "model") else key
             raise UsageError(f"{flag}: {message}")
         configs.append(config)
     return configs, settings
@@ -352,34 +355,29 @@ def _print_table(result: RangeTestResult, ids: list[int], db: str, out: IO[str])
 def main(args: argparse.Namespace) -> int:
     configs, settings = build(args)
     # Heavy imports only once the command line is known to be good.
-    from lrtui.data import DATASETS, DataFileError, DatasetError, load_with_fallback, to_device
-    from lrtui.engine import Control, resolve_device
+    from lrtui import runner
+    from lrtui.commands.run import flag_message
+    from lrtui.data import DatasetError
+    from lrtui.engine import Control
     from lrtui.lrfind import range_test, save
     from lrtui.store import Store, StoreError, resolve_db_path
 
     try:
-        device = resolve_device(configs[0].device)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    dataset = configs[0].dataset
-    if dataset not in DATASETS:
-        raise UsageError(f"--dataset: must be one of {', '.join(DATASETS)} (got {dataset})")
+        loaded = runner.load(configs, data_dir=getattr(args, "data_dir", None))
+    except runner.RunInputError as exc:
+        raise UsageError(flag_message(exc)) from None
+    except DatasetError as exc:
+        say(f"lrtui: error: {exc}")
+        return 1
+    data, notice = loaded.data, loaded.notice
     db = resolve_db_path(getattr(args, "db", None))
-    try:  # open (create, migrate) first: a bad --db is reported before the sweep, not after
+    try:  # open (create, migrate) before the sweep: a bad --db is reported before, not after
         store = Store(db)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     with store:
-        try:
-            raw, notice = load_with_fallback(dataset, data_dir=getattr(args, "data_dir", None))
-        except DataFileError as exc:  # the files (or folder) given are unusable: bad input
-            raise UsageError(str(exc)) from None
-        except DatasetError as exc:
-            say(f"lrtui: error: {exc}")
-            return 1
         if notice:
             say(f"lrtui: note: {notice}")
-        data = to_device(raw, device)
         control = Control()
         progress = _Progress(sys.stderr)
         try:

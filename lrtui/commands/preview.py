@@ -29,6 +29,7 @@ from lrtui.fields import (
     from_text,
     preview_steps_problem,
 )
+from lrtui.optimizers import OPTIMIZER_KINDS
 from lrtui.schedulers import (
     RECIPES,
     OptimizerShape,
@@ -131,9 +132,7 @@ def _shape(args: argparse.Namespace) -> OptimizerShape:
     if args.momentum is None:
         return OptimizerShape(typed)
     momentum = float(_value(MOMENTUM, args.momentum))
-    if typed == "sgd":
-        return OptimizerShape(typed, momentum=momentum)
-    return OptimizerShape(typed, betas=(momentum, OptimizerShape().betas[1]))
+    return OPTIMIZER_KINDS[typed].with_momentum(OptimizerShape(typed), momentum)  # or Adam beta1
 
 
 def _metrics(text: str | None, epochs: int) -> list[float] | None:

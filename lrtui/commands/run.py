@@ -1,9 +1,10 @@
 """`lrtui run`: train one or more schedules together, headless.
 
 Every setting and spec is checked before anything trains (one line, exit 2, on the first problem).
-Runs go to `lrtui.engine.train` in one vectorized pass; epochs are printed as they end (a table, or
-one JSON object per line with --json), a live progress line goes to stderr, Ctrl+C stops cleanly
-(exit 130) and a run that diverges is reported `diverged` while the others go on.
+Runs go through the run core (`lrtui.runner`: data, checks, threads, recorder) to the engine in one
+vectorized pass; epochs are printed as they end (a table, or one JSON object per line with --json),
+a live progress line goes to stderr, Ctrl+C stops cleanly (exit 130) and a run that diverges is
+reported `diverged` while the others go on.
 
 --config FILE.toml holds top-level run settings and one `[[run]]` table per run:
 
@@ -52,6 +53,7 @@ from lrtui.fields import (
     FIELDS,
     HIDDEN,
     MAX_SEED,
+    MODEL,
     RUN_ID,
     SEED,
     Field,
@@ -60,15 +62,20 @@ from lrtui.fields import (
     from_toml,
     shown,
 )
-from lrtui.model import OptimizerConfig, OptimizerName, RunConfig, validate_config
+from lrtui.model import (
+    DIVERGE_CHECKS,
+    DIVERGE_LOSS,
+    OptimizerConfig,
+    OptimizerName,
+    RunConfig,
+    validate_config,
+)
+from lrtui.optimizers import OPTIMIZER_KINDS
 from lrtui.schedulers import (
     SchedulerSpec,
     SpecError,
-    errors_of,
     parse_spec,
     spec_from_toml,
-    validate,
-    warnings_of,
 )
 
 if TYPE_CHECKING:
@@ -85,10 +92,14 @@ SHARED_KEYS = ("dataset", "data_dir", "independent_seeds")
 OPTIMIZER_KEYS = (
     "lr", "optimizer", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps",
 )  # fmt: skip
-RUN_KEYS = ("epochs", "batch_size", "hidden", "seed", "device", *OPTIMIZER_KEYS)
+#: The divergence rule's settings (lrtui.model.RunConfig.diverge_loss / diverge_checks).
+DIVERGE_KEYS = ("diverge_loss", "diverge_checks")
+RUN_KEYS = (
+    "epochs", "batch_size", "model", "hidden", "seed", "device", *OPTIMIZER_KEYS, *DIVERGE_KEYS,
+)  # fmt: skip
 CONFIG_KEYS = SHARED_KEYS + RUN_KEYS
 #: Keys of a [[run]] table: the run's own settings, its scheduler and label.
-PER_RUN_KEYS = ("scheduler", "label", *OPTIMIZER_KEYS, "seed")
+PER_RUN_KEYS = ("scheduler", "label", *OPTIMIZER_KEYS, "seed", *DIVERGE_KEYS)
 
 #: Seconds between plain progress lines on stderr when it is not a terminal.
 PLAIN_PROGRESS_EVERY_S = 5.0
@@ -123,6 +134,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", help="SGD momentum (default 0), or Adam/AdamW beta1")
     parser.add_argument("--weight-decay", help="weight decay (default 0)")
     parser.add_argument(
+        "--model", help=f"{MODEL.help} (default mlp)"
+    )
+    parser.add_argument(
         "--hidden",
         help="hidden layer widths, e.g. 64,32 (default) or 256,128 "
         f"(at most {HIDDEN.max_items} layers, each {HIDDEN.rule()})",
@@ -139,6 +153,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--device", help="auto (default: CUDA, else MPS, else CPU), cpu, cuda[:i], mps"
+    )
+    parser.add_argument(
+        "--diverge-loss",
+        help="a run whose mean training loss stays above this (default 2303, a thousand times a "
+        "uniform guess's ln 10) for --diverge-checks loss checks in a row (4 per epoch) ends "
+        "diverged; inf: never",
+    )
+    parser.add_argument(
+        "--diverge-checks", help="loss checks in a row above --diverge-loss (default 3)"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
     parser.add_argument(
@@ -300,11 +323,8 @@ def _file_runs(path: str, data: dict[str, Any], settings: _Settings) -> list[_Ru
 def _optimizer(values: dict[str, Any]) -> OptimizerConfig:
     name = cast(OptimizerName, values.get("optimizer", "sgd"))
     opt = OptimizerConfig(name=name)
-    if "momentum" in values:
-        if name == "sgd":
-            opt.momentum = values["momentum"]
-        else:
-            opt.betas = (values["momentum"], opt.betas[1])
+    if "momentum" in values:  # SGD's momentum, or Adam's beta1
+        opt = OPTIMIZER_KINDS[name].with_momentum(opt, values["momentum"])
     for key in ("dampening", "nesterov", "weight_decay", "eps"):
         if key in values:
             setattr(opt, key, values[key])
@@ -344,6 +364,9 @@ def build_configs(
             "lr": args.lr,
             "momentum": args.momentum,
             "weight_decay": args.weight_decay,
+            "model": args.model,
+            "diverge_loss": args.diverge_loss,
+            "diverge_checks": args.diverge_checks,
             "hidden": args.hidden,
             "seed": args.seed,
             "device": args.device,
@@ -374,6 +397,7 @@ def build_configs(
                 )
         config = RunConfig(
             dataset=shared.get("dataset", "mnist"),
+            model=values.get("model", "mlp"),
             hidden=values.get("hidden", (64, 32)),
             optimizer=_optimizer(values),
             lr=values.get("lr", 0.1),
@@ -383,6 +407,8 @@ def build_configs(
             device=values.get("device", "auto"),
             scheduler=run.scheduler,
             label=run.label,
+            diverge_loss=values.get("diverge_loss", DIVERGE_LOSS),
+            diverge_checks=values.get("diverge_checks", DIVERGE_CHECKS),
         )
         problems = validate_config(config)
         if problems:
@@ -602,69 +628,34 @@ def main(args: argparse.Namespace) -> int:
     reruns = _stored_configs(args.rerun, db) if args.rerun else []
     configs, shared = build_configs(args, reruns)
     # Heavy imports only once the command line is known to be good.
-    from lrtui.data import DATASETS, DataFileError, DatasetError, load_with_fallback, to_device
-    from lrtui.engine import (
-        Control,
-        Event,
-        Trainer,
-        check_batch,
-        cpu_threads,
-        resolve_device,
-        steps_per_epoch,
-    )
-    from lrtui.store import resolve_db_path
+    from lrtui import runner
+    from lrtui.data import DatasetError
+    from lrtui.engine import Control, Event, RunEnded
 
     try:
-        device = resolve_device(configs[0].device)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if configs[0].dataset not in DATASETS:
-        names = ", ".join(DATASETS)
-        raise UsageError(f"--dataset: must be one of {names} (got {configs[0].dataset})")
-    try:
-        raw, notice = load_with_fallback(configs[0].dataset, data_dir=shared.get("data_dir"))
-    except DataFileError as exc:  # the files (or folder) given are unusable: bad input
-        raise UsageError(str(exc)) from None
+        prepared = runner.prepare(
+            configs,
+            data_dir=shared.get("data_dir"),
+            independent_seeds=bool(shared.get("independent_seeds", False)),
+            dry_run=True,  # step each real scheduler over the whole run before training starts
+        )
+    except runner.RunInputError as exc:
+        raise UsageError(flag_message(exc)) from None
     except DatasetError as exc:
         say(f"lrtui: error: {exc}")
         return 1
-    spe = steps_per_epoch(raw.n_train, configs[0].batch_size)
-    warned: set[str] = set()
-    for i, config in enumerate(configs):
-        problems = validate(
-            config.scheduler,
-            epochs=config.epochs,
-            steps_per_epoch=spe,
-            optimizer=config.optimizer.shape(),
-            dry_run=True,  # step the real scheduler over the whole run before training starts
-            base_lr=config.lr,
-        )
-        errors = errors_of(problems)
-        if errors:
-            key, message = next(iter(errors.items()))
-            raise UsageError(f"{_label(i, config)}: {key}: {message}")
-        for key, message in warnings_of(problems).items():
-            line = f"lrtui: warning: {_label(i, config)}: {key}: {message}"
-            if line not in warned:
-                warned.add(line)
-                say(line)
-    if notice:
-        say(f"lrtui: note: {notice}")
-    data = to_device(raw, device)
+    for line in prepared.warnings:
+        say(f"lrtui: warning: {line}")
+    if prepared.loaded.notice:
+        say(f"lrtui: note: {prepared.loaded.notice}")
     control = Control()
+    # Opened only now, when every input is known good: bad input writes nothing.
+    from lrtui.store import Store, StoreError, resolve_db_path
+
     db_path = resolve_db_path(db)
     printer = _Printer(
         configs, bool(args.json), sys.stdout, sys.stderr, control=control, db=str(db_path)
     )
-    independent = bool(shared.get("independent_seeds", False))
-    try:
-        check_batch(configs, independent_seeds=independent)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    # Opened only now, when every input is known good: bad input writes nothing.
-    from lrtui.engine import RunEnded
-    from lrtui.recorder import Recorder
-    from lrtui.store import Store, StoreError
 
     try:
         store = Store(db_path)
@@ -675,29 +666,20 @@ def main(args: argparse.Namespace) -> int:
         printer.clear_progress()
         say(f"lrtui: warning: {_label(run, configs[run])}: {message}")
 
-    recorder = Recorder(store, on_deleted=on_deleted)
-
-    def on_event(event: Event) -> None:
+    def before_record(event: Event) -> Event:
         if printer.pipe_closed and isinstance(event, RunEnded) and event.status == "stopped":
-            event = replace(event, reason=event.reason.replace("by user", _PIPE_CLOSED))
-        recorder(event)  # the store first: an epoch is on disk before it is printed
-        printer(event)
+            return replace(event, reason=event.reason.replace("by user", _PIPE_CLOSED))
+        return event
+
+    def on_event(event: Event, run_id: int | None) -> None:
+        printer(event)  # after the store: an epoch is on disk before it is printed
 
     try:
-        trainer = Trainer(
-            configs,
-            on_event,
-            control,
-            data=data,
-            notice=notice,
-            independent_seeds=independent,
-            threads=cpu_threads(len(configs), configs[0].hidden),
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        with ctrl_c_stops(control) as ctrl_c, store, recorder:
-            ended = trainer.run()
+        with ctrl_c_stops(control) as ctrl_c, store:
+            ended = runner.train(
+                prepared, store, on_event, control,
+                on_deleted=on_deleted, before_record=before_record,
+            )  # fmt: skip
     except StoreError as exc:  # the history cannot be written: the file went away, disk full
         printer.clear_progress()
         say(f"lrtui: error: {exc}")
@@ -716,3 +698,9 @@ def main(args: argparse.Namespace) -> int:
     if any(e.status == "failed" for e in ended):
         return 1
     return 0
+
+
+def flag_message(exc: Exception) -> str:
+    """A run core message with its field as the flag ('dataset: ...' -> '--dataset: ...')."""
+    message = str(exc)
+    return f"--{message}" if message.startswith("dataset: ") else message

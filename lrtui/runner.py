@@ -1,0 +1,191 @@
+"""The one run core: how a training starts, for `lrtui run`, `lrtui find-lr` and the app alike.
+
+Load the dataset (with its fallback notice), check every config against it, choose the CPU
+threads, open the recorder and train, with every event handed on as it comes. Front ends only
+turn problems into their own words (the CLI: one line and an exit code; the app: its log), so a
+run from the app and the same run from the command line train the same way and store the same
+numbers (tests/test_runner.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from lrtui.data import (
+    DATASETS,
+    DataFileError,
+    DeviceDataset,
+    RawDataset,
+    load_with_fallback,
+    to_device,
+)
+from lrtui.engine import (
+    Control,
+    Event,
+    Progress,
+    RunEnded,
+    check_batch,
+    cpu_threads,
+    resolve_device,
+    steps_per_epoch,
+)
+from lrtui.model import RunConfig
+from lrtui.recorder import Recorder
+from lrtui.schedulers import errors_of, validate, warnings_of
+from lrtui.store import Store
+
+
+class RunInputError(ValueError):
+    """A config no training can start with; str() is one line naming the run and the field."""
+
+
+#: `lrtui.engine.train`, or a test double with its signature.
+TrainFn = Callable[..., list[RunEnded]]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The dataset a call trains on, on its device, and why it is not the one asked for."""
+
+    data: DeviceDataset
+    notice: str | None
+    device: torch.device
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Configs checked against their dataset, ready to train in one pass."""
+
+    configs: list[RunConfig]
+    loaded: Loaded
+    steps_per_epoch: int
+    warnings: list[str] = field(default_factory=list)  # "run 0 (label): T_max: ...", deduplicated
+    independent_seeds: bool = False
+
+    @property
+    def threads(self) -> int | None:
+        """CPU threads for the pass (`cpu_threads`); None: torch's own (or not on the CPU)."""
+        if self.loaded.device.type != "cpu":
+            return None
+        first = self.configs[0]
+        return cpu_threads(len(self.configs), first.hidden, first.model)
+
+
+def run_label(i: int, config: RunConfig) -> str:
+    """How messages name run i: 'run 0 (label)' or 'run 0'."""
+    return f"run {i} ({config.label})" if config.label else f"run {i}"
+
+
+def load(
+    configs: Sequence[RunConfig],
+    *,
+    raw: RawDataset | None = None,
+    data_dir: str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Loaded:
+    """The first config's dataset on its device; `raw` instead when given (tests, the app's
+    injected data). RunInputError for a device or dataset name that cannot be; DatasetError
+    (lrtui.data) when nothing can be loaded, even the fallback. Files the user pointed at that
+    cannot be used (a corrupt IDX, a missing --data-dir) are bad input: RunInputError."""
+    if not configs:
+        raise RunInputError("no run configs given")
+    try:
+        device = resolve_device(configs[0].device)
+    except (ValueError, RuntimeError) as exc:
+        raise RunInputError(str(exc)) from None
+    notice = None
+    if raw is None:
+        name = configs[0].dataset
+        if name not in DATASETS:
+            raise RunInputError(f"dataset: must be one of {', '.join(DATASETS)} (got {name})")
+        try:
+            raw, notice = load_with_fallback(name, data_dir=data_dir)
+        except DataFileError as exc:
+            raise RunInputError(str(exc)) from None
+    return Loaded(to_device(raw, device, dtype), notice, device)
+
+
+def prepare(
+    configs: Sequence[RunConfig],
+    *,
+    raw: RawDataset | None = None,
+    data_dir: str | None = None,
+    independent_seeds: bool = False,
+    dtype: torch.dtype = torch.float32,
+    dry_run: bool | None = None,
+) -> Prepared:
+    """Load the data, then check every config with the run's real steps per epoch (scheduler
+    errors: RunInputError; warnings collected) and that the configs can share one pass.
+    `dry_run=True` steps each real scheduler over the whole run first (an LR that overflows or a
+    formula that fails at epoch 100,001 is refused before training); None: only short runs."""
+    configs = list(configs)
+    loaded = load(configs, raw=raw, data_dir=data_dir, dtype=dtype)
+    spe = steps_per_epoch(loaded.data.n_train, configs[0].batch_size)
+    warnings: list[str] = []
+    for i, config in enumerate(configs):
+        problems = validate(
+            config.scheduler,
+            epochs=config.epochs,
+            steps_per_epoch=spe,
+            optimizer=config.optimizer.shape(),
+            dry_run=dry_run,
+            base_lr=config.lr,
+        )
+        errors = errors_of(problems)
+        if errors:
+            key, message = next(iter(errors.items()))
+            raise RunInputError(f"{run_label(i, config)}: {key}: {message}")
+        for key, message in warnings_of(problems).items():
+            line = f"{run_label(i, config)}: {key}: {message}"
+            if line not in warnings:
+                warnings.append(line)
+    try:
+        check_batch(configs, independent_seeds=independent_seeds)
+    except ValueError as exc:
+        raise RunInputError(str(exc)) from None
+    return Prepared(configs, loaded, spe, warnings, independent_seeds)
+
+
+def train(
+    prepared: Prepared,
+    store: Store,
+    on_event: Callable[[Event, int | None], None],
+    control: Control | None = None,
+    *,
+    train_fn: TrainFn | None = None,
+    on_deleted: Callable[[int, str], None] | None = None,
+    before_record: Callable[[Event], Event] | None = None,
+    **kwargs: Any,
+) -> list[RunEnded]:
+    """Train the prepared runs, each event written to the store first, then handed to
+    on_event(event, store id of its run; None for Progress). Runs left open by an exception
+    (or Ctrl+C) are closed in the store. `on_deleted(run, message)`: another process deleted a
+    run while it trained (the others go on); `before_record` may reword an event (the CLI's
+    reason for a closed pipe). `kwargs` go to the engine (dtype, fast)."""
+    if train_fn is None:
+        from lrtui.engine import train as engine_train
+
+        train_fn = engine_train
+    with Recorder(store, on_deleted=on_deleted) as recorder:
+
+        def record(event: Event) -> None:
+            if before_record is not None:
+                event = before_record(event)
+            recorder(event)  # on disk before anyone shows it
+            run_id = None if isinstance(event, Progress) else recorder.run_ids.get(event.run)
+            on_event(event, run_id)
+
+        return train_fn(
+            prepared.configs,
+            record,
+            control,
+            data=prepared.loaded.data,
+            notice=prepared.loaded.notice,
+            independent_seeds=prepared.independent_seeds,
+            threads=prepared.threads,
+            **kwargs,
+        )
