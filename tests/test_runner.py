@@ -108,9 +108,9 @@ def test_cli_trains_cnn_runs_in_one_pass_and_stores_the_model(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--model", "resnet"], "--model: must be one of mlp, cnn (got resnet)"),
-        (["--diverge-loss", "-1"], "must be a number > 0, or inf for never (got -1.0)"),
-        (["--diverge-checks", "0"], "must be an integer >= 1 (got 0)"),
+        (["--model", "resnet"], "--model: must be mlp or cnn (got resnet)"),
+        (["--diverge-loss", "-1"], "--diverge-loss: must be > 0 (got -1)"),
+        (["--diverge-checks", "0"], "--diverge-checks: must be an integer >= 1 (got 0)"),
     ],
 )
 def test_bad_model_and_divergence_flags_are_one_line(
