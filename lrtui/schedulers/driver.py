@@ -11,6 +11,7 @@ from typing import cast
 import torch
 from torch.optim import lr_scheduler as _torch_sched
 
+from lrtui.optimizers import OPTIMIZER_KINDS, names_text
 from lrtui.schedulers.build import AnyScheduler, construct, cycles_momentum, first_error
 from lrtui.schedulers.errors import SpecError
 from lrtui.schedulers.params import Cadence, OptimizerShape, is_number
@@ -39,14 +40,17 @@ class PlateauState:
 
 def _make_optimizer(shape: OptimizerShape, base_lr: float) -> torch.optim.Optimizer:
     """A one-parameter optimizer of the right kind: the scheduler only reads its param_groups."""
+    kind = OPTIMIZER_KINDS.get(shape.name)
+    if kind is None:
+        raise SpecError("optimizer", f"must be {names_text()} (got {shape.name!r})")
     param = torch.zeros(1, requires_grad=True)
-    if shape.name == "sgd":
-        return torch.optim.SGD([param], lr=base_lr, momentum=shape.momentum)
-    if shape.name == "adam":
-        return torch.optim.Adam([param], lr=base_lr, betas=shape.betas)
-    if shape.name == "adamw":
-        return torch.optim.AdamW([param], lr=base_lr, betas=shape.betas)
-    raise SpecError("optimizer", f"must be sgd, adam or adamw (got {shape.name!r})")
+    optimizer_class = getattr(torch.optim, kind.torch_class)
+    # What a scheduler may cycle: SGD's momentum or Adam's betas (lrtui.optimizers says which).
+    if kind.momentum_field == "momentum":
+        return cast(
+            torch.optim.Optimizer, optimizer_class([param], lr=base_lr, momentum=shape.momentum)
+        )
+    return cast(torch.optim.Optimizer, optimizer_class([param], lr=base_lr, betas=shape.betas))
 
 
 class ScheduleDriver:

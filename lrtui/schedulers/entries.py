@@ -21,6 +21,7 @@ from typing import Any
 from torch.optim import lr_scheduler as _torch_sched
 
 from lrtui.expr import Formula, compile_formula
+from lrtui.optimizers import OPTIMIZER_KINDS
 from lrtui.schedulers.errors import Severity, SpecError
 from lrtui.schedulers.params import (
     FORMULA_ALIASES,
@@ -231,7 +232,9 @@ def _length_advice(param: str, *, must_cover: bool) -> Advise:
 def _momentum_advice(
     values: Mapping[str, Any], run: Run, optimizer: OptimizerShape, given: frozenset[str]
 ) -> list[Advice]:
-    if values["cycle_momentum"] is not True or optimizer.name != "sgd" or optimizer.momentum:
+    kind = OPTIMIZER_KINDS.get(optimizer.name)
+    plain_sgd = kind is not None and kind.momentum_field == "momentum" and not optimizer.momentum
+    if values["cycle_momentum"] is not True or not plain_sgd:
         return []
     return [
         Advice(
