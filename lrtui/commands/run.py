@@ -871,7 +871,9 @@ def _plan_note(
     seeds = max((g.seed_index + 1 for g in groups if g is not None), default=1)
     passes = f"{len(plans)} pass" + ("" if len(plans) == 1 else "es")
     why = " (split by batch size, model or memory)" if len(plans) > 1 else ""
-    return f"{len(configs)} runs ({n_groups} groups x {seeds} seeds) in {passes}{why}"
+    groups_text = f"{n_groups} group" + ("" if n_groups == 1 else "s")
+    seeds_text = f"{seeds} seed" + ("" if seeds == 1 else "s")
+    return f"{len(configs)} runs ({groups_text} x {seeds_text}) in {passes}{why}"
 
 
 def flag_message(exc: Exception) -> str:

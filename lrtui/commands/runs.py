@@ -470,6 +470,8 @@ def _spread_text(s: Any, percent: bool) -> str:
     if s.mean is None:
         return "-"
     scale, unit, digits = (100.0, "%", 2) if percent else (1.0, "", 4)
+    if s.n == 1 and not s.missing:  # one seed: no spread to show
+        return f"{s.mean * scale:.{digits}f}{unit}"
     text = f"{s.mean * scale:.{digits}f}{unit} ± {s.std * scale:.{digits}f}"
     if s.n > 1:
         text += f" [{s.min * scale:.{digits}f}, {s.max * scale:.{digits}f}]"
