@@ -232,3 +232,31 @@ def _number(text: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def spread_text(s: Spread, percent: bool) -> str:
+    """"92.58% ± 0.30 [92.20, 92.90]": mean ± std [min, max] (the mean alone for one seed)."""
+    if s.mean is None:
+        return "-"
+    scale, unit, digits = (100.0, "%", 2) if percent else (1.0, "", 4)
+    if s.n == 1 and not s.missing:  # one seed: no spread to show
+        return f"{s.mean * scale:.{digits}f}{unit}"
+    text = f"{s.mean * scale:.{digits}f}{unit} ± {(s.std or 0.0) * scale:.{digits}f}"
+    if s.n > 1 and s.min is not None and s.max is not None:
+        text += f" [{s.min * scale:.{digits}f}, {s.max * scale:.{digits}f}]"
+    if s.missing:
+        text += f" ({s.missing} missing)"
+    return text
+
+
+def difference_text(d: PairedDifference, percent: bool) -> str:
+    """"+0.45 pp [+0.10, +0.80] better": mean difference [interval] verdict."""
+    if d.mean is None:
+        return "-"
+    scale, unit, digits = (100.0, " pp", 2) if percent else (1.0, "", 4)
+    if d.low is None or d.high is None:
+        return f"{d.mean * scale:+.{digits}f}{unit} ({d.verdict})"
+    return (
+        f"{d.mean * scale:+.{digits}f}{unit} [{d.low * scale:+.{digits}f}, "
+        f"{d.high * scale:+.{digits}f}] {d.verdict}"
+    )

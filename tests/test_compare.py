@@ -111,3 +111,25 @@ def test_bad_compare_input_is_one_line(
     assert main(["runs", "compare", *argv, "--db", str(db)]) == 2
     out, err = capsys.readouterr()
     assert (out, err) == ("", f"lrtui: error: {message}\n")
+
+
+async def test_the_app_compare_screen_shows_the_groups_and_the_sweep(tmp_path: Path) -> None:
+    from test_app_support import make_app, settle, wait_for
+
+    from lrtui.app.compare_screen import CompareScreen
+
+    db = tmp_path / "runs.db"
+    _store(db, sweep=True)
+    app = make_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "v")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
+        table = app.screen.query_one("#compare-table")
+        rows = [table.get_row_at(i) for i in range(table.row_count)]  # type: ignore[attr-defined]
+        assert [r[1] for r in rows] == ["lr=0.1", "lr=0.2"] and rows[0][6] == "baseline"
+        assert rows[1][3] == "93.88% ± 0.85 [93.00, 95.00]" and rows[1][6].startswith("+2.37 pp")
+        best = app.screen.query_one("#compare-best")
+        assert "best: lr=0.2" in str(best.render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen))

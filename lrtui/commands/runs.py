@@ -466,35 +466,9 @@ def _compare(args: argparse.Namespace, path: Path) -> int:
     return 0
 
 
-def _spread_text(s: Any, percent: bool) -> str:
-    if s.mean is None:
-        return "-"
-    scale, unit, digits = (100.0, "%", 2) if percent else (1.0, "", 4)
-    if s.n == 1 and not s.missing:  # one seed: no spread to show
-        return f"{s.mean * scale:.{digits}f}{unit}"
-    text = f"{s.mean * scale:.{digits}f}{unit} ± {s.std * scale:.{digits}f}"
-    if s.n > 1:
-        text += f" [{s.min * scale:.{digits}f}, {s.max * scale:.{digits}f}]"
-    if s.missing:
-        text += f" ({s.missing} missing)"
-    return text
-
-
-def _difference_text(d: Any, percent: bool) -> str:
-    if d.mean is None:
-        return "-"
-    scale, unit, digits = (100.0, " pp", 2) if percent else (1.0, "", 4)
-    if d.low is None:
-        return f"{d.mean * scale:+.{digits}f}{unit} ({d.verdict})"
-    return (
-        f"{d.mean * scale:+.{digits}f}{unit} [{d.low * scale:+.{digits}f}, "
-        f"{d.high * scale:+.{digits}f}] {d.verdict}"
-    )
-
-
 def _comparison_text(comparison: Any) -> str:
     """The summary table: one line per group, then the paired differences against the baseline."""
-    from lrtui.compare import MAIN_METRIC
+    from lrtui.compare import MAIN_METRIC, difference_text, spread_text
 
     headers = ["#", "GROUP", "N", "FINAL VACC", "BEST VACC", "FINAL VLOSS", "BEST VLOSS"]
     rows = [
@@ -502,10 +476,10 @@ def _comparison_text(comparison: Any) -> str:
             str(g.number),
             g.label,
             str(g.n),
-            _spread_text(g.metrics["final_valid_acc"], True),
-            _spread_text(g.metrics["best_valid_acc"], True),
-            _spread_text(g.metrics["final_valid_loss"], False),
-            _spread_text(g.metrics["best_valid_loss"], False),
+            spread_text(g.metrics["final_valid_acc"], True),
+            spread_text(g.metrics["best_valid_acc"], True),
+            spread_text(g.metrics["final_valid_loss"], False),
+            spread_text(g.metrics["best_valid_loss"], False),
         ]
         for g in comparison.groups
     ]
@@ -521,8 +495,8 @@ def _comparison_text(comparison: Any) -> str:
                 str(g.number),
                 g.label,
                 str(g.vs_baseline[MAIN_METRIC].n),
-                _difference_text(g.vs_baseline["final_valid_acc"], True),
-                _difference_text(g.vs_baseline["final_valid_loss"], False),
+                difference_text(g.vs_baseline["final_valid_acc"], True),
+                difference_text(g.vs_baseline["final_valid_loss"], False),
             ]
             for g in comparison.groups
             if g.vs_baseline
