@@ -122,6 +122,8 @@ MAX_EPOCHS = 1_000_000
 MAX_BATCH_SIZE = 100_000
 #: Seeds are 32-bit, like numpy's; `independent_seeds` adds the run's index.
 MAX_SEED = 2**32 - 1
+#: Most seeds per spec (`--seeds N`); every run still counts against lrtui.sweeps.MAX_RUNS.
+MAX_SEEDS = 256
 #: Widest hidden layer, and most hidden layers.
 MAX_WIDTH = 16_384
 MAX_LAYERS = 16
@@ -218,6 +220,11 @@ SEED = Field(
     "seed", "seed", "--seed", "seed", "int",
     "initial weights and data order (runs trained together share it)", low=0, high=MAX_SEED,
 )  # fmt: skip
+SEEDS = Field(
+    "seeds", "seeds", "--seeds", "seeds", "int",
+    "train every spec with seeds SEED..SEED+N-1 (seed i shares initial weights and data order "
+    "across specs)", low=1, high=MAX_SEEDS,
+)  # fmt: skip
 DATA_DIR = Field(
     "data_dir", "data dir", "--data-dir", "data_dir", "text", "folder with the dataset files"
 )
@@ -276,8 +283,8 @@ FIELDS: dict[str, Field] = {
     f.key: f
     for f in (
         DATASET, MODEL, DIVERGE_LOSS, DIVERGE_CHECKS, HIDDEN, OPTIMIZER, MOMENTUM, DAMPENING,
-        NESTEROV, WEIGHT_DECAY, BETAS, BETA1, BETA2, EPS, LR, EPOCHS, BATCH_SIZE, SEED, DATA_DIR,
-        INDEPENDENT_SEEDS, DEVICE, LABEL,
+        NESTEROV, WEIGHT_DECAY, BETAS, BETA1, BETA2, EPS, LR, EPOCHS, BATCH_SIZE, SEED, SEEDS,
+        DATA_DIR, INDEPENDENT_SEEDS, DEVICE, LABEL,
         SCHEDULER, SPEC, WARMUP, WARMUP_START, STEPS_PER_EPOCH, METRICS, FIND_LR_START, FIND_LR_END,
         FIND_LR_STEPS, DIVERGE_FACTOR, RUN_ID,
     )

@@ -14,14 +14,24 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from types import TracebackType
+from typing import Any
 
 import torch
 
 from lrtui.engine import EpochEnd, Event, Progress, RunEnded, RunStarted, StepChunk, family_of
-from lrtui.store import EpochRecord, NewRun, RunDeletedError, Status, StepsRecord, Store, StoreError
+from lrtui.store import (
+    EpochRecord,
+    NewRun,
+    RunDeletedError,
+    RunGroup,
+    Status,
+    StepsRecord,
+    Store,
+    StoreError,
+)
 
 
 def _merge_chunks(chunks: list[StepChunk]) -> tuple[int, list[float], list[float] | None]:
@@ -53,8 +63,11 @@ class Recorder:
         *,
         batch_id: str | None = None,
         on_deleted: Callable[[int, str], None] | None = None,
+        groups: Sequence[RunGroup | None] | None = None,
     ) -> None:
         self.store = store
+        #: engine run index -> its group (seeds and sweeps), stored with the run.
+        self.groups = list(groups) if groups is not None else []
         self.batch_id = batch_id or uuid.uuid4().hex
         self.on_deleted = on_deleted
         #: engine runs whose store row another process deleted, with the message said about it.
@@ -116,6 +129,7 @@ class Recorder:
                 notice=event.notice,
                 model=config.model,
                 model_shape=family_of(config).shape(config),
+                **_group_fields(self.groups[event.run] if event.run < len(self.groups) else None),
             )
         )
         if event.steps_per_epoch and self._steps_per_epoch is None:
@@ -226,3 +240,15 @@ def epoch_record(event: EpochEnd) -> EpochRecord:
         plateau_num_bad_epochs=None if plateau is None else plateau.num_bad_epochs,
         plateau_cooldown_counter=None if plateau is None else plateau.cooldown_counter,
     )
+
+
+def _group_fields(group: RunGroup | None) -> dict[str, Any]:
+    """NewRun's group columns for a run (none for a run outside any group)."""
+    if group is None:
+        return {}
+    return {
+        "group_id": group.id,
+        "group_label": group.label,
+        "seed_index": group.seed_index,
+        "sweep": group.sweep,
+    }

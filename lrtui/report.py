@@ -128,9 +128,26 @@ def run_facts(run: RunRecord) -> list[tuple[str, str]]:
         ("ended", fmt_when(run.ended_at)),
         ("took", fmt_duration(run.seconds)),
         ("batch", f"{run.batch_id[:12]} (run {run.batch_index} of that training call)"),
+        *group_facts(run),
         ("versions", f"lrtui {run.lrtui_version}, torch {run.torch_version}"),
         ("writer", f"pid {run.pid} on {run.host}"),
     ]
+
+
+#: Export columns of a run's group, added when some exported run has one (schema v5).
+GROUP_FIELDS = ("group", "group_label", "seed_index")
+
+
+def group_facts(run: RunRecord) -> list[tuple[str, str]]:
+    """The group line of a run made with seeds or a sweep (none for a run outside groups)."""
+    if run.group_id is None:
+        return []
+    return [("group", f"{run.group_id}: {run.group_label or '-'}, seed index {run.seed_index}")]
+
+
+def group_columns(run: RunRecord) -> dict[str, Any]:
+    """A run's GROUP_FIELDS values (None for a run outside groups)."""
+    return {"group": run.group_id, "group_label": run.group_label, "seed_index": run.seed_index}
 
 
 def flat_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ numbers (tests/test_runner.py).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,19 +25,21 @@ from lrtui.data import (
     to_device,
 )
 from lrtui.engine import (
+    MODELS,
     Control,
     Event,
     Progress,
     RunEnded,
     check_batch,
     cpu_threads,
+    family_of,
     resolve_device,
     steps_per_epoch,
 )
 from lrtui.model import RunConfig
 from lrtui.recorder import Recorder
 from lrtui.schedulers import errors_of, validate, warnings_of
-from lrtui.store import Store
+from lrtui.store import RunGroup, Store
 
 
 class RunInputError(ValueError):
@@ -150,6 +153,109 @@ def prepare(
     return Prepared(configs, loaded, spe, warnings, independent_seeds)
 
 
+# ------------------------------------------------------------------------------- planning
+
+#: Share of the device's free memory a pass may plan to use (the rest: the dataset, the
+#: allocator's slack, other processes).
+MEMORY_SHARE = 0.5
+#: Memory assumed on a CPU or MPS device when the system cannot say (bytes).
+FALLBACK_MEMORY = 4 << 30
+#: Most runs in one pass whatever the memory: past this a step is one huge batched matmul and
+#: the events of a pass flood the callback.
+MAX_PASS_RUNS = 1024
+
+
+@dataclass(frozen=True)
+class PassPlan:
+    """Runs that train together in one vectorized pass: their indexes into the planned configs.
+
+    Runs of a pass share dataset, model shape, batch size, epochs and device; their seeds may
+    differ (`independent_seeds`: each run's weights and data order from its own seed, and runs
+    with equal seeds share both)."""
+
+    runs: tuple[int, ...]
+    independent_seeds: bool
+    bytes_per_run: int  # the estimate the split used
+
+
+def pass_key(config: RunConfig) -> tuple[object, ...]:
+    """What runs must share to train in one pass (everything else may differ per run)."""
+    hidden = config.hidden if family_of(config).uses_hidden else ()
+    return (config.model, hidden, config.dataset, config.batch_size, config.epochs, config.device)
+
+
+def run_bytes(config: RunConfig, *, dtype_bytes: int = 4) -> int:
+    """Device memory one run of a pass needs, estimated: weights, gradients and two optimizer
+    states per parameter, plus forward and backward activations of a batch (x 3 for the
+    stacked temporaries). Errs high; MNIST-sized models need well under a megabyte each."""
+    module = MODELS[config.model].module(config)
+    n_params = sum(p.numel() for p in module.parameters())
+    activations = _activation_elements(module)
+    return dtype_bytes * (4 * n_params + 3 * config.batch_size * activations)
+
+
+def _activation_elements(module: torch.nn.Module) -> int:
+    """Output elements of every leaf layer for one 784-pixel sample."""
+    total = 0
+
+    def count(_: torch.nn.Module, __: object, output: torch.Tensor) -> None:
+        nonlocal total
+        total += output.numel()
+
+    leaves = [m for m in module.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    try:
+        with torch.no_grad():
+            module(torch.zeros(1, 784))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
+
+
+def memory_budget(device: torch.device) -> int:
+    """Bytes a pass may plan on `device`: MEMORY_SHARE of what is free now."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * MEMORY_SHARE)
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        free = FALLBACK_MEMORY
+    return int(free * MEMORY_SHARE)
+
+
+def plan_passes(
+    configs: Sequence[RunConfig], *, budget_bytes: int | None = None
+) -> list[PassPlan]:
+    """Split planned runs into passes: runs that can share a pass (`pass_key`) train together,
+    in the order they were planned, as many per pass as `budget_bytes` holds (default:
+    `memory_budget` of the first config's device; RunInputError when it does not exist).
+
+    The one planner of `lrtui run` and of the distributed executor: each PassPlan is trained by
+    `prepare([configs[i] for i in plan.runs], independent_seeds=plan.independent_seeds)` and
+    `train(...)`, on this process or on a worker."""
+    if not configs:
+        raise RunInputError("no run configs given")
+    if budget_bytes is None:
+        try:
+            budget_bytes = memory_budget(resolve_device(configs[0].device))
+        except (ValueError, RuntimeError) as exc:
+            raise RunInputError(str(exc)) from None
+    by_key: dict[tuple[object, ...], list[int]] = {}
+    for i, config in enumerate(configs):
+        by_key.setdefault(pass_key(config), []).append(i)
+    plans: list[PassPlan] = []
+    for runs in by_key.values():
+        per_run = run_bytes(configs[runs[0]])
+        size = max(1, min(MAX_PASS_RUNS, budget_bytes // per_run))
+        for lo in range(0, len(runs), size):
+            part = tuple(runs[lo : lo + size])
+            seeds = {configs[i].seed for i in part}
+            plans.append(PassPlan(part, len(seeds) > 1, per_run))
+    return plans
+
+
 def train(
     prepared: Prepared,
     store: Store,
@@ -159,18 +265,20 @@ def train(
     train_fn: TrainFn | None = None,
     on_deleted: Callable[[int, str], None] | None = None,
     before_record: Callable[[Event], Event] | None = None,
+    groups: Sequence[RunGroup | None] | None = None,
     **kwargs: Any,
 ) -> list[RunEnded]:
     """Train the prepared runs, each event written to the store first, then handed to
     on_event(event, store id of its run; None for Progress). Runs left open by an exception
     (or Ctrl+C) are closed in the store. `on_deleted(run, message)`: another process deleted a
     run while it trained (the others go on); `before_record` may reword an event (the CLI's
-    reason for a closed pipe). `kwargs` go to the engine (dtype, fast)."""
+    reason for a closed pipe). `groups[i]`: run i's group of seeds / sweep point, stored with it.
+    `kwargs` go to the engine (dtype, fast)."""
     if train_fn is None:
         from lrtui.engine import train as engine_train
 
         train_fn = engine_train
-    with Recorder(store, on_deleted=on_deleted) as recorder:
+    with Recorder(store, on_deleted=on_deleted, groups=groups) as recorder:
 
         def record(event: Event) -> None:
             if before_record is not None:

@@ -143,6 +143,16 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "COALESCE(json_extract(config, '$.hidden'), '[64,32]'), '[', ''), ']', ''), ',', '-')"
         " || '-10'",
     ),
+    # v5: groups of seeds and sweeps (`lrtui run --seeds N`, value sets in braces): runs of one
+    # spec and settings share group_id; seed_index pairs runs across groups (same initial weights
+    # and data order); sweep holds the swept values as JSON [[key, value], ...].
+    (
+        "ALTER TABLE runs ADD COLUMN group_id TEXT",  # "<command id>.<group number>"
+        "ALTER TABLE runs ADD COLUMN group_label TEXT",
+        "ALTER TABLE runs ADD COLUMN seed_index INTEGER",
+        "ALTER TABLE runs ADD COLUMN sweep TEXT",
+        "CREATE INDEX runs_group ON runs (group_id)",
+    ),
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -194,6 +204,17 @@ class UnknownRangeTestError(StoreError):
 
 
 @dataclass(frozen=True)
+class RunGroup:
+    """Where a run belongs in a comparison: its group (one spec and settings over seeds) and its
+    seed index, which pairs it with the runs of other groups trained from the same seed."""
+
+    id: str  # unique per group: "<command id>.<group number>"
+    label: str  # what tells the group from the others: its spec and swept values
+    seed_index: int  # i of seed SEED+i
+    sweep: tuple[tuple[str, str], ...] = ()  # swept (key, value text), e.g. (("gamma", "0.3"),)
+
+
+@dataclass(frozen=True)
 class NewRun:
     """What opens a run row; the store adds pid, host, lrtui version and the start time."""
 
@@ -211,6 +232,10 @@ class NewRun:
     notice: str | None = None
     model: str = "mlp"  # the model family (RunConfig.model)
     model_shape: str | None = None  # its shape as the family says it, e.g. "784-64-32-10"
+    group_id: str | None = None  # runs of one spec and settings across seeds (None: no group)
+    group_label: str | None = None
+    seed_index: int | None = None  # i of seed SEED+i: pairs runs across groups
+    sweep: tuple[tuple[str, str], ...] = ()  # swept (key, value text) of the group
 
 
 @dataclass(frozen=True)
@@ -270,6 +295,10 @@ class RunRecord:
     best_valid_acc: float | None
     model: str = "mlp"  # the model family
     model_shape: str | None = None  # e.g. "784-64-32-10"
+    group_id: str | None = None  # schema v5: its group of seeds / sweep point (None: none)
+    group_label: str | None = None
+    seed_index: int | None = None
+    sweep: tuple[tuple[str, str], ...] = ()  # the group's swept (key, value text)
     #: What of this run cannot be read ("config: ..."); "" when it reads whole.
     damaged: str = ""
 
@@ -468,8 +497,20 @@ _RUN_COLUMNS: Final = (
     " WHERE b.batch_id = r.batch_id)), r.config, "
     "(SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id), "
     "(SELECT MIN(valid_loss) FROM epochs e WHERE e.run_id = r.id), "
-    "(SELECT MAX(valid_acc) FROM epochs e WHERE e.run_id = r.id), r.model, r.model_shape"
+    "(SELECT MAX(valid_acc) FROM epochs e WHERE e.run_id = r.id), r.model, r.model_shape, "
+    "r.group_id, r.group_label, r.seed_index, r.sweep"
 )
+
+
+def _sweep_of(text: str | None) -> tuple[tuple[str, str], ...]:
+    """A stored sweep column back as pairs; () for none or an unreadable one."""
+    if not text:
+        return ()
+    try:
+        pairs = json.loads(text)
+        return tuple((str(k), str(v)) for k, v in pairs)
+    except (ValueError, TypeError):
+        return ()
 
 
 def _error_name(exc: sqlite3.Error) -> str:
@@ -940,8 +981,9 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO runs (batch_id, batch_index, label, scheduler, optimizer, lr, dataset,"
                 " device, epochs, config, notice, status, reason, started_at, updated_at,"
-                " lrtui_version, torch_version, pid, host, model, model_shape) VALUES (?, ?, ?, ?,"
-                " ?, ?, ?, ?, ?, ?, ?, 'running', '', ?, ?, ?, ?, ?, ?, ?, ?)",
+                " lrtui_version, torch_version, pid, host, model, model_shape, group_id,"
+                " group_label, seed_index, sweep) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " 'running', '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.batch_id,
                     run.batch_index,
@@ -962,6 +1004,10 @@ class Store:
                     this_host(),
                     run.model,
                     run.model_shape,
+                    run.group_id,
+                    run.group_label,
+                    run.seed_index,
+                    json.dumps([list(c) for c in run.sweep]) if run.sweep else None,
                 ),
             )
             return int(cast(int, cur.lastrowid))
@@ -1117,7 +1163,7 @@ class Store:
             run_id, batch_id, batch_index, label, scheduler, optimizer, lr, dataset, device, epochs,
             notice, status, reason, started_at, ended_at, seconds, lrtui_version, torch_version,
             pid, host, steps_per_epoch, config, epochs_done, best_loss, best_acc, model,
-            model_shape,
+            model_shape, group_id, group_label, seed_index, sweep,
         ) = row  # fmt: skip
         config_dict, damaged = _config_or_damage(config)
         record = RunRecord(
@@ -1128,6 +1174,8 @@ class Store:
             torch_version=torch_version, pid=pid, host=host, steps_per_epoch=steps_per_epoch,
             config=config_dict, epochs_done=epochs_done, best_valid_loss=best_loss,
             best_valid_acc=best_acc, model=model, model_shape=model_shape, damaged=damaged,
+            group_id=group_id, group_label=group_label, seed_index=seed_index,
+            sweep=_sweep_of(sweep),
         )  # fmt: skip
         return self._as_seen(record) if self.read_only else record
 

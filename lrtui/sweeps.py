@@ -123,11 +123,16 @@ def _find_sets(text: str, *, field: str) -> list[Swept]:
             body = text[i + 1 : close]
             key = _key_before(text, i) or field
             sets.append(
-                Swept(key, i, close + 1, tuple(_set_values(body, field=f"{field} {key}".strip())))
+                Swept(key, i, close + 1, tuple(_set_values(body, field=_named(field, key))))
             )
             i = close
         i += 1
     return sets
+
+
+def _named(field: str, key: str) -> str:
+    """How errors name a set: "-s gamma" for a parameter, "--lr" for a whole value."""
+    return field if key == field else f"{field} {key}".strip()
 
 
 def _closing_brace(text: str, open_at: int, field: str) -> int:

@@ -483,7 +483,7 @@ def test_a_v2_database_gains_the_range_test_table_and_keeps_its_runs(tmp_path: P
     )
     conn.close()
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         assert [r.label for r in store.list_runs()] == ["old"]
         assert store.list_range_tests() == []
         store.save_range_tests([new_test()])

@@ -59,7 +59,7 @@ def dead_pid() -> int:
 def test_new_database_is_wal_with_foreign_keys_stamped_and_current(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "runs.db"
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID

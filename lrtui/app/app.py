@@ -998,6 +998,21 @@ class LrtuiApp(App[None]):
             return
         self.push_screen(DetailsScreen(details))
 
+    def action_compare(self) -> None:
+        """v: the compare screen of the highlighted run's groups (lrtui.app.compare_screen)."""
+        from lrtui.app.compare_screen import CompareScreen, comparison_for
+        from lrtui.compare import CompareError
+
+        trace = self._highlighted()
+        if trace is None:
+            return
+        try:
+            comparison = comparison_for(self.store, trace.key)
+        except (StoreError, CompareError) as exc:
+            self.log_pane.add(str(exc), "error")
+            return
+        self.push_screen(CompareScreen(comparison))
+
     @on(DataTable.RowSelected, "#runs")
     def _row_selected(self) -> None:
         self.action_details()

@@ -29,10 +29,12 @@ over both.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -56,6 +58,7 @@ from lrtui.fields import (
     MODEL,
     RUN_ID,
     SEED,
+    SEEDS,
     Field,
     FieldError,
     from_text,
@@ -77,6 +80,9 @@ from lrtui.schedulers import (
     parse_spec,
     spec_from_toml,
 )
+from lrtui.store import RunGroup
+from lrtui.sweeps import SweepError, check_run_count, expand, values_of
+from lrtui.sweeps import label_of as sweep_label
 
 if TYPE_CHECKING:
     from lrtui.engine import Control
@@ -87,7 +93,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 #: Settings a config file may give at the top level (and, except the first three, per run).
-SHARED_KEYS = ("dataset", "data_dir", "independent_seeds")
+SHARED_KEYS = ("dataset", "data_dir", "independent_seeds", "seeds")
 #: Optimizer settings, at the top level or per run.
 OPTIMIZER_KEYS = (
     "lr", "optimizer", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps",
@@ -98,6 +104,9 @@ RUN_KEYS = (
     "epochs", "batch_size", "model", "hidden", "seed", "device", *OPTIMIZER_KEYS, *DIVERGE_KEYS,
 )  # fmt: skip
 CONFIG_KEYS = SHARED_KEYS + RUN_KEYS
+#: Settings a value set in braces may sweep (`--lr {0.01,0.1}`, `lr = "{1e-3..1:log:7}"`); runs
+#: of different batch sizes train in separate passes.
+SWEEPABLE = ("lr", "momentum", "weight_decay", "batch_size")
 #: Keys of a [[run]] table: the run's own settings, its scheduler and label.
 PER_RUN_KEYS = ("scheduler", "label", *OPTIMIZER_KEYS, "seed", *DIVERGE_KEYS)
 
@@ -128,11 +137,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data-dir", default=sup, help="folder with (or receiving) the dataset")
     parser.add_argument("--epochs", help=f"epochs (default 25; {EPOCHS.rule()})")
-    parser.add_argument("--batch-size", help=f"batch size (default 32; {BATCH_SIZE.rule()})")
+    parser.add_argument(
+        "--batch-size", help=f"batch size (default 32; {BATCH_SIZE.rule()}); a set sweeps it"
+    )
     parser.add_argument("--optimizer", help="sgd (default), adam or adamw")
-    parser.add_argument("--lr", help="base learning rate (default 0.1)")
-    parser.add_argument("--momentum", help="SGD momentum (default 0), or Adam/AdamW beta1")
-    parser.add_argument("--weight-decay", help="weight decay (default 0)")
+    parser.add_argument(
+        "--lr", help="base learning rate (default 0.1), or a set: {0.01,0.1}, {1e-3..1:log:7}"
+    )
+    parser.add_argument(
+        "--momentum", help="SGD momentum (default 0), or Adam/AdamW beta1; a set sweeps it"
+    )
+    parser.add_argument("--weight-decay", help="weight decay (default 0); a set sweeps it")
     parser.add_argument(
         "--model", help=f"{MODEL.help} (default mlp)"
     )
@@ -144,6 +159,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed",
         help=f"seed of the initial weights and data order (default 0; {SEED.rule()})",
+    )
+    parser.add_argument(
+        "--seeds",
+        help=f"train every spec with seeds SEED..SEED+N-1; seed i shares initial weights and data "
+        f"order across specs, so they compare paired (default 1; {SEEDS.rule()})",
     )
     parser.add_argument(
         "--independent-seeds",
@@ -191,6 +211,8 @@ class _Settings:
 
     values: dict[str, Any] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    #: Swept settings: key -> [(value as written, typed value), ...] (two or more).
+    swept: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
 
     def apply_text(self, source: dict[str, str | bool | None]) -> None:
         """Command-line values (text; None: not given), each named by its flag."""
@@ -198,15 +220,44 @@ class _Settings:
             if value is None:
                 continue
             f = BY_TOML[key]
-            self.values[key] = value if isinstance(value, bool) else _text_value(f, value)
             self.names[key] = f.flag
+            if isinstance(value, bool):
+                self.set(key, value)
+            elif key in SWEEPABLE:
+                self.set_texts(key, _set_texts(value, f.flag), f.flag)
+            else:
+                self.set(key, _text_value(f, value))
 
     def apply_toml(self, source: dict[str, Any], where: str) -> None:
         """Typed values from a config file; `where` prefixes their names ("cfg.toml: ")."""
         for key, value in source.items():
             name = f"{where}{key}"
-            self.values[key] = _toml_value(key, value, name)
             self.names[key] = name
+            if key in SWEEPABLE and isinstance(value, str) and value.strip().startswith("{"):
+                self.set_texts(key, _set_texts(value, name), name)
+            else:
+                self.set(key, _toml_value(key, value, name))
+
+    def set(self, key: str, value: Any) -> None:
+        self.values[key] = value
+        self.swept.pop(key, None)
+
+    def set_texts(self, key: str, texts: list[str], name: str) -> None:
+        """One value, or a swept set of them, each parsed and checked by its field."""
+        typed = [(text.strip(), _text_value(BY_TOML[key], text, name)) for text in texts]
+        if len(typed) == 1:
+            self.set(key, typed[0][1])
+        else:
+            self.values.pop(key, None)
+            self.swept[key] = typed
+
+
+def _set_texts(text: str, name: str) -> list[str]:
+    """The values of a setting written as one value or as a set in braces."""
+    try:
+        return values_of(text, field=name)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _text_value(f: Field, text: str, name: str | None = None) -> Any:
@@ -260,6 +311,24 @@ class _RunSpec:
     label: str
     own: dict[str, Any]
     names: dict[str, str] = field(default_factory=dict)  # own setting -> its name in the file
+    sweep: tuple[tuple[str, str], ...] = ()  # the spec's swept values (key, value text)
+
+
+def _spec_runs(text: str, name: str, label: str | None = None) -> list[_RunSpec]:
+    """One run per point of the spec's value sets (`StepLR:gamma={0.1,0.5}`: two)."""
+    try:
+        expansions = expand(text, field=name)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from None
+    return [
+        _RunSpec(
+            _parse_spec(e.text, name),
+            label if label is not None and not e.choices else e.text.strip(),
+            {},
+            sweep=e.choices,
+        )
+        for e in expansions
+    ]
 
 
 def _parse_spec(text: str, flag: str) -> SchedulerSpec:
@@ -289,14 +358,13 @@ def _file_runs(path: str, data: dict[str, Any], settings: _Settings) -> list[_Ru
                 raise UsageError(f"{where}: unknown setting {key!r} (known: {known})")
         raw = table.get("scheduler")
         if isinstance(raw, str):
-            spec = _parse_spec(raw, f"{where}.scheduler")
-            label = raw.strip()
+            points = _spec_runs(raw, f"{where}.scheduler")
         elif isinstance(raw, dict):
             try:
                 spec = spec_from_toml(raw)
             except SpecError as exc:
                 raise UsageError(f"{where}.scheduler: {exc}") from None
-            label = str(spec)
+            points = [_RunSpec(spec, str(spec), {})]
         elif raw is None:
             raise UsageError(
                 f'{where}.scheduler: missing: give scheduler = "SPEC" or a [run.scheduler] table'
@@ -309,14 +377,17 @@ def _file_runs(path: str, data: dict[str, Any], settings: _Settings) -> list[_Ru
         if "label" in table:
             if not isinstance(table["label"], str):
                 raise UsageError(f"{where}.label: must be a string (got {shown(table['label'])})")
-            label = table["label"]
+            for point in points:  # a swept spec's points keep their values after the label
+                point.label = " ".join([table["label"], sweep_label(point.sweep)]).strip()
         own: dict[str, Any] = {}
         names: dict[str, str] = {}
         for k, v in table.items():
             if k not in ("scheduler", "label"):
                 names[k] = f"{where}.{k}"
                 own[k] = _toml_value(k, v, names[k])
-        runs.append(_RunSpec(spec, label, own, names))
+        for point in points:
+            point.own, point.names = own, names
+        runs += points
     return runs
 
 
@@ -350,6 +421,15 @@ def build_configs(
     args: argparse.Namespace, reruns: Sequence[RunConfig] = ()
 ) -> tuple[list[RunConfig], dict[str, Any]]:
     """RunConfigs from the command line and --config, then `reruns`; plus shared settings."""
+    configs, _, shared = build_runs(args, reruns)
+    return configs, shared
+
+
+def build_runs(
+    args: argparse.Namespace, reruns: Sequence[RunConfig] = ()
+) -> tuple[list[RunConfig], list[RunGroup | None], dict[str, Any]]:
+    """The planned runs: every spec x swept settings x seed, each with its group (None for a
+    rerun), in group order; plus the shared settings."""
     settings = _Settings()
     runs: list[_RunSpec] = []
     if args.config:
@@ -371,23 +451,55 @@ def build_configs(
             "seed": args.seed,
             "device": args.device,
             "independent_seeds": args.independent_seeds,
+            "seeds": getattr(args, "seeds", None),
         }
     )
     for text in args.spec:
-        runs.append(_RunSpec(_parse_spec(text, "-s"), text.strip(), {}))
+        runs += _spec_runs(text, "-s")
     if not runs and not reruns:
         raise UsageError(
             "give at least one -s SPEC, a --config FILE with [[run]] tables, or --rerun ID"
         )
     shared = settings.values
     independent = bool(shared.get("independent_seeds", False))
+    n_seeds: int = shared.get("seeds", 1)
+    seeds_name = settings.names.get("seeds", SEEDS.flag)
+    if n_seeds > 1 and independent:
+        raise UsageError(
+            f"{seeds_name}: already gives each run its own seed; drop independent_seeds"
+        )
+    first_seed = shared.get("seed", 0)
+    if first_seed + n_seeds - 1 > MAX_SEED:
+        raise UsageError(
+            f"{seeds_name}: the last seed SEED+{n_seeds - 1} must be at most {MAX_SEED} "
+            f"(got {first_seed + n_seeds - 1})"
+        )
+    swept_keys = list(settings.swept)
+    points = list(itertools.product(*(settings.swept[k] for k in swept_keys)))
+    try:
+        check_run_count(len(runs) * len(points) * n_seeds + len(reruns))
+    except SweepError as exc:
+        raise UsageError(
+            f"{exc} (specs x swept settings x seeds: {len(runs)} x {len(points)} x "
+            f"{n_seeds}); sweep fewer values or use fewer seeds"
+        ) from None
+    command_id = uuid.uuid4().hex[:12]
     configs: list[RunConfig] = []
-    for i, run in enumerate(runs):
-        values = {**shared, **run.own}
+    groups: list[RunGroup | None] = []
+    planned: list[tuple[_RunSpec, dict[str, Any], tuple[tuple[str, str], ...], int]] = []
+    for run in runs:
+        for point in points:
+            chosen = {k: v for k, v in zip(swept_keys, point, strict=True) if k not in run.own}
+            values = {**shared, **{k: typed for k, (_, typed) in chosen.items()}, **run.own}
+            sweep = run.sweep + tuple((k, text) for k, (text, _) in chosen.items())
+            for seed_index in range(n_seeds):
+                planned.append((run, values, sweep, seed_index))
+    group_numbers: dict[tuple[int, tuple[tuple[str, str], ...]], int] = {}
+    for i, (run, values, sweep, seed_index) in enumerate(planned):
         names = {**settings.names, **run.names}
         if "seed" in run.own and not independent:
             raise UsageError(f"{names['seed']}: a per-run seed needs independent_seeds = true")
-        seed = values.get("seed", 0)
+        seed = values.get("seed", 0) + seed_index
         if independent and "seed" not in run.own:
             seed += i
             if seed > MAX_SEED:
@@ -395,6 +507,10 @@ def build_configs(
                     f"{names.get('seed', SEED.flag)}: run {i}'s seed SEED+{i} must be at most "
                     f"{MAX_SEED} (got {seed})"
                 )
+        setting_part = sweep_label(sweep[len(run.sweep) :])
+        group_label = " ".join([run.label, setting_part]).strip()
+        number = group_numbers.setdefault((id(run), sweep), len(group_numbers) + 1)
+        groups.append(RunGroup(f"{command_id}.{number}", group_label, seed_index, sweep))
         config = RunConfig(
             dataset=shared.get("dataset", "mnist"),
             model=values.get("model", "mlp"),
@@ -406,7 +522,7 @@ def build_configs(
             seed=seed,
             device=values.get("device", "auto"),
             scheduler=run.scheduler,
-            label=run.label,
+            label=group_label if n_seeds == 1 else f"{group_label} seed={seed}",
             diverge_loss=values.get("diverge_loss", DIVERGE_LOSS),
             diverge_checks=values.get("diverge_checks", DIVERGE_CHECKS),
         )
@@ -419,7 +535,8 @@ def build_configs(
         if not configs:  # a pure rerun keeps its own dataset and device unless asked otherwise
             shared.setdefault("dataset", reruns[0].dataset)
         configs += [replace(c, dataset=shared.get("dataset", c.dataset)) for c in reruns]
-    return configs, shared
+        groups += [None] * len(reruns)
+    return configs, groups, shared
 
 
 def _stored_configs(ids: Sequence[str], db: str | None) -> list[RunConfig]:
@@ -626,28 +743,39 @@ class _Printer:
 def main(args: argparse.Namespace) -> int:
     db = getattr(args, "db", None)
     reruns = _stored_configs(args.rerun, db) if args.rerun else []
-    configs, shared = build_configs(args, reruns)
+    configs, groups, shared = build_runs(args, reruns)
     # Heavy imports only once the command line is known to be good.
     from lrtui import runner
     from lrtui.data import DatasetError
     from lrtui.engine import Control, Event, RunEnded
 
+    passes: list[runner.Prepared] = []
+    plan_runs: Sequence[int] = range(len(configs))
     try:
-        prepared = runner.prepare(
-            configs,
-            data_dir=shared.get("data_dir"),
-            independent_seeds=bool(shared.get("independent_seeds", False)),
-            dry_run=True,  # step each real scheduler over the whole run before training starts
-        )
+        plans = runner.plan_passes(configs)
+        for plan in plans:
+            plan_runs = plan.runs
+            passes.append(
+                runner.prepare(
+                    [configs[i] for i in plan.runs],
+                    data_dir=shared.get("data_dir"),
+                    independent_seeds=plan.independent_seeds,
+                    dry_run=True,  # step each real scheduler over the whole run before training
+                )
+            )
     except runner.RunInputError as exc:
-        raise UsageError(flag_message(exc)) from None
+        raise UsageError(flag_message(ValueError(_global_run(str(exc), plan_runs)))) from None
     except DatasetError as exc:
         say(f"lrtui: error: {exc}")
         return 1
-    for line in prepared.warnings:
+    warnings = list(dict.fromkeys(line for p in passes for line in p.warnings))
+    for line in warnings:
         say(f"lrtui: warning: {line}")
-    if prepared.loaded.notice:
-        say(f"lrtui: note: {prepared.loaded.notice}")
+    if passes[0].loaded.notice:
+        say(f"lrtui: note: {passes[0].loaded.notice}")
+    note = _plan_note(configs, groups, plans)
+    if note:
+        say(f"lrtui: note: {note}")
     control = Control()
     # Opened only now, when every input is known good: bad input writes nothing.
     from lrtui.store import Store, StoreError, resolve_db_path
@@ -662,24 +790,23 @@ def main(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise UsageError(str(exc)) from None
 
-    def on_deleted(run: int, message: str) -> None:
-        printer.clear_progress()
-        say(f"lrtui: warning: {_label(run, configs[run])}: {message}")
-
     def before_record(event: Event) -> Event:
         if printer.pipe_closed and isinstance(event, RunEnded) and event.status == "stopped":
             return replace(event, reason=event.reason.replace("by user", _PIPE_CLOSED))
         return event
 
-    def on_event(event: Event, run_id: int | None) -> None:
-        printer(event)  # after the store: an epoch is on disk before it is printed
-
+    ended: list[RunEnded] = []
     try:
         with ctrl_c_stops(control) as ctrl_c, store:
-            ended = runner.train(
-                prepared, store, on_event, control,
-                on_deleted=on_deleted, before_record=before_record,
-            )  # fmt: skip
+            for plan, prepared in zip(plans, passes, strict=True):
+                if control.stopped:
+                    break
+                ended += runner.train(
+                    prepared, store, _in_command(plan.runs, printer), control,
+                    on_deleted=_deleted_in_command(plan.runs, configs, printer),
+                    before_record=before_record,
+                    groups=[groups[i] for i in plan.runs],
+                )  # fmt: skip
     except StoreError as exc:  # the history cannot be written: the file went away, disk full
         printer.clear_progress()
         say(f"lrtui: error: {exc}")
@@ -698,6 +825,55 @@ def main(args: argparse.Namespace) -> int:
     if any(e.status == "failed" for e in ended):
         return 1
     return 0
+
+
+def _in_command(runs: Sequence[int], printer: _Printer) -> Any:
+    """on_event for one pass: its events numbered as the command's runs, then printed."""
+    from lrtui.engine import Progress
+
+    def on_event(event: Any, run_id: int | None) -> None:
+        if not isinstance(event, Progress):
+            event = replace(event, run=runs[event.run])
+        printer(event)  # after the store: an epoch is on disk before it is printed
+
+    return on_event
+
+
+def _deleted_in_command(
+    runs: Sequence[int], configs: Sequence[RunConfig], printer: _Printer
+) -> Any:
+    def on_deleted(run: int, message: str) -> None:
+        printer.clear_progress()
+        say(f"lrtui: warning: {_label(runs[run], configs[runs[run]])}: {message}")
+
+    return on_deleted
+
+
+def _global_run(message: str, runs: Sequence[int]) -> str:
+    """A run core message about run i of a pass ("run 3 (label): ..."), numbered as the
+    command's run."""
+    if message.startswith("run "):
+        number = message[4:].partition(" ")[0].rstrip(":")
+        if number.isdigit() and int(number) < len(runs):
+            return f"run {runs[int(number)]}{message[4 + len(number) :]}"
+    return message
+
+
+def _plan_note(
+    configs: Sequence[RunConfig], groups: Sequence[RunGroup | None], plans: Sequence[Any]
+) -> str:
+    """"8 runs (2 groups x 4 seeds) in 1 pass": said when seeds, sweeps or passes are many."""
+    ids = [g.id for g in groups if g is not None]
+    n_groups = len(set(ids))
+    swept = any(g is not None and g.sweep for g in groups)
+    if len(plans) == 1 and n_groups == len(ids) and not swept:
+        return ""
+    seeds = max((g.seed_index + 1 for g in groups if g is not None), default=1)
+    passes = f"{len(plans)} pass" + ("" if len(plans) == 1 else "es")
+    why = " (split by batch size, model or memory)" if len(plans) > 1 else ""
+    groups_text = f"{n_groups} group" + ("" if n_groups == 1 else "s")
+    seeds_text = f"{seeds} seed" + ("" if seeds == 1 else "s")
+    return f"{len(configs)} runs ({groups_text} x {seeds_text}) in {passes}{why}"
 
 
 def flag_message(exc: Exception) -> str:

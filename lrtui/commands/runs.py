@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from lrtui.commands import UsageError, say
+from lrtui.commands import UsageError, say, strict_json
 from lrtui.fields import RUN_ID, FieldError, from_text
 from lrtui.report import (
     EPOCH_FIELDS,
+    GROUP_FIELDS,
     STEP_FIELDS,
     epoch_dict,
     epoch_rows,
@@ -32,6 +33,7 @@ from lrtui.report import (
     fmt_acc,
     fmt_num,
     fmt_when,
+    group_columns,
     optimizer_text,
     pytorch_code,
     run_facts,
@@ -97,6 +99,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--steps", action="store_true", help="one row per optimizer step: its LR")
 
+    p = sub.add_parser(
+        "compare",
+        help="groups of seeds and sweeps: mean ± std, min-max, paired differences",
+        description="Per group (one spec and settings over seeds): n, final and best valid "
+        "accuracy and loss as mean ± std and min-max; against --baseline, the paired difference "
+        "over seeds with its bootstrap 95 % interval and a verdict; for a sweep, a chart of the "
+        "metric against the swept value. Default: the runs of the last `lrtui run`.",
+    )
+    _db_argument(p)
+    p.add_argument("ids", nargs="*", metavar="ID", help="run ids (default: --last)")
+    p.add_argument("--group", metavar="G", help="the runs of one group (its id or label)")
+    p.add_argument("--last", action="store_true", help="the runs of the last `lrtui run`")
+    p.add_argument(
+        "--baseline", metavar="G", help="the group to compare against: its number, id or label"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
     p = sub.add_parser("delete", help="delete runs", description="Delete runs with their epochs.")
     _db_argument(p)
     p.add_argument("ids", nargs="+", metavar="ID", help="run ids")
@@ -114,6 +133,7 @@ def main(args: argparse.Namespace) -> int:
         "show": _show,
         "export": _export,
         "delete": _delete,
+        "compare": _compare,
     }
     _read_ids(args)
     path = resolve_db_path(getattr(args, "db", None))
@@ -226,8 +246,15 @@ def _list(args: argparse.Namespace, path: Path) -> int:
         ]
         for r in runs
     ]
+    if any(r.group_id is not None for r in runs):  # runs made with seeds or a sweep
+        headers.insert(1, "GROUP")
+        for row, r in zip(rows, runs, strict=True):
+            row.insert(1, "-" if r.group_id is None else f"{r.group_id}#{r.seed_index}")
+        shrinkable: tuple[int, ...] = (3, 2, 4)
+    else:
+        shrinkable = (2, 1, 3)
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 10_000
-    print(_fit(rows, headers, shrinkable=(2, 1, 3), width=width))
+    print(_fit(rows, headers, shrinkable=shrinkable, width=width))
     return 0
 
 
@@ -309,7 +336,9 @@ def _export_rows(
         else:
             if run.damaged:
                 damage.append(f"run {run.id} in {store.path} is damaged: {run.damaged}")
-            rows += epoch_rows(run, store.epochs(run.id))
+            grouped = any(r.group_id is not None for r in runs)
+            extra = group_columns(run) if grouped else {}
+            rows += [row | extra for row in epoch_rows(run, store.epochs(run.id))]
     return rows, damage
 
 
@@ -355,7 +384,10 @@ def _export(args: argparse.Namespace, path: Path) -> int:
         if store is None and ids:
             raise _unknown(ids[0], path)
         rows, damage = _export_rows(store, ids, args.steps)
-    text = _render(rows, STEP_FIELDS if args.steps else EPOCH_FIELDS, fmt)
+    fields = STEP_FIELDS if args.steps else EPOCH_FIELDS
+    if rows and not args.steps and "group" in rows[0]:
+        fields = (*fields, *GROUP_FIELDS)
+    text = _render(rows, fields, fmt)
     if out is None:
         sys.stdout.write(text)
     else:
@@ -404,3 +436,107 @@ def _delete(args: argparse.Namespace, path: Path) -> int:
         count = store.delete_runs(ids)
     print(f"Deleted {count} run{'s' if count != 1 else ''}.")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# compare
+
+
+def _compare(args: argparse.Namespace, path: Path) -> int:
+    from lrtui.compare import CompareError, select_runs, summarize
+
+    chosen = sum(bool(x) for x in (args.ids, args.group is not None, args.last))
+    if chosen > 1:
+        raise UsageError("runs compare: give run ids, --group G or --last, not several")
+    with _existing(path) as store:
+        if store is None:
+            raise UsageError(f"--last: no run history at {path} (nothing has been stored there)")
+        try:
+            runs = select_runs(store, ids=args.ids, group=args.group, last=args.last)
+            comparison = summarize(store, runs, baseline=args.baseline)
+        except CompareError as exc:
+            raise UsageError(str(exc)) from None
+    if args.json:
+        print(strict_json(comparison.to_dict(), indent=2))
+        return 0
+    print(_comparison_text(comparison))
+    chart = _sweep_chart(comparison)
+    if chart:
+        print(chart)
+    return 0
+
+
+def _comparison_text(comparison: Any) -> str:
+    """The summary table: one line per group, then the paired differences against the baseline."""
+    from lrtui.compare import MAIN_METRIC, difference_text, spread_text
+
+    headers = ["#", "GROUP", "N", "FINAL VACC", "BEST VACC", "FINAL VLOSS", "BEST VLOSS"]
+    rows = [
+        [
+            str(g.number),
+            g.label,
+            str(g.n),
+            spread_text(g.metrics["final_valid_acc"], True),
+            spread_text(g.metrics["best_valid_acc"], True),
+            spread_text(g.metrics["final_valid_loss"], False),
+            spread_text(g.metrics["best_valid_loss"], False),
+        ]
+        for g in comparison.groups
+    ]
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 10_000
+    lines = ["mean ± std [min, max] over each group's seeds", _fit(rows, headers, (1,), width)]
+    if comparison.baseline is not None:
+        lines.append(
+            f"\nAgainst group {comparison.baseline}, paired by seed (mean difference "
+            "[bootstrap 95 % interval] verdict):"
+        )
+        diff_rows = [
+            [
+                str(g.number),
+                g.label,
+                str(g.vs_baseline[MAIN_METRIC].n),
+                difference_text(g.vs_baseline["final_valid_acc"], True),
+                difference_text(g.vs_baseline["final_valid_loss"], False),
+            ]
+            for g in comparison.groups
+            if g.vs_baseline
+        ]
+        lines.append(
+            _fit(diff_rows, ["#", "GROUP", "PAIRS", "FINAL VACC", "FINAL VLOSS"], (1,), width)
+        )
+    return "\n".join(lines)
+
+
+def _sweep_chart(comparison: Any) -> str:
+    """Mean final valid accuracy against the swept value, one line per other swept values,
+    the best group marked; "" when the runs are no sweep."""
+    import plotext as plt
+
+    from lrtui.compare import MAIN_METRIC, best_group, log_x, sweep_series
+
+    series = sweep_series(comparison)
+    if not series:
+        return ""
+    key = comparison.sweep_key
+    xs = [x for _, line_xs, _ in series for x in line_xs]
+    size = shutil.get_terminal_size((100, 30))
+    plt.clear_figure()
+    plt.plotsize(max(40, min(size.columns, 100)), 16)
+    if log_x(xs):
+        plt.xscale("log")
+    for rest, line_xs, line_ys in series:
+        plt.plot(line_xs, [y * 100 for y in line_ys], marker="braille", label=rest or key)
+    best = best_group(comparison)
+    note = ""
+    if best is not None and key is not None:
+        bx = float(dict(best.sweep)[key])
+        by = (best.metrics[MAIN_METRIC].mean or 0.0) * 100
+        plt.scatter([bx], [by], marker="x", color="red")
+        note = f"\nbest: {best.label} ({by:.2f}% mean final valid accuracy), marked x"
+    plt.xlabel(key + (" (log)" if log_x(xs) else ""))
+    plt.ylabel("final valid acc %")
+    plt.title(f"mean final valid accuracy against {key}")
+    chart = plt.build()
+    plt.clear_figure()
+    text: str = chart if sys.stdout.isatty() else plt.uncolorize(chart)
+    return text + note

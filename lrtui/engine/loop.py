@@ -40,7 +40,8 @@ class Pass:
 
     Data order: one `torch.randperm(n_train, generator=g, device=device)` at the start of each pass
     over the data, `g = torch.Generator(device).manual_seed(seed)` created once; with
-    `independent_seeds` one generator (and initial weights) per run, from its own seed.
+    `independent_seeds` each run's initial weights and data order come from its own seed (one
+    generator per distinct seed, so runs with equal seeds share both).
     """
 
     def __init__(
@@ -83,9 +84,15 @@ class Pass:
             cls = blocks[internal_keys[lo]]
             self.optimizers.append(cls(self.configs[lo:hi], lo, hi, self.model))
             lo = hi
-        self.shared_order = not independent_seeds
-        order_seeds = [seeds[0]] if self.shared_order else seeds  # one generator per run, or one
-        self.gens = [torch.Generator(device=self.device).manual_seed(s) for s in order_seeds]
+        # One generator per distinct seed: runs with equal seeds (a seed index shared across
+        # specs) see the same data order, drawn once; one seed in all: one shared batch.
+        distinct = list(dict.fromkeys(seeds))
+        self.shared_order = len(distinct) == 1
+        self.gens = [torch.Generator(device=self.device).manual_seed(s) for s in distinct]
+        self.order_of_run = torch.tensor(
+            [distinct.index(s) for s in seeds], dtype=torch.int64, device=self.device
+        )
+        self.one_order_per_run = len(distinct) == k
         self.step_fn = self.model.make_step(self.fused)
         self.position = 0  # steps taken since the call began (where in the data order we are)
         self.perm = torch.empty(0, dtype=torch.int64, device=self.device)
@@ -160,6 +167,7 @@ class Pass:
         """The next pass's data order: [n] shared, or [K, n] one per run."""
         if self.shared_order:
             return torch.randperm(self.n, generator=self.gens[0], device=self.device)
-        return torch.stack(
+        orders = torch.stack(
             [torch.randperm(self.n, generator=g, device=self.device) for g in self.gens]
         )
+        return orders if self.one_order_per_run else orders[self.order_of_run]
