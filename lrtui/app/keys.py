@@ -44,6 +44,9 @@ ACTIONS: tuple[KeyAction, ...] = (
               show=False),
     KeyAction("e", "export", "Export", "export the highlighted run to CSV", show=False),
     KeyAction("d", "delete", "Delete", "delete the highlighted run (asks first)", show=False),
+    KeyAction("R", "refresh", "Refresh",
+              "read the run history again now (other lrtui processes' runs appear by themselves "
+              "within a second or two)", show=False, display_key="R (shift+r)"),
     KeyAction("o", "sort", "Sort", "sort the runs table by the next column", show=False),
     KeyAction("x", "clear_batch", "Clear batch", "empty the batch", show=False),
     KeyAction("f", "find_lr", "Find LR",
