@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lrtui import schedulers as S
 from lrtui.engine.control import Control
 from lrtui.engine.events import EpochEnd, Event, Progress, RunEnded, RunStarted, StepChunk
 from lrtui.lrfind import RangeTestResult, SweepSettings
@@ -56,8 +57,23 @@ class RunTrace:
 
     @property
     def name(self) -> str:
-        """How legends and logs name the run: '#7 StepLR' (label when given)."""
-        return f"#{self.key} {self.label or self.scheduler.split(':')[0]}"
+        """How legends and logs name the run: '#7 StepLR' (label when given; a composite shows
+        all its members, '#7 LinearLR 5 → Cosine')."""
+        return f"#{self.key} {self.label or self.title}"
+
+    @functools.cached_property
+    def title(self) -> str:
+        """The scheduler's name, or a composite's members in short form."""
+        try:
+            spec = S.parse_spec(self.scheduler)
+        except S.SpecError:
+            return self.scheduler.split(":")[0]
+        return S.short_spec(spec) if spec.children else spec.name
+
+    @functools.cached_property
+    def short(self) -> str:
+        """The scheduler spec in short form (`StepLR 10/0.1`): what tells runs apart."""
+        return S.short_spec(self.scheduler)
 
     def add_steps(self, first_step: int, lr: Sequence[float], momentum: Sequence[float] | None
                   ) -> None:

@@ -421,7 +421,10 @@ class LrtuiApp(App[None]):
 
     def _redraw_table(self) -> None:
         self._table_dirty = False
-        rows = [run_row(t, self.summaries.get(k)) for k, t in self.traces.items()]
+        job = self.job
+        paused = set(job.run_ids.values()) if job is not None and job.control.paused else set()
+        rows = [run_row(t, self.summaries.get(k), paused=k in paused)
+                for k, t in self.traces.items()]
         self.runs_table.set_rows(rows, cursor_to=self._cursor_to)
         self._cursor_to = None
 
@@ -682,7 +685,8 @@ class LrtuiApp(App[None]):
         else:
             job.control.pause()
             self.log_pane.add("paused · p resumes", "notice")
-            self.progress.idle(f"paused · {job.title} · p resumes")
+            self.progress.say(f"paused · {job.title} · p resumes")
+        self._redraw_table()  # its running runs say `paused` (or no longer)
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y

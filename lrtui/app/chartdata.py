@@ -13,14 +13,17 @@ from lrtui.app.runs import RunRow
 from lrtui.session import PreviewCurve, RunTrace, StoredSummary
 
 
-def run_row(trace: RunTrace, summary: StoredSummary | None = None) -> RunRow:
-    """The table row of a run: from its trace, or from its store summary when not loaded."""
+def run_row(trace: RunTrace, summary: StoredSummary | None = None, *, paused: bool = False
+            ) -> RunRow:
+    """The table row of a run: from its trace, or from its store summary when not loaded
+    (`paused`: its training is paused, said instead of `running`)."""
     if summary is not None and not trace.loaded:
         best_acc, best_loss, done = summary.best_acc, summary.best_loss, summary.epochs_done
     else:
         best_acc, best_loss, done = trace.best_acc, trace.best_loss, len(trace.epochs)
-    return RunRow(key=trace.key, label=trace.label or trace.scheduler, scheduler=trace.scheduler,
-                  status=trace.status, epochs_done=done, epochs=trace.epochs_planned,
+    return RunRow(key=trace.key, label=trace.label or trace.short, scheduler=trace.scheduler,
+                  status="paused" if paused and trace.status == "running" else trace.status,
+                  epochs_done=done, epochs=trace.epochs_planned,
                   best_acc=best_acc, best_loss=best_loss, dataset=trace.dataset,
                   shown=trace.shown, color=color_for(trace.key), session=trace.session)
 
@@ -39,7 +42,6 @@ class AllCharts:
 # With more runs shown than this, per-step LRs are drawn as dense points (two per column, which
 # reads as a curve) instead of interpolated lines: plotext's lines cost ~2 ms per run per redraw.
 MAX_LINES = 6
-MAX_LEGEND = 1  # with more runs shown, only the LR chart has a legend (the table's ● is the key)
 
 
 def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
@@ -47,7 +49,6 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
     """The four charts' series for the shown runs plus the form's preview (`no_preview`: why
     there is none, shown on the empty LR chart)."""
     shown = [t for t in traces if t.shown]
-    label_all = len(shown) <= MAX_LEGEND
     lr_series: list[Series] = []
     aux_series: list[Series] = []
     plateau_mode = any(
@@ -69,7 +70,7 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
             lr_series.append(Series(t.name, [float(e.epoch) for e in t.epochs],
                                     [e.lr for e in t.epochs], color, kind="points", marker="dot"))
         ex = [float(e.epoch + 1) for e in t.epochs]
-        name = t.name if label_all else ""
+        name = t.name  # every chart's legend names every shown run
         tl = [(x, e.train_loss) for x, e in zip(ex, t.epochs, strict=True)
               if e.train_loss is not None]
         vl = [(x, e.valid_loss) for x, e in zip(ex, t.epochs, strict=True)
@@ -77,11 +78,11 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
         va = [(x, 100.0 * e.valid_acc) for x, e in zip(ex, t.epochs, strict=True)
               if e.valid_acc is not None]
         if tl:  # points: cheap to draw, and tell train from valid at a glance
-            loss.append(Series(f"{name} train" if name else "", [p[0] for p in tl],
-                               [p[1] for p in tl], color, kind="points", marker="dot"))
+            loss.append(Series(f"{name} train", [p[0] for p in tl], [p[1] for p in tl], color,
+                               kind="points", marker="dot", legend=""))
         if vl:
-            loss.append(Series(f"{name} valid" if name else "", [p[0] for p in vl],
-                               [p[1] for p in vl], color, marker="braille"))
+            loss.append(Series(f"{name} valid", [p[0] for p in vl], [p[1] for p in vl], color,
+                               marker="braille", legend=name))
         if va:
             acc.append(Series(name, [p[0] for p in va], [p[1] for p in va], color))
         if plateau_mode:

@@ -1,0 +1,58 @@
+"""Telling runs apart: the runs table's first columns, every chart's legend, the cursor row's full
+spec, `paused` in the table, and the batch being assembled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_app_support import make_app, settle, wait_for
+
+from lrtui.app.runs import COLUMNS
+
+TUTORIAL = ["#1 StepLR", "#2 MultiStepLR", "#3 ExponentialLR", "#4 ReduceLROnPlateau"]
+
+
+async def test_four_runs_are_named_in_the_table_and_every_legend(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "runs.db", epochs=2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="tutorial")
+        await settle(pilot, app)
+        assert [c.key for c in COLUMNS][:6] == ["shown", "label", "status", "epochs", "acc",
+                                                "loss"]
+        rows = app.runs_table.ordered()
+        assert [r.label for r in rows] == ["StepLR 10/0.1", "MultiStep 10,30/0.1", "Exp 0.1",
+                                           "Plateau 0.1/5"]
+        assert [r.status for r in rows] == ["finished"] * 4
+        first_cells = [app.runs_table.get_row_at(i)[1] for i in range(4)]
+        assert first_cells == [r.label for r in rows]
+        for chart in ("lr", "loss", "acc"):
+            figure = app.chart(chart).figure
+            assert all(name in figure for name in TUTORIAL), (chart, figure)
+            assert "more" not in figure
+        app.runs_table.focus()
+        app.runs_table.move_cursor(row=1)
+        await pilot.pause(0.05)
+        assert app.runs_table.border_subtitle == "#2 MultiStepLR:milestones=[10,30],gamma=0.1"
+
+
+async def test_pause_keeps_the_bar_and_the_table_says_paused(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "runs.db", epochs=400)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "r")
+        await wait_for(pilot, lambda: bool(app.traces) and len(next(iter(
+            app.traces.values())).epochs) >= 2, what="two epochs")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.runs_table.rows_by_key[1].status == "paused",
+                       timeout=2.0, what="paused in the table")
+        bar = app.progress.query_one("ProgressBar")
+        assert bar.progress > 0  # where the training got, not reset
+        assert app.progress.text.startswith("paused · 1 run · p resumes")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.runs_table.rows_by_key[1].status == "running",
+                       timeout=2.0, what="running again")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.job is None, what="stopped")
+        assert app.runs_table.rows_by_key[1].status == "stopped"
