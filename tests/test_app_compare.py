@@ -56,3 +56,25 @@ async def test_pause_keeps_the_bar_and_the_table_says_paused(tmp_path: Path) -> 
         await pilot.press("s")
         await wait_for(pilot, lambda: app.job is None, what="stopped")
         assert app.runs_table.rows_by_key[1].status == "stopped"
+
+
+async def test_the_batch_is_listed_and_X_takes_the_last_entry_out(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "runs.db", epochs=2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        batch_line = app.query_one("#batch")
+        assert not batch_line.display
+        await pilot.press("escape", "a")
+        app.sidebar.set_text("label", "second")
+        await settle(pilot, app)
+        await pilot.press("escape", "a")
+        assert batch_line.display
+        assert str(batch_line.render()) == (
+            "batch (2; b trains it, X removes the last, x empties it): 1. StepLR 2/0.5 · "
+            "2. second")
+        await pilot.press("X")
+        assert [c.label for c in app.batch] == [""]
+        assert app.log_pane.entries[-1] == "batch: removed second (1 left)"
+        assert str(batch_line.render()).endswith(": 1. StepLR 2/0.5")
+        await pilot.press("x")
+        assert app.batch == [] and not batch_line.display

@@ -60,6 +60,7 @@ from lrtui.data import DATASETS, DeviceDataset, RawDataset
 from lrtui.engine import Control, EpochEnd, Event, Progress, RunEnded, check_batch
 from lrtui.lrfind import RangeTestProgress, SweepSettings, range_test, recommended, save
 from lrtui.model import RunConfig
+from lrtui.schedulers import short_spec
 from lrtui.session import (
     Applied,
     Job,
@@ -228,6 +229,7 @@ class LrtuiApp(App[None]):
         self._w_log = LogPane(id="log")
         self._w_progress = ProgressLine(id="progress")
         self._w_banner = Vertical(id="banner")
+        self._w_batch = Static("", id="batch")
         with Horizontal(id="body"):
             yield self._w_sidebar
             with Vertical(id="main"):
@@ -236,6 +238,7 @@ class LrtuiApp(App[None]):
                     yield Static(BANNER_SHORT, classes="short")
                 with Grid(id="charts"):
                     yield from self._w_charts.values()
+                yield self._w_batch
                 with Horizontal(id="bottom"):
                     yield self._w_runs
                     yield self._w_log
@@ -636,6 +639,7 @@ class LrtuiApp(App[None]):
             self.log_pane.add(f"not added: {exc}", "error")
             return
         self.batch.append(config)
+        self._show_batch()
         n = len(self.batch)
         self.log_pane.add(f"batch: {n} configuration{'s' if n != 1 else ''} "
                           f"(+ {config.scheduler}) · b trains them together, x empties it",
@@ -651,11 +655,31 @@ class LrtuiApp(App[None]):
             return
         configs = list(self.batch)
         self.batch.clear()
+        self._show_batch()
         self._start(configs, "the batch")
 
     def action_clear_batch(self) -> None:
         self.batch.clear()
+        self._show_batch()
         self.log_pane.add("batch emptied", "notice")
+
+    def action_drop_from_batch(self) -> None:
+        """X: take the last configuration added back out of the batch."""
+        dropped = self.session.remove_from_batch(len(self.batch) - 1)
+        if dropped is None:
+            self.log_pane.add("the batch is empty: a adds the form's configuration", "warning")
+            return
+        self._show_batch()
+        self.log_pane.add(f"batch: removed {dropped.label or short_spec(dropped.scheduler)} "
+                          f"({len(self.batch)} left)", "notice")
+
+    def _show_batch(self) -> None:
+        """The batch being assembled, on a line over the runs table while it has entries."""
+        entries = " · ".join(f"{i}. {c.label or short_spec(c.scheduler)}"
+                             for i, c in enumerate(self.batch, 1))
+        self._w_batch.update(f"batch ({len(self.batch)}; b trains it, X removes the last, "
+                             f"x empties it): {entries}" if self.batch else "")
+        self._w_batch.set_class(bool(self.batch), "-filled")
 
     def action_tutorial(self) -> None:
         """t: the tutorial's four schedulers together (the first-minute comparison)."""
