@@ -1195,6 +1195,12 @@ class Store:
             seconds=updated - run.started_at,
         )
 
+    def data_version(self) -> int:
+        """SQLite's change counter for this connection: it moves when another connection (another
+        lrtui process) commits, not on this one's own writes. Reading it costs microseconds, so the
+        app polls it to notice runs written elsewhere (`lrtui.session.Session.poll_store`)."""
+        return int(self._read("PRAGMA data_version")[0][0])
+
     def list_runs(self) -> list[RunRecord]:
         """Every run, oldest first (a run whose config cannot be read is listed, `damaged`)."""
         rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs r ORDER BY r.id")

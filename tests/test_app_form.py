@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lrtui import schedulers as S
+from lrtui.app.chartdata import build_charts
 from lrtui.app.form import (
     FormValues,
     evaluate,
@@ -20,9 +21,9 @@ from lrtui.app.form import (
 )
 from lrtui.app.plotting import PALETTE, color_for, downsample, fmt_duration, log_ticks, to_log10
 from lrtui.app.report import epochs_csv, export_run, pytorch_code, run_details
-from lrtui.app.session import PreviewCurve, RunTrace, build_charts
 from lrtui.model import OptimizerConfig, RunConfig
 from lrtui.report import EPOCH_FIELDS
+from lrtui.session import PreviewCurve, RunTrace
 from lrtui.store import EpochRecord, NewRun, Store
 
 

@@ -19,6 +19,7 @@ from torch.optim import lr_scheduler as m
 from lrtui.expr import compile_formula
 from lrtui.schedulers import (
     CATALOG,
+    ENTRIES,
     OptimizerShape,
     Param,
     PlateauState,
@@ -33,6 +34,7 @@ from lrtui.schedulers import (
     parse_spec,
     preview,
     resolve,
+    short_spec,
     spec_from_toml,
     to_code,
     validate,
@@ -946,3 +948,20 @@ def test_to_code_runs_and_matches_preview(text: str, shape: OptimizerShape) -> N
     assert result.lr_per_step == lrs
     if result.momentum_per_step is not None:
         assert result.momentum_per_step == momenta
+
+
+def test_each_entry_names_its_spec_in_short_form() -> None:
+    short = {
+        "StepLR:step_size=10,gamma=0.1": "StepLR 10/0.1",
+        "CosineAnnealingLR:T_max=25": "Cosine T=25",
+        "OneCycleLR:max_lr=0.5": "1cycle 0.5",
+        "MultiStepLR:milestones=[10,30],gamma=0.1": "MultiStep 10,30/0.1",
+        "ExponentialLR:gamma=0.1": "Exp 0.1",
+        "LinearLR:start_factor=0.1,total_iters=5 -> CosineAnnealingLR": "LinearLR 5 → Cosine",
+        "CosineAnnealingLR": "Cosine",  # T_max not given (derived from the run): the name alone
+        "not a spec ::": "not",
+    }
+    assert {text: short_spec(text) for text in short} == short
+    # Every entry has a short form, also with no parameter given.
+    for info in ENTRIES.values():
+        assert short_spec(SchedulerSpec(info.name)), info.name

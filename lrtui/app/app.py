@@ -20,7 +20,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
 from rich.console import RenderableType
@@ -34,6 +34,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from lrtui import runner
 from lrtui import schedulers as S
+from lrtui.app.chartdata import build_charts, run_row
 from lrtui.app.charts import Chart
 from lrtui.app.form import (
     FormResult,
@@ -48,51 +49,28 @@ from lrtui.app.form import (
 from lrtui.app.keys import bindings
 from lrtui.app.lrfind_screen import RangeTestScreen
 from lrtui.app.lrfind_view import lr_text, range_view
-from lrtui.app.messages import (
-    EpochDone,
-    PreviewReady,
-    ProgressUpdated,
-    RangeTestProgressed,
-    RunBegan,
-    RunDropped,
-    RunFinished,
-    StepsArrived,
-)
+from lrtui.app.messages import EngineEvent, PreviewReady, RangeTestProgressed, RunDropped
 from lrtui.app.palette import LrtuiCommands
-from lrtui.app.plotting import fmt_lr
 from lrtui.app.report import export_run, run_details
 from lrtui.app.runs import RunsTable
 from lrtui.app.screens import ConfirmScreen, DetailsScreen, ExportScreen, HelpScreen
-from lrtui.app.session import (
-    PreviewCurve,
-    RunTrace,
-    StoredSummary,
-    build_charts,
-    run_row,
-    trace_from_record,
-)
 from lrtui.app.sidebar import Sidebar, widget_id
 from lrtui.app.status import LogPane, ProgressLine
 from lrtui.data import DATASETS, DeviceDataset, RawDataset
-from lrtui.engine import (
-    Control,
-    Event,
-    Progress,
-    RunEnded,
-    RunStarted,
-    StepChunk,
-    check_batch,
-)
-from lrtui.lrfind import (
-    RangeTestProgress,
-    RangeTestResult,
-    SweepSettings,
-    range_test,
-    recommended,
-    save,
-)
+from lrtui.engine import Control, EpochEnd, Event, Progress, RunEnded, check_batch
+from lrtui.lrfind import RangeTestProgress, SweepSettings, range_test, recommended, save
 from lrtui.model import RunConfig
-from lrtui.recorder import epoch_record
+from lrtui.schedulers import short_spec
+from lrtui.session import (
+    Applied,
+    Job,
+    PreviewCurve,
+    RangeJob,
+    RangeOutcome,
+    RunTrace,
+    Session,
+    StoredSummary,
+)
 from lrtui.store import Store, StoreError, still_training
 
 
@@ -108,44 +86,6 @@ class Engine(Protocol):
 #: The metric a preview steps ReduceLROnPlateau with: constant, as `schedulers.preview` does
 #: without metrics (the form has no validation losses before training).
 PREVIEW_METRIC = 1.0
-
-
-@dataclass
-class Job:
-    """One train() call in flight."""
-
-    number: int
-    configs: list[RunConfig]
-    control: Control
-    run_ids: dict[int, int] = field(default_factory=dict)  # engine run index -> store id
-    steps_per_epoch: int | None = None
-    ended: dict[int, str] = field(default_factory=dict)  # store id -> status
-    notice_logged: bool = False
-    epochs_done: int = 0  # the furthest any of its runs got
-
-    @property
-    def title(self) -> str:
-        n = len(self.configs)
-        return f"{n} run{'s' if n != 1 else ''}"
-
-
-@dataclass
-class RangeJob:
-    """One LR range test in flight."""
-
-    number: int
-    config: RunConfig
-    settings: SweepSettings
-    control: Control
-
-
-@dataclass(frozen=True)
-class RangeOutcome:
-    """What the range-test worker hands back: the result and its store ids (none if stopped)."""
-
-    number: int
-    result: RangeTestResult
-    ids: list[int]
 
 
 BANNER_SHORT = "New here? [b]t[/b] trains the tutorial's four schedulers · [b]?[/b] keys"
@@ -170,6 +110,8 @@ class LrtuiApp(App[None]):
     # builder free for keys.
     CHART_INTERVAL_S: ClassVar[float] = 1.0
     TABLE_INTERVAL_S: ClassVar[float] = 0.25
+    # How often the store's change counter is read for runs other processes write (live history).
+    STORE_POLL_S: ClassVar[float] = 1.0
 
     def __init__(
         self,
@@ -218,25 +160,53 @@ class LrtuiApp(App[None]):
         self.sweep = sweep or SweepSettings()
         self.injected_sizes = {dataset.name: dataset.n_train} if dataset is not None else None
         self.initial = initial or FormValues(dataset=self.default_dataset)
-        self.traces: dict[int, RunTrace] = {}
-        self.summaries: dict[int, StoredSummary] = {}
-        self.batch: list[RunConfig] = []
-        self.job: Job | None = None
-        self.jobs_started = 0
-        self.finder: RangeJob | None = None  # the range test in flight
-        self.range_tests_started = 0
-        self.last_range_test: RangeOutcome | None = None
+        self.session = Session(store)
         self.form: FormResult | None = None
-        self.preview: PreviewCurve | None = None
-        self.no_preview: str | None = None  # why the LR chart shows no preview (too long)
         self.log_y = False
-        self._preview_token = 0
-        self._preview_drawn = 0  # token of the last preview drawn (tests wait for the two to meet)
         self._eval_timer: Timer | None = None
         self._charts_dirty = False
         self._table_dirty = False
         self._quit_when_idle = False
         self._cursor_to: int | None = None  # the table's cursor goes to this run at next redraw
+
+    # ---- the session's state, by the names the app and its tests have always used
+
+    @property
+    def traces(self) -> dict[int, RunTrace]:
+        return self.session.traces
+
+    @property
+    def summaries(self) -> dict[int, StoredSummary]:
+        return self.session.summaries
+
+    @property
+    def batch(self) -> list[RunConfig]:
+        return self.session.batch
+
+    @property
+    def job(self) -> Job | None:
+        return self.session.training.job
+
+    @property
+    def jobs_started(self) -> int:
+        return self.session.training.started
+
+    @property
+    def finder(self) -> RangeJob | None:
+        """The range test in flight."""
+        return self.session.range_tests.job
+
+    @property
+    def range_tests_started(self) -> int:
+        return self.session.range_tests.started
+
+    @property
+    def last_range_test(self) -> RangeOutcome | None:
+        return self.session.range_tests.last
+
+    @property
+    def preview(self) -> PreviewCurve | None:
+        return self.session.previews.curve
 
     # ------------------------------------------------------------------------------- layout
 
@@ -259,6 +229,7 @@ class LrtuiApp(App[None]):
         self._w_log = LogPane(id="log")
         self._w_progress = ProgressLine(id="progress")
         self._w_banner = Vertical(id="banner")
+        self._w_batch = Static("", id="batch")
         with Horizontal(id="body"):
             yield self._w_sidebar
             with Vertical(id="main"):
@@ -267,6 +238,7 @@ class LrtuiApp(App[None]):
                     yield Static(BANNER_SHORT, classes="short")
                 with Grid(id="charts"):
                     yield from self._w_charts.values()
+                yield self._w_batch
                 with Horizontal(id="bottom"):
                     yield self._w_runs
                     yield self._w_log
@@ -276,21 +248,18 @@ class LrtuiApp(App[None]):
     async def on_mount(self) -> None:
         self.log_pane.add(f"lrtui · run history in {self._db_name()}")
         try:
-            records = self.store.list_runs()
+            stored = self.session.load_history()
         except StoreError as exc:
-            records = []
+            stored = 0
             self.log_pane.add(str(exc), "error")
-        for rec in records:
-            self.traces[rec.id] = trace_from_record(rec)
-            self.summaries[rec.id] = StoredSummary(rec.best_valid_acc, rec.best_valid_loss,
-                                                   rec.epochs_done)
-        if records:
+        if stored:
             self._w_banner.display = False
-            self.log_pane.add(f"{len(records)} stored run{'s' if len(records) != 1 else ''}: "
+            self.log_pane.add(f"{stored} stored run{'s' if stored != 1 else ''}: "
                               "space shows one on the charts, enter opens it")
         self._table_dirty = True
         self.set_interval(self.CHART_INTERVAL_S, self._tick_charts)
         self.set_interval(self.TABLE_INTERVAL_S, self._tick_table)
+        self.set_interval(self.STORE_POLL_S, self._poll_store)
         self._update_device_line()
         self._redraw_charts()
         self._evaluate_form()
@@ -350,18 +319,15 @@ class LrtuiApp(App[None]):
         self.form = result
         self.sidebar.show_result(result)
         self._update_device_line(device_text if device_ok else None)
-        self._preview_token += 1
+        token = self.session.previews.next()
         cfg = result.config
         if cfg is not None and result.steps_per_epoch and not result.too_long_to_preview:
-            self._preview_worker(self._preview_token, cfg, result.steps_per_epoch,
-                                 result.defaults)
+            self._preview_worker(token, cfg, result.steps_per_epoch, result.defaults)
         else:
             # A newer form supersedes a preview still being computed: stop it now.
             self.workers.cancel_group(self, "preview")
-            self.preview = None
-            self.no_preview = (f"no preview: {result.too_long_to_preview}"
-                               if result.too_long_to_preview else None)
-            self._preview_drawn = self._preview_token
+            self.session.previews.none(f"no preview: {result.too_long_to_preview}"
+                                       if result.too_long_to_preview else None)
             self._charts_dirty = True
 
     @property
@@ -370,7 +336,7 @@ class LrtuiApp(App[None]):
         drawn."""
         return (self.job is None and self.finder is None and self._eval_timer is None
                 and not self._charts_dirty and not self._table_dirty
-                and self._preview_drawn == self._preview_token
+                and self.session.previews.current
                 and all(chart.drawn for chart in self._w_charts.values()))
 
     def _update_device_line(self, text: str | None = None) -> None:
@@ -419,13 +385,10 @@ class LrtuiApp(App[None]):
     def _preview_ready(self, message: PreviewReady) -> None:
         if not self.alive:
             return
-        if message.token != self._preview_token:
+        if not self.session.previews.arrived(message.token, message.curve):
             return  # the form changed since
-        self._preview_drawn = message.token
-        self.no_preview = None
         if message.error:
             self.log_pane.add(f"preview: {message.error}", "error")
-        self.preview = message.curve
         self._redraw_charts(urgent=True)
 
     # ------------------------------------------------------------------------------- drawing
@@ -446,7 +409,8 @@ class LrtuiApp(App[None]):
     def _redraw_charts(self, *, urgent: bool = False) -> None:
         """All four charts from the current traces and preview (urgent: a key asked for it)."""
         self._charts_dirty = False
-        data = build_charts(list(self.traces.values()), self.preview, no_preview=self.no_preview)
+        data = build_charts(list(self.traces.values()), self.preview,
+                            no_preview=self.session.previews.unavailable)
         lr = self.chart("lr")
         lr.log_y = self.log_y
         lr.show(data.lr, urgent=urgent)
@@ -460,7 +424,10 @@ class LrtuiApp(App[None]):
 
     def _redraw_table(self) -> None:
         self._table_dirty = False
-        rows = [run_row(t, self.summaries.get(k)) for k, t in self.traces.items()]
+        job = self.job
+        paused = set(job.run_ids.values()) if job is not None and job.control.paused else set()
+        rows = [run_row(t, self.summaries.get(k), paused=k in paused)
+                for k, t in self.traces.items()]
         self.runs_table.set_rows(rows, cursor_to=self._cursor_to)
         self._cursor_to = None
 
@@ -474,34 +441,36 @@ class LrtuiApp(App[None]):
     def writing(self) -> bool:
         """A training or range test was in flight: its thread still writes its end to the store
         (worth a moment's wait when quitting; a preview is not)."""
-        return self.job is not None or self.finder is not None
+        return self.session.writing
+
+    def _busy(self) -> bool:
+        """Say why a new job cannot start now, if it cannot."""
+        reason = self.session.busy_reason()
+        if reason is not None:
+            self.log_pane.add(reason, "warning")
+        return reason is not None
 
     def _start(self, configs: list[RunConfig], what: str) -> None:
-        if self.job is not None:
-            self.log_pane.add("a training is running: s stops it, p pauses it", "warning")
-            return
-        if self.finder is not None:
-            self.log_pane.add("a range test is running (seconds): s stops it", "warning")
+        if self._busy():
             return
         try:
             check_batch(configs)
         except ValueError as exc:
             self.log_pane.add(f"cannot train: {exc}", "error")
             return
-        self.jobs_started += 1
-        self.job = Job(self.jobs_started, list(configs), Control())
+        job = self.session.training.start(configs)
         self._w_banner.display = False
-        self.log_pane.add(f"training {what} ({self.job.title}, {configs[0].epochs} epochs, "
+        self.log_pane.add(f"training {what} ({job.title}, {configs[0].epochs} epochs, "
                           f"batch {configs[0].batch_size})", "notice")
-        self.progress.idle(f"starting {self.job.title} …")
+        self.progress.idle(f"starting {job.title} …")
         self.runs_table.focus()  # space / enter / c now act on runs right away
         _pause_full_gc()
-        self._train_worker(self.job)
+        self._train_worker(job)
 
     @work(thread=True, group="train", exclusive=True, exit_on_error=False)
     def _train_worker(self, job: Job) -> list[RunEnded]:
         """Train on this thread through the run core (as `lrtui run` does); each event is
-        recorded there, then handed to the UI as a message."""
+        recorded there, then handed to the UI as one EngineEvent message."""
         _yield_cpu_to_ui()
         prepared = runner.prepare(job.configs, raw=self.dataset, data_dir=self.data_dir)
         number = job.number
@@ -512,132 +481,71 @@ class LrtuiApp(App[None]):
             self.post_message(RunDropped(number, store_ids[run], text))
 
         def on_event(event: Event, run_id: int | None) -> None:
-            if isinstance(event, Progress):
-                self.post_message(ProgressUpdated(number, event))
-                return
-            assert run_id is not None
-            store_ids[event.run] = run_id
-            if isinstance(event, RunStarted):
-                self.post_message(RunBegan(number, run_id, event))
-            elif isinstance(event, StepChunk):
-                self.post_message(StepsArrived(number, run_id, event))
-            elif isinstance(event, RunEnded):
-                self.post_message(RunFinished(number, run_id, event))
-            else:
-                self.post_message(EpochDone(number, run_id, event))
+            if run_id is not None and not isinstance(event, Progress):
+                store_ids[event.run] = run_id
+            self.post_message(EngineEvent(number, run_id, event))
 
         return runner.train(
             prepared, self.store, on_event, job.control, train_fn=self.engine.train,
             on_deleted=dropped, **self.train_kwargs,
         )  # fmt: skip
 
-    def _current(self, job: int) -> Job | None:
-        """The training a worker message belongs to, while it (and the app) is still live."""
-        if not self.alive or self.job is None or self.job.number != job:
-            return None
-        return self.job
+    @on(EngineEvent)
+    def _engine_event(self, message: EngineEvent) -> None:
+        if self.alive:
+            self._show(self.session.training.apply(message.job, message.run_id, message.event))
 
-    @on(RunBegan)
-    def _run_began(self, message: RunBegan) -> None:
-        job = self._current(message.job)
-        if job is None:
-            return
-        ev = message.event
-        job.run_ids[ev.run] = message.run_id
-        spe = ev.steps_per_epoch or job.steps_per_epoch
-        trace = RunTrace(key=message.run_id, label=ev.config.label,
-                         scheduler=str(ev.config.scheduler), dataset=ev.dataset,
-                         epochs_planned=ev.config.epochs, steps_per_epoch=spe)
-        self.traces[message.run_id] = trace
-        if ev.run == 0:
-            self._cursor_to = message.run_id  # space / enter now act on the new training
-        if ev.notice and not job.notice_logged:
-            job.notice_logged = True
-            self.log_pane.add(ev.notice, "warning")
-            asked = job.configs[ev.run].dataset
-            if ev.dataset != asked and self.sidebar.values().dataset == asked \
-                    and ev.dataset in self.sidebar.datasets:
+    def _show(self, applied: Applied) -> None:
+        """Draw what the session changed: log lines, progress, and (throttled) table and charts."""
+        for text, level in applied.log:
+            self.log_pane.add(text, level)
+        if applied.cursor_to is not None:
+            self._cursor_to = applied.cursor_to
+        if applied.dataset_fallback is not None:
+            asked, used = applied.dataset_fallback
+            if self.sidebar.values().dataset == asked and used in self.sidebar.datasets:
                 # Preview what will really be trained: the dataset that is there.
-                self.sidebar.set_dataset(ev.dataset)
-                self.log_pane.add(f"form: dataset → {ev.dataset} (the one available here)",
-                                  "notice")
-        self.log_pane.add(f"{trace.name} started · {trace.scheduler} · {ev.dataset} on {ev.device}")
-        self._table_dirty = self._charts_dirty = True
-
-    @on(StepsArrived)
-    def _steps_arrived(self, message: StepsArrived) -> None:
-        if not self.alive:
-            return
-        trace = self.traces.get(message.run_id)
-        if trace is None or self._current(message.job) is None:
-            return
-        ev = message.event
-        spe = trace.steps_per_epoch or 1
-        trace.add_steps(ev.epoch * spe + ev.first_step, ev.lr, ev.momentum)
-        self._charts_dirty = True
-
-    @on(EpochDone)
-    def _epoch_done(self, message: EpochDone) -> None:
-        if not self.alive:
-            return
-        trace = self.traces.get(message.run_id)
-        if trace is None:
-            return
-        ev = message.event
-        trace.epochs.append(epoch_record(ev))
-        job = self._current(message.job)
-        if job is not None and ev.epoch + 1 > job.epochs_done:
-            job.epochs_done = ev.epoch + 1
-            self.progress.show_epoch(label=job.title, epochs_done=job.epochs_done,
-                                     epochs=job.configs[0].epochs, epoch_seconds=ev.seconds,
-                                     paused=job.control.paused)
-        self.log_pane.add(
-            f"{trace.name} {ev.epoch + 1}/{trace.epochs_planned} · lr {fmt_lr(ev.lr)}"
-            f" · train {_loss(ev.train_loss)} · valid {_loss(ev.valid_loss)}"
-            f" · {100 * ev.valid_acc:.2f}%")
-        self._table_dirty = self._charts_dirty = True
-
-    @on(RunFinished)
-    def _run_finished(self, message: RunFinished) -> None:
-        if not self.alive:
-            return
-        trace = self.traces.get(message.run_id)
-        ev = message.event
-        job = self._current(message.job)
-        if job is not None:
-            job.ended[message.run_id] = ev.status
-        if trace is None:
-            return
-        trace.status = ev.status
-        level = {"finished": "info", "stopped": "notice"}.get(ev.status, "warning")
-        why = f": {ev.reason}" if ev.reason and ev.status != "finished" else ""
-        self.log_pane.add(f"{trace.name} {ev.status} after {ev.epochs_done} "
-                          f"epoch{'s' if ev.epochs_done != 1 else ''}{why}",
-                          level)  # type: ignore[arg-type]
-        self._table_dirty = self._charts_dirty = True
+                self.sidebar.set_dataset(used)
+                self.log_pane.add(f"form: dataset → {used} (the one available here)", "notice")
+        shown = applied.progress
+        if shown is not None:
+            ev = shown.event
+            if isinstance(ev, EpochEnd):
+                self.progress.show_epoch(label=shown.label, epochs_done=shown.epochs_done,
+                                         epochs=shown.epochs, epoch_seconds=ev.seconds,
+                                         paused=shown.paused)
+            else:
+                self.progress.show(label=shown.label, epoch=ev.epoch, epochs=shown.epochs,
+                                   step=ev.step, steps_per_epoch=ev.steps_per_epoch,
+                                   global_step=ev.global_step, total_steps=ev.total_steps,
+                                   samples_per_s=ev.samples_per_s, elapsed_s=ev.elapsed_s,
+                                   paused=shown.paused)
+        self._table_dirty = self._table_dirty or applied.table
+        self._charts_dirty = self._charts_dirty or applied.charts
 
     @on(RunDropped)
     def _run_dropped(self, message: RunDropped) -> None:
         if self.alive:
+            self.session.deleted_elsewhere(message.run_id)
             self.log_pane.add(f"#{message.run_id}: {message.text}", "warning")
 
-    @on(ProgressUpdated)
-    def _progress(self, message: ProgressUpdated) -> None:
-        job = self._current(message.job)
-        if job is None:
+    def _poll_store(self, *, force: bool = False) -> None:
+        """Live history: take in what other processes wrote to the database."""
+        if not self.alive:
             return
-        ev = message.event
-        if job.steps_per_epoch is None:
-            job.steps_per_epoch = ev.steps_per_epoch
-            for run_id in job.run_ids.values():
-                trace = self.traces.get(run_id)
-                if trace is not None and trace.steps_per_epoch != ev.steps_per_epoch:
-                    trace.steps_per_epoch = ev.steps_per_epoch
-        self.progress.show(label=job.title, epoch=ev.epoch, epochs=job.configs[0].epochs,
-                           step=ev.step, steps_per_epoch=ev.steps_per_epoch,
-                           global_step=ev.global_step, total_steps=ev.total_steps,
-                           samples_per_s=ev.samples_per_s, elapsed_s=ev.elapsed_s,
-                           paused=job.control.paused)
+        try:
+            applied = self.session.poll_store(force=force)
+        except StoreError as exc:
+            if force:
+                self.log_pane.add(str(exc), "error")
+            return
+        self._show(applied)
+
+    def action_refresh(self) -> None:
+        """R: read the run history again now (other processes' runs and epochs)."""
+        self._poll_store(force=True)
+        self._tick()
+        self.log_pane.add(f"run history read again from {self._db_name()}")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker outcomes are handled (harlequin-style)."""
@@ -655,32 +563,11 @@ class LrtuiApp(App[None]):
         if worker.group != "train" or event.state not in (
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
-        job = self.job
-        self.job = None
-        history_lost = ""  # the store could not be written: said in the log and the status line
-        if event.state == WorkerState.ERROR:
-            err = worker.error
-            if isinstance(err, StoreError):
-                history_lost = str(err)
-                self.log_pane.add(f"training stopped: {err}", "error")
-            else:
-                self.log_pane.add(f"training failed: {type(err).__name__}: {err}", "error")
-            if job is not None:
-                for run_id in job.run_ids.values():
-                    trace = self.traces.get(run_id)
-                    if trace is not None and trace.status == "running":
-                        trace.status = "failed"
-        if job is not None:
-            counts: dict[str, int] = {}
-            for status in job.ended.values():
-                counts[status] = counts.get(status, 0) + 1
-            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no run ended"
-            epochs = job.configs[0].epochs
-            self.progress.idle(f"✗ {history_lost}" if history_lost
-                               else f"done · {job.title}: {summary}",
-                               fraction=job.epochs_done / epochs if epochs else 0.0)
-            self.log_pane.add(f"training done · {summary}", "notice")
-        self._table_dirty = self._charts_dirty = True
+        error = worker.error if event.state == WorkerState.ERROR else None
+        applied, outcome = self.session.training.finish(error)
+        if outcome is not None:
+            self.progress.idle(outcome.status_line, fraction=outcome.fraction)
+        self._show(applied)
         self._tick()
         _settle_gc()
         if self._quit_when_idle:
@@ -735,11 +622,7 @@ class LrtuiApp(App[None]):
 
     def action_run_form(self) -> None:
         """r: train the form's configuration."""
-        if self.job is not None:
-            self.log_pane.add("a training is running: s stops it, p pauses it", "warning")
-            return
-        if self.finder is not None:
-            self.log_pane.add("a range test is running (seconds): s stops it", "warning")
+        if self._busy():
             return
         config = self._form_config()
         if config is not None:
@@ -756,6 +639,7 @@ class LrtuiApp(App[None]):
             self.log_pane.add(f"not added: {exc}", "error")
             return
         self.batch.append(config)
+        self._show_batch()
         n = len(self.batch)
         self.log_pane.add(f"batch: {n} configuration{'s' if n != 1 else ''} "
                           f"(+ {config.scheduler}) · b trains them together, x empties it",
@@ -769,12 +653,33 @@ class LrtuiApp(App[None]):
         if self.job is not None:
             self.log_pane.add("a training is running: s stops it, p pauses it", "warning")
             return
-        configs, self.batch = self.batch, []
+        configs = list(self.batch)
+        self.batch.clear()
+        self._show_batch()
         self._start(configs, "the batch")
 
     def action_clear_batch(self) -> None:
-        self.batch = []
+        self.batch.clear()
+        self._show_batch()
         self.log_pane.add("batch emptied", "notice")
+
+    def action_drop_from_batch(self) -> None:
+        """X: take the last configuration added back out of the batch."""
+        dropped = self.session.remove_from_batch(len(self.batch) - 1)
+        if dropped is None:
+            self.log_pane.add("the batch is empty: a adds the form's configuration", "warning")
+            return
+        self._show_batch()
+        self.log_pane.add(f"batch: removed {dropped.label or short_spec(dropped.scheduler)} "
+                          f"({len(self.batch)} left)", "notice")
+
+    def _show_batch(self) -> None:
+        """The batch being assembled, on a line over the runs table while it has entries."""
+        entries = " · ".join(f"{i}. {c.label or short_spec(c.scheduler)}"
+                             for i, c in enumerate(self.batch, 1))
+        self._w_batch.update(f"batch ({len(self.batch)}; b trains it, X removes the last, "
+                             f"x empties it): {entries}" if self.batch else "")
+        self._w_batch.set_class(bool(self.batch), "-filled")
 
     def action_tutorial(self) -> None:
         """t: the tutorial's four schedulers together (the first-minute comparison)."""
@@ -804,7 +709,8 @@ class LrtuiApp(App[None]):
         else:
             job.control.pause()
             self.log_pane.add("paused · p resumes", "notice")
-            self.progress.idle(f"paused · {job.title} · p resumes")
+            self.progress.say(f"paused · {job.title} · p resumes")
+        self._redraw_table()  # its running runs say `paused` (or no longer)
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
@@ -841,9 +747,7 @@ class LrtuiApp(App[None]):
         config = self._range_config()
         if config is None:
             return
-        self.range_tests_started += 1
-        job = RangeJob(self.range_tests_started, config, self.sweep, Control())
-        self.finder = job
+        job = self.session.range_tests.start(config, self.sweep)
         st = job.settings
         self.log_pane.add(f"range test: {config.optimizer.name}, batch {config.batch_size}, "
                           f"LR {st.start:g} → {st.end:g} over at most {st.steps} steps · "
@@ -878,7 +782,7 @@ class LrtuiApp(App[None]):
 
     def _range_ended(self, worker: Worker[Any], state: WorkerState) -> None:
         """The range test's outcome: logged; stored and shown when it ran to its end."""
-        job, self.finder = self.finder, None
+        job = self.session.range_tests.finish()
         steps = job.settings.steps if job is not None else 0
         if state == WorkerState.ERROR:
             err = worker.error
@@ -898,7 +802,7 @@ class LrtuiApp(App[None]):
             self.progress.idle("range test stopped",
                                fraction=result.steps_done / steps if steps else 0.0)
             return
-        self.last_range_test = outcome
+        self.session.range_tests.last = outcome
         curve = result.curves[0]
         best = recommended(curve.suggestions)
         others = " · ".join(f"{s.method} {lr_text(s.lr)}" for s in curve.suggestions.values()
@@ -1077,8 +981,8 @@ class LrtuiApp(App[None]):
             except StoreError as exc:
                 self.log_pane.add(f"delete failed: {exc}", "error")
                 return
-            self.traces.pop(key, None)
-            self.summaries.pop(key, None)
+            self.session.traces.pop(key, None)
+            self.session.summaries.pop(key, None)
             self.log_pane.add(f"deleted run #{key}", "notice")
             self._redraw_table()
             self._redraw_charts()
@@ -1119,9 +1023,4 @@ def _yield_cpu_to_ui() -> None:
         return
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-
-
-def _loss(value: float) -> str:
-    return f"{value:.4f}" if math.isfinite(value) else str(value)
-
 

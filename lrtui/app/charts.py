@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -81,14 +81,28 @@ def legend_lines(entries: list[tuple[str, RGB]], width: int, max_lines: int) -> 
     return lines
 
 
+def chart_legend(series: Sequence[Series], width: int, height: int) -> list[Text]:
+    """One entry per run (and the preview) on at most a quarter of the chart's rows; when the
+    names do not fit, each is cut to its first word (`#7`, the table's ● tells which is which)
+    before anything becomes "+N more"."""
+    if height < 8:
+        return []
+    entries = list({s.legend_entry: s.color for s in series if s.legend_entry}.items())
+    max_lines = max(1, height // 4)
+    lines = legend_lines(entries, width, max_lines)
+    if lines and lines[-1].plain.endswith(" more"):
+        short = list({label.split(" ")[0]: color for label, color in entries}.items())
+        lines = legend_lines(short, width, max_lines)
+    return lines
+
+
 def build_figure(job: FigureJob) -> Text:
     """The chart as text: plot every series (downsampled to the width), then the legend.
 
     Y ticks sit on the rows of their values: the limits are set to the outer ticks (round values
     on a linear axis, whole decades on a log axis, at most MAX_LOG_DECADES of them; a line under
     the legend says when lower values were cut off)."""
-    entries = list({s.label: s.color for s in job.data.series if s.label}.items())
-    legend = legend_lines(entries, job.width, max(1, job.height // 6)) if job.height >= 8 else []
+    legend = chart_legend(job.data.series, job.width, job.height)
     # Braille markers give two dots per cell: about that many points per series.
     budget = max(16, 2 * max(job.width, 8))
     curves: list[tuple[Series, list[float], list[float]]] = []
@@ -247,6 +261,11 @@ class Chart(PlotextPlot):
     def on_resize(self, event: Resize) -> None:
         """The figure is built for one size: rebuild at the new one."""
         self.replot(urgent=True)
+
+    @property
+    def figure(self) -> str:
+        """The figure on screen as plain text (plot, axes and legend)."""
+        return self._text.plain if self._text is not None else ""
 
     @property
     def drawn(self) -> bool:

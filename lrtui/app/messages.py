@@ -1,8 +1,8 @@
 """Dataclass messages from the training, range-test and preview workers to the UI thread.
 
-The training worker posts one message per engine event (toolong-style: `Progress` floods merge
-through `can_replace`, so a slow UI only ever draws the newest progress). `job` tells one train()
-call from the next, so late messages of a stopped job never touch a new one.
+The training worker posts one `EngineEvent` per engine event (toolong-style: `Progress` floods
+merge through `can_replace`, so a slow UI only ever draws the newest progress). `job` tells one
+train() call from the next, so late messages of a stopped job never touch a new one.
 """
 
 from __future__ import annotations
@@ -11,45 +11,24 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from lrtui.app.session import PreviewCurve
-from lrtui.engine import EpochEnd, Progress, RunEnded, RunStarted, StepChunk
+from lrtui.engine import Event, Progress
 from lrtui.lrfind import RangeTestProgress
+from lrtui.session import PreviewCurve
 
 
 @dataclass
-class RunBegan(Message):
-    """A run of the job started; `run_id` is its store id (the Recorder wrote it already)."""
+class EngineEvent(Message):
+    """One engine event of training job `job` (`run_id`: its run's store id, None for Progress;
+    the Recorder wrote it already). The session applies it (`lrtui.session.TrainingJobs.apply`).
+    A newer Progress replaces an older one of the same job still in the queue."""
 
     job: int
-    run_id: int
-    event: RunStarted
+    run_id: int | None
+    event: Event
 
-
-@dataclass
-class StepsArrived(Message):
-    """A chunk of per-step LRs (and momentum) of one run."""
-
-    job: int
-    run_id: int
-    event: StepChunk
-
-
-@dataclass
-class EpochDone(Message):
-    """One run finished an epoch (already committed to the store)."""
-
-    job: int
-    run_id: int
-    event: EpochEnd
-
-
-@dataclass
-class RunFinished(Message):
-    """One run ended: finished, stopped, diverged or failed."""
-
-    job: int
-    run_id: int
-    event: RunEnded
+    def can_replace(self, message: Message) -> bool:
+        return (isinstance(self.event, Progress) and isinstance(message, EngineEvent)
+                and isinstance(message.event, Progress) and message.job == self.job)
 
 
 @dataclass
@@ -59,17 +38,6 @@ class RunDropped(Message):
     job: int
     run_id: int
     text: str
-
-
-@dataclass
-class ProgressUpdated(Message):
-    """Where the job stands; a newer one replaces an older one still in the queue."""
-
-    job: int
-    event: Progress
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ProgressUpdated) and message.job == self.job
 
 
 @dataclass

@@ -46,6 +46,11 @@ class Series:
     color: RGB
     kind: Literal["line", "points"] = "line"
     marker: str = "braille"
+    legend: str | None = None  # the legend's entry (None: the label; "": not in the legend)
+
+    @property
+    def legend_entry(self) -> str:
+        return self.label if self.legend is None else self.legend
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,11 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
+    # What tells runs apart comes first: colour (the charts' key), then the label or the
+    # scheduler in short form (the full spec is under the table for the cursor row).
     Column("shown", " ", lambda r: Text("●" if r.shown else "○", style=rich_color(r.color)),
            lambda r: (not r.shown, r.key)),
-    Column("id", "id", lambda r: str(r.key), lambda r: r.key),  # oldest first, as `runs list`
+    Column("label", "run", lambda r: r.label, lambda r: r.label.lower()),
     Column("status", "status", lambda r: r.status, lambda r: r.status),
     Column("epochs", "ep", lambda r: f"{r.epochs_done}/{r.epochs}", lambda r: r.epochs_done,
            reverse=True),
@@ -64,7 +66,7 @@ COLUMNS: tuple[Column, ...] = (
            lambda r: -_num(r.best_loss) if r.best_loss is not None else -math.inf,
            reverse=True),
     Column("dataset", "data", lambda r: r.dataset, lambda r: r.dataset),
-    Column("label", "run", lambda r: r.label, lambda r: r.label.lower()),
+    Column("id", "id", lambda r: str(r.key), lambda r: r.key),  # oldest first, as `runs list`
 )
 SORTABLE: tuple[str, ...] = ("id", "acc", "loss", "label", "status", "shown")
 
@@ -87,6 +89,15 @@ class RunsTable(DataTable[str | Text]):
 
     def on_mount(self) -> None:
         self._rebuild()
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._describe_cursor_row()
+
+    def _describe_cursor_row(self) -> None:
+        """The cursor row's full scheduler spec under the table (the cell shows it short)."""
+        key = self.highlighted_key
+        row = self.rows_by_key.get(key) if key is not None else None
+        self.border_subtitle = f"#{row.key} {row.scheduler}" if row is not None else ""
 
     @property
     def highlighted_key(self) -> int | None:
@@ -144,3 +155,4 @@ class RunsTable(DataTable[str | Text]):
         self._displayed = {r.key: r for r in ordered}
         if keep is not None and keep in self.rows_by_key:
             self.move_cursor(row=self.get_row_index(str(keep)), animate=False)
+        self._describe_cursor_row()

@@ -62,6 +62,10 @@ class ProgressLine(Horizontal):
         bar.update(total=1000, progress=round(1000 * min(max(fraction, 0.0), 1.0)))
         self.query_one("#progress-text", Static).update(text, layout=False)
 
+    def say(self, text: str) -> None:
+        """Change the state line only: the bar stays where the training got (pause)."""
+        self.query_one("#progress-text", Static).update(text, layout=False)
+
     def show_epoch(self, *, label: str, epochs_done: int, epochs: int, epoch_seconds: float,
                    paused: bool = False) -> None:
         """Update at an epoch end (short epochs end before any Progress event is due); ETA =

@@ -29,7 +29,7 @@ from lrtui.schedulers.errors import Problem, SpecError, errors_of, warnings_of
 from lrtui.schedulers.params import Cadence, Interval, OptimizerShape, Param, ParamKind, Run
 from lrtui.schedulers.resolve import cadence_of, interval_of, resolve
 from lrtui.schedulers.spec import SchedulerSpec
-from lrtui.schedulers.syntax import format_spec, parse_spec, spec_from_toml
+from lrtui.schedulers.syntax import format_spec, parse_spec, short_spec, spec_from_toml
 from lrtui.schedulers.validate import validate
 from lrtui.schedulers.warmup import add_warmup, split_warmup, warmup_part
 
@@ -63,6 +63,7 @@ __all__ = [
     "parse_spec",
     "preview",
     "resolve",
+    "short_spec",
     "spec_from_toml",
     "split_warmup",
     "taking_lr",

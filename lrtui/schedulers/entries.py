@@ -93,6 +93,10 @@ class SchedulerInfo:
     derive: Derive | None = None
     advise: Advise | None = None
     expand: Expand | None = None  # recipes only
+    #: How tables and legends name a spec of this entry in a few characters: a template over its
+    #: parameters ("StepLR {step_size}/{gamma}"); a parameter not given and without a default
+    #: leaves the bare name ("Cosine"). Composites join their members (`short`).
+    short_form: str = ""
 
     @property
     def every_param(self) -> tuple[Param, ...]:
@@ -127,6 +131,23 @@ class SchedulerInfo:
         source = f"; {self.source}" if self.source else ""
         return f"{self.help} ({when}{source})"
 
+    def short(self, params: Mapping[str, Any], children: Sequence[str] = ()) -> str:
+        """The spec in short form, e.g. `StepLR 10/0.1`, `Cosine T=25`, `1cycle 0.5`; a composite
+        joins its members' short forms (`children`): `LinearLR 5 → Cosine`."""
+        if self.composite:
+            return (" → " if self.param("milestones") else " + ").join(children) or self.name
+        template = self.short_form or self.name
+        values: dict[str, str] = {}
+        for param in self.params:
+            value = params.get(param.name, param.default)
+            if value is not None:
+                values[param.name] = _short_value(value)
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError):  # a value not given: the name alone
+            head = template.split("{", 1)[0]
+            return head.strip() if head.endswith(" ") else head.rsplit(" ", 1)[0]
+
     def cycles_momentum(self, params: Mapping[str, Any]) -> bool:
         """Whether these values make the entry change momentum / beta1 during the run."""
         if not self.momentum_switch:
@@ -157,6 +178,40 @@ def _interval_param(cadence: Cadence) -> Param:
     )
 
 
+def _short_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ",".join(_short_value(v) for v in value)
+    return str(value)
+
+
+#: Each entry's short form (see SchedulerInfo.short_form): read where runs are told apart.
+_SHORT_FORMS: dict[str, str] = {
+    "LambdaLR": "Lambda {lr_lambda}",
+    "MultiplicativeLR": "Multiplicative {lr_lambda}",
+    "StepLR": "StepLR {step_size}/{gamma}",
+    "MultiStepLR": "MultiStep {milestones}/{gamma}",
+    "ConstantLR": "Constant {factor}×{total_iters}",
+    "LinearLR": "LinearLR {total_iters}",
+    "ExponentialLR": "Exp {gamma}",
+    "PolynomialLR": "Poly {total_iters}^{power}",
+    "CosineAnnealingLR": "Cosine T={T_max}",
+    "CosineAnnealingWarmRestarts": "CosineWR T0={T_0}×{T_mult}",
+    "CyclicLR": "Cyclic {base_lr}–{max_lr}",
+    "OneCycleLR": "1cycle {max_lr}",
+    "ReduceLROnPlateau": "Plateau {factor}/{patience}",
+    "WarmupLinear": "WarmupLinear {warmup_steps}",
+    "WarmupCosine": "WarmupCosine {warmup_steps}",
+    "WarmupCosineRestarts": "WarmupCosineR {warmup_steps}",
+    "InverseSqrt": "InvSqrt {warmup_steps}",
+    "WSD": "WSD {warmup_steps}/{decay_type}",
+    "FastaiOneCycle": "fastai 1cycle {max_lr}",
+}
+
+
 def _info(
     cls: type,
     cadence: Cadence,
@@ -178,6 +233,7 @@ def _info(
         composite,
         extra,
         replaces=replaces,
+        short_form=_SHORT_FORMS.get(name or cls.__name__, ""),
         **rules,
     )
 

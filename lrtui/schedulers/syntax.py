@@ -184,6 +184,22 @@ def _format_value(param: Param | None, value: Any) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def short_spec(spec: SchedulerSpec | str) -> str:
+    """A spec (or spec string) in the few characters a table cell or legend has for it, each
+    entry's own rule (`SchedulerInfo.short`): `StepLR 10/0.1`, `LinearLR 5 → Cosine`. A string
+    that does not parse comes back as its first word."""
+    if isinstance(spec, str):
+        text = spec
+        try:
+            spec = parse_spec(text)
+        except SpecError:
+            return re.split(r"[:(\s]", text.strip(), maxsplit=1)[0] or text
+    info = lookup(spec.name)
+    if info is None:
+        return spec.name
+    return info.short(spec.params, [short_spec(child) for child in spec.children])
+
+
 def format_spec(spec: SchedulerSpec) -> str:
     """The spec string for `spec`; `parse_spec(format_spec(s)) == s` for every valid spec."""
     if spec.name == "SequentialLR" and spec.children:

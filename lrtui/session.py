@@ -1,0 +1,561 @@
+"""The session core: what the terminal app knows and does, without any widget (no Textual here).
+
+A `Session` holds the runs of this session and of the store (`RunTrace`), the batch being
+assembled, and one controller per kind of background job: `TrainingJobs` (one train() call at a
+time), `RangeTests` (one LR range test at a time) and `Previews` (the form's exact schedule, newest
+wins). Each controller owns its job's state and turns its events and outcome into plain
+`Applied` results (what to log, what to redraw); the app only runs the workers and draws.
+`busy_reason()` is the one answer to "can a new job start now?".
+
+Live history: `Session.poll_store()` asks the store whether another process committed anything
+since the last look (SQLite's `PRAGMA data_version`, a counter read in microseconds) and, only
+then, reads the runs and epochs again, so runs trained by a headless `lrtui run` on the same
+database appear and stream in while the app is open.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lrtui import schedulers as S
+from lrtui.engine.control import Control
+from lrtui.engine.events import EpochEnd, Event, Progress, RunEnded, RunStarted, StepChunk
+from lrtui.lrfind import RangeTestResult, SweepSettings
+from lrtui.model import RunConfig
+from lrtui.store import EpochRecord, RunRecord, StepsRecord, Store, StoreError
+
+Level = Literal["info", "notice", "warning", "error"]
+
+
+# ------------------------------------------------------------------------------------ runs
+
+
+@dataclass
+class RunTrace:
+    """One run as the charts and the table see it."""
+
+    key: int  # store id
+    label: str
+    scheduler: str
+    dataset: str
+    epochs_planned: int
+    status: str = "running"
+    session: bool = True
+    shown: bool = True
+    steps_per_epoch: int | None = None
+    epochs: list[EpochRecord] = field(default_factory=list)
+    step_index: list[int] = field(default_factory=list)  # global optimizer step of each LR below
+    step_lr: list[float] = field(default_factory=list)
+    step_momentum: list[float] = field(default_factory=list)
+    loaded: bool = True  # False for a stored run whose epochs and steps are not read yet
+    _x: list[float] = field(default_factory=list, repr=False, compare=False)
+    _x_key: tuple[int, int] = field(default=(0, -1), repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        """How legends and logs name the run: '#7 StepLR' (label when given; a composite shows
+        all its members, '#7 LinearLR 5 → Cosine')."""
+        return f"#{self.key} {self.label or self.title}"
+
+    @functools.cached_property
+    def title(self) -> str:
+        """The scheduler's name, or a composite's members in short form."""
+        try:
+            spec = S.parse_spec(self.scheduler)
+        except S.SpecError:
+            return self.scheduler.split(":")[0]
+        return S.short_spec(spec) if spec.children else spec.name
+
+    @functools.cached_property
+    def short(self) -> str:
+        """The scheduler spec in short form (`StepLR 10/0.1`): what tells runs apart."""
+        return S.short_spec(self.scheduler)
+
+    def add_steps(self, first_step: int, lr: Sequence[float], momentum: Sequence[float] | None
+                  ) -> None:
+        """Append a chunk of per-step LRs (and momentum) as the engine reports them."""
+        self.step_index.extend(range(first_step, first_step + len(lr)))
+        self.step_lr.extend(lr)
+        if momentum is not None:
+            self.step_momentum.extend(momentum)
+
+    def load(self, epochs: Iterable[EpochRecord], steps: Iterable[StepsRecord]) -> None:
+        """Fill a stored run's series from the store."""
+        self.epochs = list(epochs)
+        self.step_index, self.step_lr, self.step_momentum = [], [], []
+        for s in steps:
+            self.add_steps(s.first_step, s.lr, s.momentum)
+        self.loaded = True
+
+    @property
+    def best_acc(self) -> float | None:
+        vals = [e.valid_acc for e in self.epochs if e.valid_acc is not None]
+        return max(vals) if vals else None
+
+    @property
+    def best_loss(self) -> float | None:
+        vals = [e.valid_loss for e in self.epochs
+                if e.valid_loss is not None and math.isfinite(e.valid_loss)]
+        return min(vals) if vals else None
+
+    def step_x(self) -> list[float]:
+        """Step positions in epochs (step i of an epoch of n steps sits at epoch + i/n). The same
+        list comes back until steps arrive, so unchanged charts compare equal at once."""
+        spe = self.steps_per_epoch or 1
+        key = (spe, len(self.step_index))
+        if self._x_key != key:
+            self._x = [i / spe for i in self.step_index]
+            self._x_key = key
+        return self._x
+
+
+@dataclass
+class StoredSummary:
+    """Table numbers of a stored run not loaded into a trace (read from its RunRecord)."""
+
+    best_acc: float | None
+    best_loss: float | None
+    epochs_done: int
+
+
+def trace_from_record(rec: RunRecord) -> RunTrace:
+    """A stored run, not yet loaded (its epochs are read when it is first shown)."""
+    return RunTrace(key=rec.id, label=rec.label, scheduler=rec.scheduler, dataset=rec.dataset,
+                    epochs_planned=rec.epochs, status=rec.status, session=False, shown=False,
+                    steps_per_epoch=rec.steps_per_epoch, loaded=False)
+
+
+def summary_from_record(rec: RunRecord) -> StoredSummary:
+    return StoredSummary(rec.best_valid_acc, rec.best_valid_loss, rec.epochs_done)
+
+
+def epoch_record(event: EpochEnd) -> EpochRecord:
+    """The store's row for an epoch-end event (the same rows the Recorder writes)."""
+    plateau = event.plateau
+    return EpochRecord(
+        epoch=event.epoch, train_loss=event.train_loss, valid_loss=event.valid_loss,
+        valid_acc=event.valid_acc, lr=event.lr, momentum=event.momentum, seconds=event.seconds,
+        plateau_best=None if plateau is None else plateau.best,
+        plateau_num_bad_epochs=None if plateau is None else plateau.num_bad_epochs,
+        plateau_cooldown_counter=None if plateau is None else plateau.cooldown_counter,
+    )
+
+
+def loss_text(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else str(value)
+
+
+# ------------------------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True)
+class ProgressShown:
+    """What the progress line shows after an event (the app draws it)."""
+
+    kind: Literal["steps", "epoch"]
+    event: Progress | EpochEnd
+    label: str
+    epochs: int
+    paused: bool
+    epochs_done: int = 0
+
+
+@dataclass
+class Applied:
+    """What applying an event changed: lines for the log, what to redraw, and the rest the
+    app's widgets must follow (the session never touches a widget)."""
+
+    log: list[tuple[str, Level]] = field(default_factory=list)
+    table: bool = False
+    charts: bool = False
+    progress: ProgressShown | None = None
+    cursor_to: int | None = None  # the table's cursor goes to this run
+    dataset_fallback: tuple[str, str] | None = None  # (asked, used) when the data fell back
+
+    def say(self, text: str, level: Level = "info") -> None:
+        self.log.append((text, level))
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+@dataclass
+class Job:
+    """One train() call in flight."""
+
+    number: int
+    configs: list[RunConfig]
+    control: Control
+    run_ids: dict[int, int] = field(default_factory=dict)  # engine run index -> store id
+    steps_per_epoch: int | None = None
+    ended: dict[int, str] = field(default_factory=dict)  # store id -> status
+    notice_logged: bool = False
+    epochs_done: int = 0  # the furthest any of its runs got
+
+    @property
+    def title(self) -> str:
+        n = len(self.configs)
+        return f"{n} run{'s' if n != 1 else ''}"
+
+    @property
+    def epochs(self) -> int:
+        return self.configs[0].epochs
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """How a train() call ended, as the progress line and the log say it."""
+
+    summary: str
+    status_line: str
+    fraction: float
+
+
+class TrainingJobs:
+    """The training controller: at most one train() call; its engine events become trace
+    updates and log lines; its end becomes a summary."""
+
+    def __init__(self, traces: dict[int, RunTrace]) -> None:
+        self.traces = traces
+        self.job: Job | None = None
+        self.started = 0
+
+    def start(self, configs: Sequence[RunConfig]) -> Job:
+        self.started += 1
+        self.job = Job(self.started, list(configs), Control())
+        return self.job
+
+    def current(self, number: int) -> Job | None:
+        """The job an event belongs to while it is still the one in flight."""
+        return self.job if self.job is not None and self.job.number == number else None
+
+    def owns(self, run_id: int) -> bool:
+        return self.job is not None and run_id in self.job.run_ids.values()
+
+    def apply(self, number: int, run_id: int | None, event: Event) -> Applied:
+        """Apply one engine event of job `number` (late events of an older job change only
+        their own run's trace)."""
+        out = Applied()
+        job = self.current(number)
+        if isinstance(event, Progress):
+            if job is not None:
+                self._progress(job, event, out)
+            return out
+        if run_id is None:
+            return out
+        if isinstance(event, RunStarted):
+            if job is not None:
+                self._began(job, run_id, event, out)
+        elif isinstance(event, StepChunk):
+            trace = self.traces.get(run_id)
+            if trace is not None and job is not None:
+                spe = trace.steps_per_epoch or 1
+                trace.add_steps(event.epoch * spe + event.first_step, event.lr, event.momentum)
+                out.charts = True
+        elif isinstance(event, EpochEnd):
+            self._epoch(job, run_id, event, out)
+        elif isinstance(event, RunEnded):
+            self._ended(job, run_id, event, out)
+        return out
+
+    def _began(self, job: Job, run_id: int, ev: RunStarted, out: Applied) -> None:
+        job.run_ids[ev.run] = run_id
+        spe = ev.steps_per_epoch or job.steps_per_epoch
+        trace = RunTrace(key=run_id, label=ev.config.label, scheduler=str(ev.config.scheduler),
+                         dataset=ev.dataset, epochs_planned=ev.config.epochs, steps_per_epoch=spe)
+        self.traces[run_id] = trace
+        if ev.run == 0:
+            out.cursor_to = run_id  # space / enter now act on the new training
+        if ev.notice and not job.notice_logged:
+            job.notice_logged = True
+            out.say(ev.notice, "warning")
+            asked = job.configs[ev.run].dataset
+            if ev.dataset != asked:
+                out.dataset_fallback = (asked, ev.dataset)
+        out.say(f"{trace.name} started · {trace.scheduler} · {ev.dataset} on {ev.device}")
+        out.table = out.charts = True
+
+    def _epoch(self, job: Job | None, run_id: int, ev: EpochEnd, out: Applied) -> None:
+        trace = self.traces.get(run_id)
+        if trace is None:
+            return
+        trace.epochs.append(epoch_record(ev))
+        if job is not None and ev.epoch + 1 > job.epochs_done:
+            job.epochs_done = ev.epoch + 1
+            out.progress = ProgressShown("epoch", ev, job.title, job.epochs, job.control.paused,
+                                         epochs_done=job.epochs_done)
+        out.say(f"{trace.name} {ev.epoch + 1}/{trace.epochs_planned} · lr {_lr_text(ev.lr)}"
+                f" · train {loss_text(ev.train_loss)} · valid {loss_text(ev.valid_loss)}"
+                f" · {100 * ev.valid_acc:.2f}%")
+        out.table = out.charts = True
+
+    def _ended(self, job: Job | None, run_id: int, ev: RunEnded, out: Applied) -> None:
+        if job is not None:
+            job.ended[run_id] = ev.status
+        trace = self.traces.get(run_id)
+        if trace is None:
+            return
+        trace.status = ev.status
+        level: Level = "info" if ev.status == "finished" else (
+            "notice" if ev.status == "stopped" else "warning")
+        why = f": {ev.reason}" if ev.reason and ev.status != "finished" else ""
+        out.say(f"{trace.name} {ev.status} after {ev.epochs_done} "
+                f"epoch{'s' if ev.epochs_done != 1 else ''}{why}", level)
+        out.table = out.charts = True
+
+    def _progress(self, job: Job, ev: Progress, out: Applied) -> None:
+        if job.steps_per_epoch is None:
+            job.steps_per_epoch = ev.steps_per_epoch
+            for run_id in job.run_ids.values():
+                trace = self.traces.get(run_id)
+                if trace is not None and trace.steps_per_epoch != ev.steps_per_epoch:
+                    trace.steps_per_epoch = ev.steps_per_epoch
+        out.progress = ProgressShown("steps", ev, job.title, job.epochs, job.control.paused)
+
+    def finish(self, error: BaseException | None) -> tuple[Applied, TrainingOutcome | None]:
+        """The worker ended (error: why it failed): the job is over."""
+        job, self.job = self.job, None
+        out = Applied(table=True, charts=True)
+        history_lost = ""  # the store could not be written: said in the log and the status line
+        if error is not None:
+            if isinstance(error, StoreError):
+                history_lost = str(error)
+                out.say(f"training stopped: {error}", "error")
+            else:
+                out.say(f"training failed: {type(error).__name__}: {error}", "error")
+            if job is not None:
+                for run_id in job.run_ids.values():
+                    trace = self.traces.get(run_id)
+                    if trace is not None and trace.status == "running":
+                        trace.status = "failed"
+        if job is None:
+            return out, None
+        counts: dict[str, int] = {}
+        for status in job.ended.values():
+            counts[status] = counts.get(status, 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no run ended"
+        out.say(f"training done · {summary}", "notice")
+        epochs = job.epochs
+        return out, TrainingOutcome(
+            summary=summary,
+            status_line=f"✗ {history_lost}" if history_lost else f"done · {job.title}: {summary}",
+            fraction=job.epochs_done / epochs if epochs else 0.0)
+
+
+def _lr_text(value: float) -> str:
+    """An LR as people read it: 0.1, 0.001, 3.2e-05 (as the app's charts write it)."""
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e4:
+        return f"{value:.4g}"
+    return f"{value:.3g}"
+
+
+# ------------------------------------------------------------------------------------ range test
+
+
+@dataclass
+class RangeJob:
+    """One LR range test in flight."""
+
+    number: int
+    config: RunConfig
+    settings: SweepSettings
+    control: Control
+
+
+@dataclass(frozen=True)
+class RangeOutcome:
+    """What the range-test worker hands back: the result and its store ids (none if stopped)."""
+
+    number: int
+    result: RangeTestResult
+    ids: list[int]
+
+
+class RangeTests:
+    """The range-test controller: at most one sweep; keeps the last finished outcome."""
+
+    def __init__(self) -> None:
+        self.job: RangeJob | None = None
+        self.started = 0
+        self.last: RangeOutcome | None = None
+
+    def start(self, config: RunConfig, settings: SweepSettings) -> RangeJob:
+        self.started += 1
+        self.job = RangeJob(self.started, config, settings, Control())
+        return self.job
+
+    def current(self, number: int) -> RangeJob | None:
+        return self.job if self.job is not None and self.job.number == number else None
+
+    def finish(self) -> RangeJob | None:
+        job, self.job = self.job, None
+        return job
+
+
+# ------------------------------------------------------------------------------------ preview
+
+
+@dataclass(frozen=True)
+class PreviewCurve:
+    """The form's exact schedule before training (from schedulers.preview)."""
+
+    label: str
+    steps_per_epoch: int
+    lr_per_step: Sequence[float]
+    momentum_per_step: Sequence[float] | None
+    plateau: bool = False
+
+    @functools.cached_property
+    def x(self) -> list[float]:
+        """Step positions in epochs, computed once."""
+        spe = max(1, self.steps_per_epoch)
+        return [i / spe for i in range(len(self.lr_per_step))]
+
+
+class Previews:
+    """The preview controller: each form evaluation gets a token; only the newest one's curve
+    is kept (older threads' results are dropped)."""
+
+    def __init__(self) -> None:
+        self.token = 0
+        self.drawn = 0  # token of the last preview applied (tests wait for the two to meet)
+        self.curve: PreviewCurve | None = None
+        self.unavailable: str | None = None  # why the LR chart shows no preview (too long)
+
+    def next(self) -> int:
+        self.token += 1
+        return self.token
+
+    def none(self, why: str | None) -> None:
+        """The form has no preview (invalid, or too long to compute)."""
+        self.curve = None
+        self.unavailable = why
+        self.drawn = self.token
+
+    def arrived(self, token: int, curve: PreviewCurve | None) -> bool:
+        """A worker's curve for `token`; False when the form changed since."""
+        if token != self.token:
+            return False
+        self.drawn = token
+        self.unavailable = None
+        self.curve = curve
+        return True
+
+    @property
+    def current(self) -> bool:
+        return self.drawn == self.token
+
+
+# ------------------------------------------------------------------------------------ session
+
+
+class Session:
+    """Everything the app shows and decides, without widgets: see the module docstring."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.traces: dict[int, RunTrace] = {}
+        self.summaries: dict[int, StoredSummary] = {}
+        self.batch: list[RunConfig] = []
+        self.training = TrainingJobs(self.traces)
+        self.range_tests = RangeTests()
+        self.previews = Previews()
+        self._data_version: int | None = None
+        self._said_deleted: set[int] = set()  # runs whose deletion the training said already
+
+    # ---- what is busy
+
+    def busy_reason(self) -> str | None:
+        """Why a new training or range test cannot start now (None: it can)."""
+        if self.training.job is not None:
+            return "a training is running: s stops it, p pauses it"
+        if self.range_tests.job is not None:
+            return "a range test is running (seconds): s stops it"
+        return None
+
+    @property
+    def writing(self) -> bool:
+        """A training or range test is in flight (its thread still writes its end)."""
+        return self.training.job is not None or self.range_tests.job is not None
+
+    # ---- the batch
+
+    def remove_from_batch(self, index: int) -> RunConfig | None:
+        if 0 <= index < len(self.batch):
+            return self.batch.pop(index)
+        return None
+
+    # ---- the store
+
+    def load_history(self) -> int:
+        """Read the stored runs (not their epochs); returns how many there are."""
+        records = self.store.list_runs()
+        for rec in records:
+            self.traces[rec.id] = trace_from_record(rec)
+            self.summaries[rec.id] = summary_from_record(rec)
+        self._data_version = self.store.data_version()
+        return len(records)
+
+    def load(self, trace: RunTrace) -> None:
+        """Read a stored run's epochs and steps (StoreError when it cannot)."""
+        trace.load(self.store.epochs(trace.key), self.store.steps(trace.key))
+
+    def deleted_elsewhere(self, key: int) -> None:
+        """The training found its run `key` deleted by another process (and said so)."""
+        self._said_deleted.add(key)
+
+    def delete(self, key: int) -> None:
+        self.store.delete_runs([key])
+        self.traces.pop(key, None)
+        self.summaries.pop(key, None)
+
+    def poll_store(self, *, force: bool = False) -> Applied:
+        """Take in what other processes wrote since the last look: new runs (shown on the charts
+        when they start while the app is open), new epochs of runs they train, status changes
+        and deletions. Costs one `PRAGMA data_version` when nothing changed."""
+        out = Applied()
+        version = self.store.data_version()
+        if not force and version == self._data_version:
+            return out
+        known_before = self._data_version is not None
+        self._data_version = version
+        records = {rec.id: rec for rec in self.store.list_runs()}
+        for key in [k for k in self.traces if k not in records]:
+            if self.training.owns(key):
+                continue  # the training says so itself (RunDropped)
+            trace = self.traces.pop(key)
+            self.summaries.pop(key, None)
+            if key not in self._said_deleted:
+                out.say(f"{trace.name} was deleted by another process", "notice")
+            out.table = out.charts = True
+        for key, rec in records.items():
+            if self.training.owns(key):
+                continue  # this session's own training: its events keep it current
+            known = self.traces.get(key)
+            if known is not None:
+                trace = known
+            else:
+                trace = trace_from_record(rec)
+                trace.shown = known_before and rec.status == "running"
+                self.traces[key] = trace
+                out.say(f"{trace.name} appeared ({rec.status}, {rec.dataset}, pid {rec.pid})",
+                        "notice")
+                out.table = True
+            summary = summary_from_record(rec)
+            changed = (self.summaries.get(key) != summary or trace.status != rec.status
+                       or trace.steps_per_epoch != rec.steps_per_epoch)
+            self.summaries[key] = summary
+            trace.status = rec.status
+            trace.steps_per_epoch = rec.steps_per_epoch
+            if changed:
+                out.table = True
+            if trace.shown and (changed or not trace.loaded):
+                self.load(trace)
+                out.charts = True
+        return out
