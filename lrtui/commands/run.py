@@ -43,6 +43,7 @@ from lrtui.commands import (
     UsageError,
     ctrl_c_stops,
     is_terminal,
+    ray_run,
     say,
     silence_stdout,
 )
@@ -179,6 +180,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run history database every run is written to as it trains "
         "(default: $LRTUI_DB, else the user data dir)",
     )
+    ray_run.add_argument(parser)  # --ray [ADDRESS] (lrtui.commands.ray_run)
 
 
 # ------------------------------------------------------------------------------- parsing
@@ -627,6 +629,7 @@ def main(args: argparse.Namespace) -> int:
     db = getattr(args, "db", None)
     reruns = _stored_configs(args.rerun, db) if args.rerun else []
     configs, shared = build_configs(args, reruns)
+    ray_address = ray_run.address_of(args)  # --ray: None for a local run
     # Heavy imports only once the command line is known to be good.
     from lrtui import runner
     from lrtui.data import DatasetError
@@ -634,7 +637,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         prepared = runner.prepare(
-            configs,
+            configs if ray_address is None else ray_run.checked_here(configs),
             data_dir=shared.get("data_dir"),
             independent_seeds=bool(shared.get("independent_seeds", False)),
             dry_run=True,  # step each real scheduler over the whole run before training starts
@@ -676,10 +679,21 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         with ctrl_c_stops(control) as ctrl_c, store:
-            ended = runner.train(
-                prepared, store, on_event, control,
-                on_deleted=on_deleted, before_record=before_record,
-            )  # fmt: skip
+            if ray_address is None:
+                ended = runner.train(
+                    prepared, store, on_event, control,
+                    on_deleted=on_deleted, before_record=before_record,
+                )  # fmt: skip
+            else:  # --ray: the same runs as Ray tasks, recorded here (lrtui.commands.ray_run)
+                ended = ray_run.train(
+                    ray_address, configs, prepared, store, on_event, control,
+                    data_dir=shared.get("data_dir"), on_deleted=on_deleted,
+                    before_record=before_record, before_say=printer.clear_progress,
+                )  # fmt: skip
+    except ray_run.RayRunError as exc:  # Ray not reached, or lost: what was recorded stays
+        printer.clear_progress()
+        say(f"lrtui: error: {exc}")
+        return 1
     except StoreError as exc:  # the history cannot be written: the file went away, disk full
         printer.clear_progress()
         say(f"lrtui: error: {exc}")
