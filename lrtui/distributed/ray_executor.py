@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
@@ -113,6 +114,7 @@ def connect(address: str, *, num_cpus: int | None = None) -> str:
         options |= {"num_cpus": num_cpus, "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
     else:
         options |= {"address": address, "runtime_env": {"py_modules": [str(package)]}}
+    _ray_messages_to_stderr()
     try:
         ray.init(**options)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
@@ -123,6 +125,23 @@ def connect(address: str, *, num_cpus: int | None = None) -> str:
     nodes = len([n for n in ray.nodes() if n.get("Alive")])
     where = "a local Ray" if address == "local" else f"the Ray cluster at {address}"
     return f"{where}: {nodes} node{'s' * (nodes != 1)}, {cpus} CPUs, {gpus} GPUs"
+
+
+def _ray_messages_to_stderr() -> None:
+    """Ray's driver prints the cluster's error messages ("(raylet) A worker died ...") on
+    stdout, from a thread of its own; lrtui's stdout is its output (JSON lines, the table), so
+    they go to stderr instead. Ray keeps no switch for it (log_to_driver leaves these on): this
+    wraps its printing function, and does nothing if a Ray version has none by that name."""
+    module = sys.modules.get("ray._private.worker")
+    original = getattr(module, "print_to_stdstream", None)
+    if original is None or getattr(original, "lrtui_stderr", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        original({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.lrtui_stderr = True  # type: ignore[attr-defined]
+    module.print_to_stdstream = to_stderr  # type: ignore[union-attr]
 
 
 def disconnect() -> None:
