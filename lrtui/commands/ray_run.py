@@ -57,13 +57,22 @@ def address_of(args: argparse.Namespace) -> str | None:
     return address
 
 
+def join(address: str) -> None:
+    """Start or join Ray before anything is written (RayRunError: one line, exit 1)."""
+    from lrtui.distributed import RayConnectError, connect
+
+    try:
+        say(f"lrtui: training on {connect(address)}")
+    except RayConnectError as exc:
+        raise RayRunError(str(exc)) from None
+
+
 def checked_here(configs: Sequence[RunConfig]) -> list[RunConfig]:
     """The configs as the driver checks them: on its CPU (the GPUs are the workers')."""
     return [replace(c, device="cpu") for c in configs]
 
 
 def train(
-    address: str,
     configs: Sequence[RunConfig],
     prepared: Prepared,
     store: Store,
@@ -75,22 +84,12 @@ def train(
     before_record: Callable[[Event], Event],
     before_say: Callable[[], None],
 ) -> list[RunEnded]:
-    """Train `configs` (checked as `prepared`) on Ray; RayRunError when Ray fails us."""
-    from lrtui.distributed import (
-        ClusterLostError,
-        PassPlaced,
-        RayConnectError,
-        connect,
-        disconnect,
-        train_passes,
-    )
+    """Train `configs` (checked as `prepared`) on the Ray `join` joined, then leave it;
+    RayRunError when the cluster is lost."""
+    from lrtui.distributed import ClusterLostError, PassPlaced, disconnect, train_passes
 
     passes = [list(configs)]  # issue 13's split into passes that fit one device goes here
     firsts = [sum(len(p) for p in passes[:i]) for i in range(len(passes))]
-    try:
-        say(f"lrtui: training on {connect(address)}")
-    except RayConnectError as exc:
-        raise RayRunError(str(exc)) from None
 
     def on_placed(placed: PassPlaced) -> None:
         before_say()

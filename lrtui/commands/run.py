@@ -660,6 +660,12 @@ def main(args: argparse.Namespace) -> int:
         configs, bool(args.json), sys.stdout, sys.stderr, control=control, db=str(db_path)
     )
 
+    if ray_address is not None:  # --ray: start or join Ray before anything is written
+        try:
+            ray_run.join(ray_address)
+        except ray_run.RayRunError as exc:
+            say(f"lrtui: error: {exc}")
+            return 1
     try:
         store = Store(db_path)
     except StoreError as exc:
@@ -686,7 +692,7 @@ def main(args: argparse.Namespace) -> int:
                 )  # fmt: skip
             else:  # --ray: the same runs as Ray tasks, recorded here (lrtui.commands.ray_run)
                 ended = ray_run.train(
-                    ray_address, configs, prepared, store, on_event, control,
+                    configs, prepared, store, on_event, control,
                     data_dir=shared.get("data_dir"), on_deleted=on_deleted,
                     before_record=before_record, before_say=printer.clear_progress,
                 )  # fmt: skip

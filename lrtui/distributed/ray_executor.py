@@ -46,6 +46,8 @@ from lrtui.store import Store
 POLL_S = 0.05
 #: Seconds the driver waits for cancelled tasks to end (and their last events to arrive).
 CANCEL_WAIT_S = 10.0
+#: Seconds to wait for a cluster's address to answer before saying it cannot be reached.
+CONNECT_TIMEOUT_S = 5.0
 #: What `--ray` accepts, said in its error message.
 ADDRESS_RULE = "must be local, auto, HOST:PORT or ray://HOST:PORT"
 _HOST_PORT = re.compile(r"^(ray://)?[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?:[0-9]{1,5}$")
@@ -115,6 +117,8 @@ def connect(address: str, *, num_cpus: int | None = None) -> str:
     else:
         options |= {"address": address, "runtime_env": {"py_modules": [str(package)]}}
     _ray_messages_to_stderr()
+    if address not in ("local", "auto"):
+        _check_reachable(address)
     try:
         ray.init(**options)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
@@ -125,6 +129,18 @@ def connect(address: str, *, num_cpus: int | None = None) -> str:
     nodes = len([n for n in ray.nodes() if n.get("Alive")])
     where = "a local Ray" if address == "local" else f"the Ray cluster at {address}"
     return f"{where}: {nodes} node{'s' * (nodes != 1)}, {cpus} CPUs, {gpus} GPUs"
+
+
+def _check_reachable(address: str) -> None:
+    """RayConnectError at once when nothing listens at HOST:PORT: ray.init itself retries an
+    unreachable address for minutes."""
+    host, port = address.removeprefix("ray://").rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+        raise RayConnectError(f"cannot reach the Ray cluster at {address}: {why}") from None
 
 
 def _ray_messages_to_stderr() -> None:
