@@ -4,10 +4,10 @@ Each pass is one Ray task (`max_retries=0`: a retried pass would train and repor
 that asks for one CPU, and one GPU when its runs train on CUDA. On the worker it calls the same
 run core as a local run: `runner.prepare` loads the worker's own copy of the dataset (its cache,
 `--data-dir` on shared storage, or the sample) and checks the configs, `runner.run_engine` trains.
-Every engine event goes into one `ray.util.queue.Queue` as `(pass index, event)`; the driver
-drains the queue while the tasks run and records each event through a `Recorder` (one per pass,
-one batch id for the whole sweep) before handing it on, so `lrtui runs` and the app see a Ray
-sweep as they see a local one, while it trains.
+Every engine event goes into the session's `ray.util.queue.Queue` as `(sweep id, pass, event)`;
+the driver drains the queue while the tasks run and records each event through a `Recorder`
+(one per pass, one batch id for the whole sweep) before handing it on, so `lrtui runs` and the
+app see a Ray sweep as they see a local one, while it trains.
 
 Run indexes: the engine numbers the runs of a pass from 0; the driver renumbers them across the
 sweep (pass 1's run 0 is run len(pass 0)), so `RunStarted.run`, the store's batch index and the
@@ -164,6 +164,7 @@ def disconnect() -> None:
     """Leave the cluster (a local one stops with it); nothing when Ray is absent or not started."""
     with suppress(RayMissingError):
         ray = _ray()
+        _REMOTE.pop("queue", None)  # its actor ends with the session
         if ray.is_initialized():
             ray.shutdown()
 
@@ -181,7 +182,8 @@ def _train_pass(
 
     ip: str = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
     node = socket.gethostname()
-    queue.put((index, PassPlaced(index, node, ip, os.getpid())))
+    sweep = settings["sweep"]
+    queue.put((sweep, index, PassPlaced(index, node, ip, os.getpid())))
     # Ray shows a task only the GPU it was given, as cuda:0.
     configs = [replace(c, device="cuda") if c.device.startswith("cuda:") else c for c in configs]
     engine_kw = dict(settings.get("engine", {}))
@@ -195,7 +197,7 @@ def _train_pass(
     def send(event: Event) -> None:
         if isinstance(event, RunStarted):
             event = replace(event, device=f"{event.device} (ray node {node})")
-        queue.put((index, event))
+        queue.put((sweep, index, event))
 
     return runner.run_engine(prepared, send, None, **engine_kw)
 
@@ -208,6 +210,17 @@ def _remote_pass() -> Any:
     if "pass" not in _REMOTE:
         _REMOTE["pass"] = _ray().remote(max_retries=0)(_train_pass)
     return _REMOTE["pass"]
+
+
+def _shared_queue() -> Any:
+    """The event queue of this Ray session, made once: its actor takes seconds to start, and
+    the app may start many sweeps. Items carry their sweep's id, so late items of a cancelled
+    sweep are dropped by the next one."""
+    if "queue" not in _REMOTE:
+        from ray.util.queue import Queue
+
+        _REMOTE["queue"] = Queue(actor_options={"num_cpus": 0})
+    return _REMOTE["queue"]
 
 
 def _wants_gpu(configs: Sequence[RunConfig], cluster_gpus: float) -> int:
@@ -268,8 +281,8 @@ class _PassState:
 class RaySweep:
     """One sweep on Ray: `run()` submits a task per pass and records their events as they come.
 
-    `tasks` (the Ray ObjectRef of each pass, once submitted) and `queue` are public so tests
-    and tools can watch the tasks; nothing else should touch them."""
+    `tasks` (the Ray ObjectRef of each pass, once submitted) and `queue` (the session's event
+    queue) are public so tests and tools can watch them; nothing else should touch them."""
 
     def __init__(
         self,
@@ -305,7 +318,7 @@ class RaySweep:
         recorded first, then handed to on_event(event, store id; None for Progress) and
         `on_placed` hears where each pass's task started. ClusterLostError: see the module."""
         ray = _ray()
-        from ray.util.queue import Empty, Queue
+        from ray.util.queue import Empty
 
         self.control = control if control is not None else Control()
         self.on_event, self.before_record, self.on_placed = on_event, before_record, on_placed
@@ -319,9 +332,10 @@ class RaySweep:
                 self.states.append(_PassState(offset, configs, recorder))
                 offset += len(configs)
             try:
-                self.queue = Queue(actor_options={"num_cpus": 0})
+                self.queue = _shared_queue()
                 gpus = float(ray.cluster_resources().get("GPU", 0))
                 settings = {
+                    "sweep": self.batch_id,
                     "data_dir": self.data_dir,
                     "independent_seeds": self.independent_seeds,
                     "engine": self.engine_kw,
@@ -337,10 +351,6 @@ class RaySweep:
             except (ray.exceptions.RaySystemError, ray.exceptions.RayActorError,
                     ConnectionError) as exc:  # fmt: skip
                 self._lost(ray, exc)
-            finally:
-                if self.queue is not None:
-                    with suppress(Exception):
-                        ray.kill(self.queue.actor)
         return [state.ended[run] for state in self.states for run in state.runs]
 
     # ---- the loop
@@ -367,14 +377,16 @@ class RaySweep:
                     self._end_open(index, "failed", "its Ray task ended without ending this run")
 
     def _drain(self, empty: type[Exception], *, block: bool) -> None:
-        items: list[tuple[int, Any]] = []
+        items: list[tuple[str, int, Any]] = []
         if block:
             with suppress(empty):
                 items.append(self.queue.get(timeout=POLL_S))
         count = self.queue.qsize()
         if count:
             items += self.queue.get_nowait_batch(count)
-        for index, item in items:
+        for sweep, index, item in items:
+            if sweep != self.batch_id:
+                continue  # a late item of an earlier, cancelled sweep
             if isinstance(item, PassPlaced):
                 if self.on_placed is not None:
                     self.on_placed(item)
@@ -436,6 +448,9 @@ class RaySweep:
             self._end_open(index, "stopped")
 
     def _lost(self, ray: Any, exc: BaseException) -> None:
+        _REMOTE.pop("queue", None)
+        with suppress(Exception):
+            ray.kill(self.queue.actor)
         for task in self.tasks:
             with suppress(Exception):
                 ray.cancel(task, force=True)
