@@ -92,3 +92,22 @@ def test_a_sweep_on_a_local_ray_prints_and_stores_what_it_does_here(
     import ray
 
     assert not ray.is_initialized()  # the command left its Ray
+
+
+def test_every_engine_event_crosses_a_process_boundary_whole() -> None:
+    """Ray pickles the events a worker sends its driver: each kind comes back equal."""
+    import pickle
+
+    from lrtui.engine import EpochEnd, Progress, RunEnded, RunStarted, StepChunk
+    from lrtui.model import RunConfig
+    from lrtui.schedulers import PlateauState, parse_spec
+
+    config = RunConfig(scheduler=parse_spec("ReduceLROnPlateau:patience=2"), label="p")
+    events = [
+        RunStarted(0, config, "cpu (ray node vm)", "mnist", "a notice", 125),
+        StepChunk(0, 1, 0, (0.1, 0.1), (0.9, 0.9)),
+        Progress(1, 5, 125, 130, 250, 1234.5, (2.3, float("inf")), 1.5),
+        EpochEnd(0, 1, 2.1, 2.2, 0.5, 0.1, None, 0.3, PlateauState(2.2, 1, 0)),
+        RunEnded(0, "finished", "2 epochs", 2),
+    ]
+    assert [pickle.loads(pickle.dumps(e)) for e in events] == events
