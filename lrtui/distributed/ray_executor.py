@@ -351,6 +351,11 @@ class RaySweep:
             except (ray.exceptions.RaySystemError, ray.exceptions.RayActorError,
                     ConnectionError) as exc:  # fmt: skip
                 self._lost(ray, exc)
+            except BaseException:  # a second Ctrl+C, a store error: no task trains on unseen
+                for task in self.tasks:
+                    with suppress(Exception):
+                        ray.cancel(task)
+                raise
         return [state.ended[run] for state in self.states for run in state.runs]
 
     # ---- the loop
