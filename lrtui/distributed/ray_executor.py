@@ -113,7 +113,13 @@ def connect(address: str, *, num_cpus: int | None = None) -> str:
     }
     if address == "local":
         path = os.pathsep.join(p for p in (str(package.parent), os.environ.get("PYTHONPATH")) if p)
-        options |= {"num_cpus": num_cpus, "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
+        # address="local": a new Ray even when this machine has a cluster file (ray.init()
+        # would join it, or retry a dead one's address for minutes).
+        options |= {
+            "address": "local",
+            "num_cpus": num_cpus,
+            "runtime_env": {"env_vars": {"PYTHONPATH": path}},
+        }
     else:
         options |= {"address": address, "runtime_env": {"py_modules": [str(package)]}}
     _ray_messages_to_stderr()
