@@ -274,10 +274,6 @@ def train(
     run while it trained (the others go on); `before_record` may reword an event (the CLI's
     reason for a closed pipe). `groups[i]`: run i's group of seeds / sweep point, stored with it.
     `kwargs` go to the engine (dtype, fast)."""
-    if train_fn is None:
-        from lrtui.engine import train as engine_train
-
-        train_fn = engine_train
     with Recorder(store, on_deleted=on_deleted, groups=groups) as recorder:
 
         def record(event: Event) -> None:
@@ -287,13 +283,30 @@ def train(
             run_id = None if isinstance(event, Progress) else recorder.run_ids.get(event.run)
             on_event(event, run_id)
 
-        return train_fn(
-            prepared.configs,
-            record,
-            control,
-            data=prepared.loaded.data,
-            notice=prepared.loaded.notice,
-            independent_seeds=prepared.independent_seeds,
-            threads=prepared.threads,
-            **kwargs,
-        )
+        return run_engine(prepared, record, control, train_fn=train_fn, **kwargs)
+
+
+def run_engine(
+    prepared: Prepared,
+    on_event: Callable[[Event], None],
+    control: Control | None = None,
+    *,
+    train_fn: TrainFn | None = None,
+    **kwargs: Any,
+) -> list[RunEnded]:
+    """The engine call for prepared runs, with no store: `train` records around it, and a Ray
+    worker (lrtui.distributed) streams its events to the driver, which records them."""
+    if train_fn is None:
+        from lrtui.engine import train as engine_train
+
+        train_fn = engine_train
+    return train_fn(
+        prepared.configs,
+        on_event,
+        control,
+        data=prepared.loaded.data,
+        notice=prepared.loaded.notice,
+        independent_seeds=prepared.independent_seeds,
+        threads=prepared.threads,
+        **kwargs,
+    )

@@ -45,6 +45,7 @@ from lrtui.commands import (
     UsageError,
     ctrl_c_stops,
     is_terminal,
+    ray_run,
     say,
     silence_stdout,
 )
@@ -199,6 +200,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run history database every run is written to as it trains "
         "(default: $LRTUI_DB, else the user data dir)",
     )
+    ray_run.add_argument(parser)  # --ray [ADDRESS] (lrtui.commands.ray_run)
 
 
 # ------------------------------------------------------------------------------- parsing
@@ -744,6 +746,7 @@ def main(args: argparse.Namespace) -> int:
     db = getattr(args, "db", None)
     reruns = _stored_configs(args.rerun, db) if args.rerun else []
     configs, groups, shared = build_runs(args, reruns)
+    ray_address = ray_run.address_of(args)  # --ray: None for a local run
     # Heavy imports only once the command line is known to be good.
     from lrtui import runner
     from lrtui.data import DatasetError
@@ -757,7 +760,9 @@ def main(args: argparse.Namespace) -> int:
             plan_runs = plan.runs
             passes.append(
                 runner.prepare(
-                    [configs[i] for i in plan.runs],
+                    # --ray: checked on the driver's CPU (the devices are the workers')
+                    [configs[i] for i in plan.runs] if ray_address is None
+                    else ray_run.checked_here([configs[i] for i in plan.runs]),
                     data_dir=shared.get("data_dir"),
                     independent_seeds=plan.independent_seeds,
                     dry_run=True,  # step each real scheduler over the whole run before training
@@ -785,6 +790,12 @@ def main(args: argparse.Namespace) -> int:
         configs, bool(args.json), sys.stdout, sys.stderr, control=control, db=str(db_path)
     )
 
+    if ray_address is not None:  # --ray: start or join Ray before anything is written
+        try:
+            ray_run.join(ray_address)
+        except ray_run.RayRunError as exc:
+            say(f"lrtui: error: {exc}")
+            return 1
     try:
         store = Store(db_path)
     except StoreError as exc:
@@ -798,8 +809,17 @@ def main(args: argparse.Namespace) -> int:
     ended: list[RunEnded] = []
     try:
         with ctrl_c_stops(control) as ctrl_c, store:
+            if ray_address is not None:  # --ray: each pass one Ray task, recorded here
+                ended = ray_run.train(
+                    [[configs[i] for i in plan.runs] for plan in plans], passes,
+                    [[groups[i] for i in plan.runs] for plan in plans], store,
+                    _in_command(range(len(configs)), printer), control,
+                    data_dir=shared.get("data_dir"),
+                    on_deleted=_deleted_in_command(range(len(configs)), configs, printer),
+                    before_record=before_record, before_say=printer.clear_progress,
+                )  # fmt: skip
             for plan, prepared in zip(plans, passes, strict=True):
-                if control.stopped:
+                if control.stopped or ray_address is not None:
                     break
                 ended += runner.train(
                     prepared, store, _in_command(plan.runs, printer), control,
@@ -807,6 +827,10 @@ def main(args: argparse.Namespace) -> int:
                     before_record=before_record,
                     groups=[groups[i] for i in plan.runs],
                 )  # fmt: skip
+    except ray_run.RayRunError as exc:  # Ray not reached, or lost: what was recorded stays
+        printer.clear_progress()
+        say(f"lrtui: error: {exc}")
+        return 1
     except StoreError as exc:  # the history cannot be written: the file went away, disk full
         printer.clear_progress()
         say(f"lrtui: error: {exc}")
