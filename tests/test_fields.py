@@ -551,3 +551,10 @@ def test_rules_across_fields_name_the_setting_as_written(
     path = write(tmp_path, text)
     code, out, err = cli(capsys, "run", "--config", str(path), *argv)
     assert_one_line(code, out, err, message.format(path=path))
+
+
+def test_the_model_choices_are_the_engine_registry() -> None:
+    """fields keeps its own copy (it must not import torch); it must name exactly MODELS."""
+    from lrtui.engine.models import MODELS
+
+    assert tuple(MODELS) == F.MODEL_NAMES
