@@ -361,7 +361,9 @@ async def test_no_range_test_while_a_training_runs(tmp_path: Path) -> None:
         await settle(pilot, app)
         app.simulate_key("escape")
         app.simulate_key("r")
-        await wait_for(pilot, lambda: "step" in app.progress.text, what="training")
+        # an epoch here can end before any mid-epoch progress is due: wait for either line
+        await wait_for(pilot, lambda: app.job is not None and app.progress.text.startswith("1 run"),
+                       what="training")
         app.simulate_key("f")
         await wait_for(pilot, lambda: any("range test needs the CPU" in x
                                           for x in app.log_pane.entries[-3:]))

@@ -27,10 +27,12 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from lrtui.app.plotting import (
+    FRAME_ROWS,
     RGB,
     ChartData,
     Series,
     downsample,
+    fit_ticks,
     log_range,
     log_ticks,
     nice_ticks,
@@ -123,13 +125,16 @@ def build_figure(job: FigureJob) -> Text:
             legend.append(Text(f"values below 1e{decades.bottom:+03d} not shown", style="dim"))
             curves = [(s, *_above(xs, ys, decades.bottom)) for s, xs, ys in curves]
         y_lim = (float(decades.bottom), float(decades.top))
-        y_ticks = log_ticks(*y_lim, max(2, job.height // 3))
+        y_ticks = fit_ticks(lambda count: log_ticks(decades.bottom, decades.top, count),
+                            max(2, job.height // 3), job.height - len(legend) - FRAME_ROWS)
     elif math.isfinite(y_lo) and job.data.integer_y:
         top = max(1, math.ceil(y_hi))
-        stride = max(1, math.ceil(top / max(1, job.height // 3)))
+        spaces = min(job.height // 3, job.height - len(legend) - FRAME_ROWS - 1)
+        stride = max(1, math.ceil(top / max(1, spaces)))
         y_ticks = ([float(t) for t in range(0, top + 1, stride)], [])
     elif math.isfinite(y_lo) and y_lim is None:
-        y_ticks = nice_ticks(y_lo, y_hi, max(2, min(6, job.height // 2)))
+        y_ticks = fit_ticks(lambda count: nice_ticks(y_lo, y_hi, count),
+                            max(2, min(6, job.height // 2)), job.height - len(legend) - FRAME_ROWS)
         if y_ticks[0]:
             y_lim = (y_ticks[0][0], y_ticks[0][-1])
     plt = Plot()

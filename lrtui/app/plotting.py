@@ -6,7 +6,7 @@ Kept free of Textual so they are easy to test and cheap to call from a replot.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -182,6 +182,26 @@ def nice_ticks(lo: float, hi: float, max_ticks: int = 6) -> tuple[list[float], l
     if abs(step) < 1e-4 or max(abs(ticks[0]), abs(ticks[-1])) >= 1e5:
         return ticks, [f"{t:.2g}" if t else "0" for t in ticks]
     return ticks, [f"{t:.{decimals}f}" for t in ticks]
+
+
+Ticks = tuple[list[float], list[str]]
+
+# Rows of a plotext figure that are not plot rows: the title, the frame's top and bottom, the
+# x tick labels and the x label.
+FRAME_ROWS = 5
+
+
+def fit_ticks(make: Callable[[int], Ticks], most: int, rows: int) -> Ticks:
+    """The ticks `make(count)` gives for the largest count up to `most` that fit one per row.
+
+    `make`'s count is a hint (nice_ticks may return one more), and plotext prints one label per
+    row: two ticks on one row leave one of them drawn where the other belongs, which one depending
+    on the last bits of the data. Ticks at most one per row never share one."""
+    for count in range(min(most, rows), 1, -1):
+        ticks = make(count)
+        if len(ticks[0]) <= rows:
+            return ticks
+    return [], []
 
 
 def fmt_lr(value: float) -> str:
