@@ -11,6 +11,7 @@ from lrtui.app.plotting import (
     ChartData,
     LogRange,
     Series,
+    fit_ticks,
     log_range,
     log_ticks,
     nice_ticks,
@@ -99,3 +100,15 @@ def test_linear_y_labels_sit_on_round_values() -> None:
     labels = _label_rows(text)
     assert list(labels) == ["0.10", "0.08", "0.06", "0.04", "0.02", "0.00"]
     assert labels["0.10"] == 2
+
+
+def test_a_short_chart_gets_no_more_y_ticks_than_rows() -> None:
+    # 4 plot rows (10 - title, frame, x ticks, x label, legend); nice_ticks(0.11, 2.06, 5) would
+    # give 0.0 ... 2.5 (six ticks), two of them sharing a row and one label in the wrong place.
+    loss = Series("loss", [1, 2, 3, 4], [2.06, 1.2, 0.39, 0.11], (0, 200, 0), legend="loss")
+    text = build_figure(FigureJob(1, ChartData((loss,)), "loss", "epoch", False, 60, 10,
+                                  "dark")).plain  # fmt: skip
+    labels = _label_rows(text)
+    assert list(labels) == ["3", "2", "1", "0"]
+    assert list(labels.values()) == [2, 3, 4, 5]  # one per row, each on the row of its value
+    assert fit_ticks(lambda count: nice_ticks(0.11, 2.06, count), 6, 1) == ([], [])
