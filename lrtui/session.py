@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lrtui import schedulers as S
 from lrtui.engine.control import Control
 from lrtui.engine.events import EpochEnd, Event, Progress, RunEnded, RunStarted, StepChunk
-from lrtui.lrfind import RangeTestResult, SweepSettings
+from lrtui.lrfind import RangeTestProgress, RangeTestResult, SweepSettings
 from lrtui.model import RunConfig
 from lrtui.store import EpochRecord, RunRecord, StepsRecord, Store, StoreError
+
+if TYPE_CHECKING:
+    from lrtui.data import RawDataset
+    from lrtui.runner import TrainFn
 
 Level = Literal["info", "notice", "warning", "error"]
 
@@ -229,6 +233,28 @@ class TrainingJobs:
         self.job = Job(self.started, list(configs), Control())
         return self.job
 
+    def run(self, job: Job, store: Store, *, on_event: Callable[[int | None, Event], None],
+            on_dropped: Callable[[int, str], None], raw: RawDataset | None = None,
+            data_dir: str | None = None, train_fn: TrainFn | None = None,
+            **kwargs: Any) -> list[RunEnded]:
+        """Train `job` through the run core (as `lrtui run` does), on the calling (worker)
+        thread: each event is recorded there, then handed to `on_event(store id, event)` (no id
+        for Progress); `on_dropped(store id, text)` when another process deleted one of its runs."""
+        from lrtui import runner  # torch: loaded by the first training, not by the first frame
+
+        prepared = runner.prepare(job.configs, raw=raw, data_dir=data_dir)
+        store_ids: dict[int, int] = {}  # engine run index -> store id, for on_dropped
+
+        def recorded(event: Event, run_id: int | None) -> None:
+            if run_id is not None and not isinstance(event, Progress):
+                store_ids[event.run] = run_id
+            on_event(run_id, event)
+
+        return runner.train(
+            prepared, store, recorded, job.control, train_fn=train_fn,
+            on_deleted=lambda run, text: on_dropped(store_ids[run], text), **kwargs,
+        )  # fmt: skip
+
     def current(self, number: int) -> Job | None:
         """The job an event belongs to while it is still the one in flight."""
         return self.job if self.job is not None and self.job.number == number else None
@@ -393,6 +419,20 @@ class RangeTests:
     def current(self, number: int) -> RangeJob | None:
         return self.job if self.job is not None and self.job.number == number else None
 
+    def run(self, job: RangeJob, store: Store, *,
+            on_progress: Callable[[RangeTestProgress], None], raw: RawDataset | None = None,
+            data_dir: str | None = None) -> RangeOutcome:
+        """Sweep on the calling (worker) thread (lrtui.lrfind) and store the result unless it
+        was stopped."""
+        from lrtui import runner
+        from lrtui.lrfind import range_test, save
+
+        loaded = runner.load([job.config], raw=raw, data_dir=data_dir)
+        result = range_test([job.config], job.settings, on_progress=on_progress,
+                            control=job.control, data=loaded.data, notice=loaded.notice)
+        ids = [] if result.stopped else save(store, result)
+        return RangeOutcome(job.number, result, ids)
+
     def finish(self) -> RangeJob | None:
         job, self.job = self.job, None
         return job
@@ -418,6 +458,11 @@ class PreviewCurve:
         return [i / spe for i in range(len(self.lr_per_step))]
 
 
+#: The metric a preview steps ReduceLROnPlateau with: constant, as `schedulers.preview` does
+#: without metrics (the form has no validation losses before training).
+PREVIEW_METRIC = 1.0
+
+
 class Previews:
     """The preview controller: each form evaluation gets a token; only the newest one's curve
     is kept (older threads' results are dropped)."""
@@ -431,6 +476,36 @@ class Previews:
     def next(self) -> int:
         self.token += 1
         return self.token
+
+    @staticmethod
+    def compute(config: RunConfig, steps_per_epoch: int, defaults: dict[str, str],
+                cancelled: Callable[[], bool]) -> PreviewCurve | None:
+        """The exact schedule of `config`: torch's scheduler stepped epoch by epoch (as
+        `schedulers.preview` does) on the calling (worker) thread, given up (None) as soon as
+        `cancelled()` says a newer form or quitting made it useless, so a long run never keeps
+        stepping for nothing. A spec that validate() let through but torch refuses raises."""
+        driver = S.ScheduleDriver(config.scheduler, epochs=config.epochs,
+                                  steps_per_epoch=steps_per_epoch, base_lr=config.lr,
+                                  optimizer=config.optimizer.shape())  # fmt: skip
+        lrs: list[float] = []
+        momenta: list[float] = []
+        metric = PREVIEW_METRIC if driver.cadence == "metric" else None
+        for _ in range(config.epochs):
+            if cancelled():
+                return None
+            lr, momentum = driver.plan_epoch()
+            lrs.extend(lr)
+            if driver.cycles_momentum:  # else not drawn: 2 million floats not kept
+                momenta.extend(momentum)
+            driver.end_epoch(metric)
+        name = str(config.scheduler).split(":")[0]
+        given = ", ".join(f"{k} {v}" for k, v in defaults.items())
+        curve = PreviewCurve(label=f"{name} ({'default ' + given})" if given else name,
+                             steps_per_epoch=steps_per_epoch, lr_per_step=lrs,
+                             momentum_per_step=momenta if driver.cycles_momentum else None,
+                             plateau=driver.cadence == "metric")  # fmt: skip
+        _ = curve.x  # the x positions of a long run are computed here, not on the UI thread
+        return curve
 
     def none(self, why: str | None) -> None:
         """The form has no preview (invalid, or too long to compute)."""

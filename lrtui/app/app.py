@@ -25,15 +25,12 @@ from typing import Any, ClassVar, Protocol
 
 from rich.console import RenderableType
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import BindingType
-from textual.containers import Grid, Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from lrtui import runner
-from lrtui import schedulers as S
 from lrtui.app.chartdata import build_charts, run_row
 from lrtui.app.charts import Chart
 from lrtui.app.form import (
@@ -49,16 +46,24 @@ from lrtui.app.form import (
 from lrtui.app.keys import bindings
 from lrtui.app.lrfind_screen import RangeTestScreen
 from lrtui.app.lrfind_view import lr_text, range_view
-from lrtui.app.messages import EngineEvent, PreviewReady, RangeTestProgressed, RunDropped
+from lrtui.app.main_screen import MainScreen
+from lrtui.app.messages import (
+    EngineEvent,
+    LrApplied,
+    LrChosen,
+    PreviewReady,
+    RangeTestProgressed,
+    RunDropped,
+)
 from lrtui.app.palette import LrtuiCommands
 from lrtui.app.report import export_run, run_details
 from lrtui.app.runs import RunsTable
 from lrtui.app.screens import ConfirmScreen, DetailsScreen, ExportScreen, HelpScreen
-from lrtui.app.sidebar import Sidebar, widget_id
+from lrtui.app.sidebar import Sidebar
 from lrtui.app.status import LogPane, ProgressLine
 from lrtui.data import DATASETS, DeviceDataset, RawDataset
-from lrtui.engine import Control, EpochEnd, Event, Progress, RunEnded, check_batch
-from lrtui.lrfind import RangeTestProgress, SweepSettings, range_test, recommended, save
+from lrtui.engine import Control, Event, RunEnded, check_batch
+from lrtui.lrfind import RangeTestProgress, SweepSettings, recommended
 from lrtui.model import RunConfig
 from lrtui.schedulers import short_spec
 from lrtui.session import (
@@ -81,19 +86,6 @@ class Engine(Protocol):
               control: Control | None = ..., *, data: DeviceDataset | None = ...,
               notice: str | None = ..., independent_seeds: bool = ...,
               threads: int | None = ...) -> list[RunEnded]: ...
-
-
-#: The metric a preview steps ReduceLROnPlateau with: constant, as `schedulers.preview` does
-#: without metrics (the form has no validation losses before training).
-PREVIEW_METRIC = 1.0
-
-
-BANNER_SHORT = "New here? [b]t[/b] trains the tutorial's four schedulers · [b]?[/b] keys"
-BANNER = (
-    "New here? Press [b]t[/b] to train the tutorial's four schedulers together "
-    "(StepLR, MultiStepLR, ExponentialLR, ReduceLROnPlateau) on {dataset}, "
-    "or pick a scheduler in the form and press [b]r[/b].  [b]?[/b] lists every key."
-)
 
 
 class LrtuiApp(App[None]):
@@ -210,42 +202,14 @@ class LrtuiApp(App[None]):
 
     # ------------------------------------------------------------------------------- layout
 
-    def compose(self) -> ComposeResult:
-        names = list(DATASETS)
-        if self.dataset is not None:
-            names = [self.dataset.name]
-        # The widgets the app updates, kept by reference: handlers run for every engine event, and
-        # a DOM query per call (CSS matching over the whole screen) showed up as 10% of the UI time.
-        self._w_sidebar = Sidebar(datasets=names, initial=self.initial, id="sidebar")
-        self._w_charts = {
-            "lr": Chart("learning rate", x_label="epoch", id="chart-lr"),
-            "loss": Chart("loss (dots: train, line: valid)", x_label="epoch", id="chart-loss"),
-            "acc": Chart("valid accuracy %", x_label="epoch", id="chart-acc",
-                         classes="secondary"),
-            "aux": Chart("momentum / beta1", x_label="epoch", id="chart-aux",
-                         classes="secondary"),
-        }
-        self._w_runs = RunsTable(id="runs")
-        self._w_log = LogPane(id="log")
-        self._w_progress = ProgressLine(id="progress")
-        self._w_banner = Vertical(id="banner")
-        self._w_batch = Static("", id="batch")
-        with Horizontal(id="body"):
-            yield self._w_sidebar
-            with Vertical(id="main"):
-                with self._w_banner:
-                    yield Static(BANNER.format(dataset=self.default_dataset), classes="long")
-                    yield Static(BANNER_SHORT, classes="short")
-                with Grid(id="charts"):
-                    yield from self._w_charts.values()
-                yield self._w_batch
-                with Horizontal(id="bottom"):
-                    yield self._w_runs
-                    yield self._w_log
-        yield self._w_progress
-        yield Footer()
+    def get_default_screen(self) -> MainScreen:
+        names = [self.dataset.name] if self.dataset is not None else list(DATASETS)
+        self.main = MainScreen(datasets=names, initial=self.initial,
+                               dataset_name=self.default_dataset)
+        return self.main
 
-    async def on_mount(self) -> None:
+    @on(MainScreen.Ready)
+    def _main_ready(self) -> None:
         self.log_pane.add(f"lrtui · run history in {self._db_name()}")
         try:
             stored = self.session.load_history()
@@ -253,7 +217,7 @@ class LrtuiApp(App[None]):
             stored = 0
             self.log_pane.add(str(exc), "error")
         if stored:
-            self._w_banner.display = False
+            self.main.hide_banner()
             self.log_pane.add(f"{stored} stored run{'s' if stored != 1 else ''}: "
                               "space shows one on the charts, enter opens it")
         self._table_dirty = True
@@ -275,27 +239,27 @@ class LrtuiApp(App[None]):
     @property
     def alive(self) -> bool:
         """The main screen is up (late worker messages during shutdown find nothing to update)."""
-        log: LogPane | None = getattr(self, "_w_log", None)  # None before compose
-        return self.is_running and log is not None and log.is_attached
+        main: MainScreen | None = getattr(self, "main", None)  # None before the first screen
+        return self.is_running and main is not None and main.alive
 
     @property
     def log_pane(self) -> LogPane:
-        return self._w_log
+        return self.main.log_pane
 
     @property
     def sidebar(self) -> Sidebar:
-        return self._w_sidebar
+        return self.main.sidebar
 
     @property
     def runs_table(self) -> RunsTable:
-        return self._w_runs
+        return self.main.runs_table
 
     @property
     def progress(self) -> ProgressLine:
-        return self._w_progress
+        return self.main.progress
 
     def chart(self, name: str) -> Chart:
-        return self._w_charts[name]
+        return self.main.charts[name]
 
     # ------------------------------------------------------------------------------- form
 
@@ -336,8 +300,7 @@ class LrtuiApp(App[None]):
         drawn."""
         return (self.job is None and self.finder is None and self._eval_timer is None
                 and not self._charts_dirty and not self._table_dirty
-                and self.session.previews.current
-                and all(chart.drawn for chart in self._w_charts.values()))
+                and self.session.previews.current and self.main.drawn)
 
     def _update_device_line(self, text: str | None = None) -> None:
         if text is None:
@@ -349,36 +312,16 @@ class LrtuiApp(App[None]):
     @work(thread=True, group="preview", exclusive=True, exit_on_error=False)
     def _preview_worker(self, token: int, config: RunConfig, steps_per_epoch: int,
                         defaults: dict[str, str]) -> None:
-        """The exact schedule of the form, off the UI thread: torch's scheduler stepped epoch by
-        epoch (as `schedulers.preview` does), and given up as soon as a newer form's preview or
-        quitting cancels this worker, so a long run never keeps stepping for nothing."""
+        """The form's exact schedule off the UI thread (`Previews.compute`), dropped when a newer
+        form's preview or quitting cancels this worker."""
         worker = get_current_worker()
         try:
-            driver = S.ScheduleDriver(config.scheduler, epochs=config.epochs,
-                                      steps_per_epoch=steps_per_epoch, base_lr=config.lr,
-                                      optimizer=config.optimizer.shape())
-            lrs: list[float] = []
-            momenta: list[float] = []
-            metric = PREVIEW_METRIC if driver.cadence == "metric" else None
-            for _ in range(config.epochs):
-                if worker.is_cancelled:
-                    return
-                lr, momentum = driver.plan_epoch()
-                lrs.extend(lr)
-                if driver.cycles_momentum:  # else not drawn: 2 million floats not kept
-                    momenta.extend(momentum)
-                driver.end_epoch(metric)
+            curve = self.session.previews.compute(config, steps_per_epoch, defaults,
+                                                  lambda: worker.is_cancelled)
         except Exception as exc:  # a spec validate() let through but torch refuses
             self.post_message(PreviewReady(token, None, f"{type(exc).__name__}: {exc}"))
             return
-        name = str(config.scheduler).split(":")[0]
-        given = ", ".join(f"{k} {v}" for k, v in defaults.items())
-        curve = PreviewCurve(label=f"{name} ({'default ' + given})" if given else name,
-                             steps_per_epoch=steps_per_epoch, lr_per_step=lrs,
-                             momentum_per_step=momenta if driver.cycles_momentum else None,
-                             plateau=driver.cadence == "metric")
-        _ = curve.x  # the x positions of a long run are computed here, not on the UI thread
-        if not worker.is_cancelled:
+        if curve is not None and not worker.is_cancelled:
             self.post_message(PreviewReady(token, curve))
 
     @on(PreviewReady)
@@ -411,16 +354,7 @@ class LrtuiApp(App[None]):
         self._charts_dirty = False
         data = build_charts(list(self.traces.values()), self.preview,
                             no_preview=self.session.previews.unavailable)
-        lr = self.chart("lr")
-        lr.log_y = self.log_y
-        lr.show(data.lr, urgent=urgent)
-        self.chart("loss").show(data.loss, urgent=urgent)
-        self.chart("acc").show(data.acc, urgent=urgent)
-        aux = self.chart("aux")
-        if aux.title != data.aux_title:
-            aux.title = data.aux_title
-            aux.replot(urgent=urgent)
-        aux.show(data.aux, urgent=urgent)
+        self.main.draw_charts(data, log_y=self.log_y, urgent=urgent)
 
     def _redraw_table(self) -> None:
         self._table_dirty = False
@@ -428,7 +362,7 @@ class LrtuiApp(App[None]):
         paused = set(job.run_ids.values()) if job is not None and job.control.paused else set()
         rows = [run_row(t, self.summaries.get(k), paused=k in paused)
                 for k, t in self.traces.items()]
-        self.runs_table.set_rows(rows, cursor_to=self._cursor_to)
+        self.main.draw_table(rows, cursor_to=self._cursor_to)
         self._cursor_to = None
 
     # ------------------------------------------------------------------------------- training
@@ -459,7 +393,7 @@ class LrtuiApp(App[None]):
             self.log_pane.add(f"cannot train: {exc}", "error")
             return
         job = self.session.training.start(configs)
-        self._w_banner.display = False
+        self.main.hide_banner()
         self.log_pane.add(f"training {what} ({job.title}, {configs[0].epochs} epochs, "
                           f"batch {configs[0].batch_size})", "notice")
         self.progress.idle(f"starting {job.title} …")
@@ -469,25 +403,21 @@ class LrtuiApp(App[None]):
 
     @work(thread=True, group="train", exclusive=True, exit_on_error=False)
     def _train_worker(self, job: Job) -> list[RunEnded]:
-        """Train on this thread through the run core (as `lrtui run` does); each event is
-        recorded there, then handed to the UI as one EngineEvent message."""
+        """Train on this thread (`TrainingJobs.run`); each event, recorded there, reaches the UI
+        as one EngineEvent message."""
         _yield_cpu_to_ui()
-        prepared = runner.prepare(job.configs, raw=self.dataset, data_dir=self.data_dir)
         number = job.number
 
-        store_ids: dict[int, int] = {}  # engine run index -> store id, for RunDropped
-
-        def dropped(run: int, text: str) -> None:
-            self.post_message(RunDropped(number, store_ids[run], text))
-
-        def on_event(event: Event, run_id: int | None) -> None:
-            if run_id is not None and not isinstance(event, Progress):
-                store_ids[event.run] = run_id
+        def on_event(run_id: int | None, event: Event) -> None:
             self.post_message(EngineEvent(number, run_id, event))
 
-        return runner.train(
-            prepared, self.store, on_event, job.control, train_fn=self.engine.train,
-            on_deleted=dropped, **self.train_kwargs,
+        def on_dropped(run_id: int, text: str) -> None:
+            self.post_message(RunDropped(number, run_id, text))
+
+        return self.session.training.run(
+            job, self.store, raw=self.dataset, data_dir=self.data_dir,
+            train_fn=self.engine.train, on_event=on_event, on_dropped=on_dropped,
+            **self.train_kwargs,
         )  # fmt: skip
 
     @on(EngineEvent)
@@ -507,19 +437,8 @@ class LrtuiApp(App[None]):
                 # Preview what will really be trained: the dataset that is there.
                 self.sidebar.set_dataset(used)
                 self.log_pane.add(f"form: dataset → {used} (the one available here)", "notice")
-        shown = applied.progress
-        if shown is not None:
-            ev = shown.event
-            if isinstance(ev, EpochEnd):
-                self.progress.show_epoch(label=shown.label, epochs_done=shown.epochs_done,
-                                         epochs=shown.epochs, epoch_seconds=ev.seconds,
-                                         paused=shown.paused)
-            else:
-                self.progress.show(label=shown.label, epoch=ev.epoch, epochs=shown.epochs,
-                                   step=ev.step, steps_per_epoch=ev.steps_per_epoch,
-                                   global_step=ev.global_step, total_steps=ev.total_steps,
-                                   samples_per_s=ev.samples_per_s, elapsed_s=ev.elapsed_s,
-                                   paused=shown.paused)
+        if applied.progress is not None:
+            self.main.draw_progress(applied.progress)
         self._table_dirty = self._table_dirty or applied.table
         self._charts_dirty = self._charts_dirty or applied.charts
 
@@ -674,12 +593,7 @@ class LrtuiApp(App[None]):
                           f"({len(self.batch)} left)", "notice")
 
     def _show_batch(self) -> None:
-        """The batch being assembled, on a line over the runs table while it has entries."""
-        entries = " · ".join(f"{i}. {c.label or short_spec(c.scheduler)}"
-                             for i, c in enumerate(self.batch, 1))
-        self._w_batch.update(f"batch ({len(self.batch)}; b trains it, X removes the last, "
-                             f"x empties it): {entries}" if self.batch else "")
-        self._w_batch.set_class(bool(self.batch), "-filled")
+        self.main.draw_batch(self.batch)
 
     def action_tutorial(self) -> None:
         """t: the tutorial's four schedulers together (the first-minute comparison)."""
@@ -717,11 +631,7 @@ class LrtuiApp(App[None]):
         self.chart("lr").set_log_y(self.log_y)
 
     def action_toggle_sidebar(self) -> None:
-        sidebar = self.sidebar
-        if sidebar.display and self.focused is not None and sidebar in self.focused.ancestors:
-            self.runs_table.focus()
-        sidebar.display = not sidebar.display
-        self.screen.set_class(not sidebar.display, "-no-sidebar")
+        self.main.toggle_sidebar()
 
     def action_pick_scheduler(self) -> None:
         if not self.sidebar.display:
@@ -757,18 +667,15 @@ class LrtuiApp(App[None]):
 
     @work(thread=True, group="lrfind", exclusive=True, exit_on_error=False)
     def _range_worker(self, job: RangeJob) -> RangeOutcome:
-        """Sweep on this thread (lrtui.lrfind), store the result, hand it to the UI."""
+        """Sweep on this thread (`RangeTests.run`), hand the stored result to the UI."""
         _yield_cpu_to_ui()
-        loaded = runner.load([job.config], raw=self.dataset, data_dir=self.data_dir)
         number = job.number
 
         def on_progress(progress: RangeTestProgress) -> None:
             self.post_message(RangeTestProgressed(number, progress))
 
-        result = range_test([job.config], job.settings, on_progress=on_progress,
-                            control=job.control, data=loaded.data, notice=loaded.notice)
-        ids = [] if result.stopped else save(self.store, result)
-        return RangeOutcome(number, result, ids)
+        return self.session.range_tests.run(job, self.store, raw=self.dataset,
+                                            data_dir=self.data_dir, on_progress=on_progress)
 
     @on(RangeTestProgressed)
     def _range_progress(self, message: RangeTestProgressed) -> None:
@@ -813,9 +720,15 @@ class LrtuiApp(App[None]):
                           f"{result.seconds:.1f} s): recommended {pick}"
                           + (f" · also {others}" if others else ""), "notice")
         self.progress.idle(f"range test done · recommended LR {pick}", fraction=1.0)
-        self.push_screen(RangeTestScreen(range_view(result, outcome.ids), self))
+        self.push_screen(RangeTestScreen(range_view(result, outcome.ids), self.scheduler_name()))
 
-    # ---- the range-test view's way into the form (lrfind_screen.FormTarget)
+    # ---- the range-test view's way into the form (messages.LrChosen)
+
+    @on(LrChosen)
+    async def _lr_chosen(self, message: LrChosen) -> None:
+        line = await self.put_lr(message.key, message.value, switch_to=message.switch_to,
+                                 source=message.source)
+        message.reply_to.post_message(LrApplied(line, self.scheduler_name()))
 
     def scheduler_name(self) -> str:
         return self.sidebar.values().scheduler
@@ -992,7 +905,7 @@ class LrtuiApp(App[None]):
 
     def focus_field(self, key: str) -> None:
         """Focus a form field by its key (tests and the palette use it)."""
-        self.query_one(f"#{widget_id(key)}").focus()
+        self.main.focus_field(key)
 
 
 _GC_THRESHOLDS = gc.get_threshold()

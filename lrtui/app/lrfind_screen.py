@@ -2,8 +2,8 @@
 cursor along the curve, and keys that put the cursor's LR into the form.
 
 A modal screen, so the main screen's keys (r, s, t, ...) do not fire behind it. Everything it
-shows comes from `lrfind_view.py`; the form is reached only through `FormTarget` (the app), so
-the screen never touches torch or the sidebar's widgets.
+shows comes from `lrfind_view.py`; it asks for an LR in the form with an `LrChosen` message
+(the App owns the form and answers with `LrApplied`), so it never touches the sidebar's widgets.
 
 Applying keeps the view open (CyclicLR wants two LRs: `n` then `m`); `enter` applies as the base
 LR and closes. `m` on a scheduler without max_lr, and `n` on one without CyclicLR's base_lr,
@@ -13,8 +13,9 @@ usually run for) or CyclicLR.
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -40,21 +41,9 @@ from lrtui.app.lrfind_view import (
     suggestion,
     suggestion_rows,
 )
+from lrtui.app.messages import LrApplied, LrChosen
 from lrtui.app.screens import ConfirmScreen
 from lrtui.lrfind import METHODS
-
-
-class FormTarget(Protocol):
-    """What the view needs of the app: the form's scheduler, and a way to fill one LR field."""
-
-    def scheduler_name(self) -> str: ...
-
-    async def put_lr(self, key: str, value: float, *, switch_to: str | None = None,
-                     source: str = "") -> str:
-        """Set form field `key` ("lr", "param:max_lr", "param:base_lr") to `value`, after
-        switching the scheduler to `switch_to` if given; returns what was done, in one line."""
-        ...
-
 
 # Where each apply key writes: form field, the schedulers that have it, the one offered instead
 # (the catalog says which entries take which LR).
@@ -125,12 +114,14 @@ class RangeTestScreen(ModalScreen[None]):
     RangeTestScreen.-short #lrfind-help, RangeTestScreen.-short #lrfind-note { display: none; }
     """
 
-    def __init__(self, view: RangeView, target: FormTarget) -> None:
+    def __init__(self, view: RangeView, scheduler: str) -> None:
+        """`scheduler`: the form's scheduler (an apply key may offer to switch it)."""
         super().__init__()
         self.view = view
-        self.target = target
+        self.scheduler = scheduler
         self.cursor: Cursor = start_cursor(view)
         self.status = ""
+        self._caution = ""
 
     def compose(self) -> ComposeResult:
         v = self.view
@@ -210,38 +201,43 @@ class RangeTestScreen(ModalScreen[None]):
 
     # ---------------------------------------------------------------------------- applying
 
-    async def action_apply(self, what: str) -> None:
-        """Put the cursor's LR into the form field of `what` (see TARGETS)."""
+    def action_apply(self, what: str) -> None:
+        """Ask the App to put the cursor's LR into the form field of `what` (see TARGETS)."""
         if self.view.empty or what not in TARGETS:
             self.say("nothing to apply: the curve has no finite point", warn=True)
             return
         key, owners, offered = TARGETS[what]
         lr = applied_lr(cursor_lr(self.view, self.cursor))
         source = self.cursor.method or "cursor"
-        caution = ""
         chosen = suggestion(self.view, self.cursor.method) if self.cursor.method else None
+        caution = ""
         if chosen is not None and not chosen.usable:
             caution = f" ({chosen.method} is too high to train with: a lower LR is safer)"
-        scheduler = self.target.scheduler_name()
+        scheduler = self.scheduler
         if not owners or scheduler in owners:
-            done = await self.target.put_lr(key, lr, source=source)
-            self.say(done + caution, warn=bool(caution))
+            self._caution = caution
+            self.post_message(LrChosen(key, lr, None, source, self))
             return
         name = key.removeprefix("param:")
 
-        async def answer(yes: bool | None) -> None:
+        def answer(yes: bool | None) -> None:
             if not yes:
                 self.say(f"not applied: {scheduler} has no {name}", warn=True)
                 return
-            done = await self.target.put_lr(key, lr, switch_to=offered, source=source)
-            self.say(done + caution, warn=bool(caution))
+            self._caution = caution
+            self.post_message(LrChosen(key, lr, offered, source, self))
 
         self.app.push_screen(ConfirmScreen(
             f"The form's scheduler is {scheduler}, which has no {name}. "
             f"Switch it to {offered} with {name} = {lr_text(lr)}?"), answer)
 
-    async def action_apply_and_close(self) -> None:
-        await self.action_apply("base")
+    @on(LrApplied)
+    def _applied(self, message: LrApplied) -> None:
+        self.scheduler = message.scheduler
+        self.say(message.line + self._caution, warn=bool(self._caution))
+
+    def action_apply_and_close(self) -> None:
+        self.action_apply("base")
         self.dismiss(None)
 
     def action_close(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.message import Message
+from textual.message_pump import MessagePump
 
 from lrtui.engine import Event, Progress
 from lrtui.lrfind import RangeTestProgress
@@ -62,3 +63,24 @@ class RangeTestProgressed(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RangeTestProgressed) and message.job == self.job
+
+
+@dataclass
+class LrChosen(Message):
+    """The range-test view asks for an LR in the form: field `key` ("lr", "param:max_lr",
+    "param:base_lr") set to `value`, after switching the scheduler to `switch_to` if given. The
+    App owns the form; it answers `reply_to` with an `LrApplied`."""
+
+    key: str
+    value: float
+    switch_to: str | None
+    source: str
+    reply_to: MessagePump
+
+
+@dataclass
+class LrApplied(Message):
+    """What the form did with an `LrChosen`, in one line, and its scheduler now."""
+
+    line: str
+    scheduler: str
