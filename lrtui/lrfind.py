@@ -358,6 +358,12 @@ _METHOD_FUNCS: dict[
 }
 
 
+def lr_text(lr: float) -> str:
+    """An LR of a sweep with 3 significant digits, as the range-test view and the log write it
+    (0.021, 1e-05, 0.562); the LR a user applies is exactly this number."""
+    return f"{lr:.3g}"
+
+
 def recommended(suggestions: dict[str, Suggestion]) -> Suggestion | None:
     """The suggestion to use when one LR is wanted: the first of PREFERRED that has an answer."""
     for method in PREFERRED:

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from lrtui import schedulers as S
 from lrtui.engine.control import Control
 from lrtui.engine.events import EpochEnd, Event, Progress, RunEnded, RunStarted, StepChunk
-from lrtui.lrfind import RangeTestProgress, RangeTestResult, SweepSettings
+from lrtui.lrfind import (
+    RangeTestProgress,
+    RangeTestResult,
+    SweepSettings,
+    lr_text,
+    recommended,
+)
 from lrtui.model import RunConfig
 from lrtui.store import EpochRecord, RunRecord, StepsRecord, Store, StoreError
 
@@ -403,6 +409,17 @@ class RangeOutcome:
     ids: list[int]
 
 
+@dataclass(frozen=True)
+class RangeEnded:
+    """How a range test ended: log lines, the progress line, and the outcome to show (None when
+    there is nothing to show: failed, cancelled or stopped)."""
+
+    applied: Applied
+    status_line: str
+    fraction: float
+    shown: RangeOutcome | None
+
+
 class RangeTests:
     """The range-test controller: at most one sweep; keeps the last finished outcome."""
 
@@ -436,6 +453,39 @@ class RangeTests:
     def finish(self) -> RangeJob | None:
         job, self.job = self.job, None
         return job
+
+    def conclude(self, outcome: RangeOutcome | None, error: BaseException | None
+                 ) -> RangeEnded:
+        """The range test in flight ended (`outcome` None: it failed with `error`, or it was
+        cancelled): what the log and the progress line say; the view opens when it ran to its
+        end (kept as `last`)."""
+        job = self.finish()
+        steps = job.settings.steps if job is not None else 0
+        out = Applied()
+        if error is not None:
+            out.say(f"range test failed: {type(error).__name__}: {error}", "error")
+            return RangeEnded(out, "range test failed", 0.0, None)
+        if outcome is None:
+            return RangeEnded(out, "range test cancelled", 0.0, None)
+        result = outcome.result
+        if result.notice:
+            out.say(result.notice, "warning")
+        if result.stopped:
+            out.say(f"range test stopped after {result.steps_done}/{steps} steps; nothing stored",
+                    "notice")
+            return RangeEnded(out, "range test stopped",
+                              result.steps_done / steps if steps else 0.0, None)
+        self.last = outcome
+        curve = result.curves[0]
+        best = recommended(curve.suggestions)
+        others = " · ".join(f"{s.method} {lr_text(s.lr)}" for s in curve.suggestions.values()
+                            if s.lr is not None and (best is None or s.method != best.method))
+        pick = f"{best.method} {lr_text(best.lr)}" if best is not None and best.lr else "none"
+        where = f"range test #{outcome.ids[0]}" if outcome.ids else "range test"
+        out.say(f"{where} on {result.dataset} ({len(curve.lrs)} steps, "
+                f"{result.seconds:.1f} s): recommended {pick}"
+                + (f" · also {others}" if others else ""), "notice")
+        return RangeEnded(out, f"range test done · recommended LR {pick}", 1.0, outcome)
 
 
 # ------------------------------------------------------------------------------------ preview

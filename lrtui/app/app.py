@@ -14,11 +14,7 @@ the real app against tiny data and a temporary database.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
-import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Protocol
@@ -45,7 +41,7 @@ from lrtui.app.form import (
 )
 from lrtui.app.keys import bindings
 from lrtui.app.lrfind_screen import RangeTestScreen
-from lrtui.app.lrfind_view import lr_text, range_view
+from lrtui.app.lrfind_view import range_view
 from lrtui.app.main_screen import MainScreen
 from lrtui.app.messages import (
     EngineEvent,
@@ -61,9 +57,10 @@ from lrtui.app.runs import RunsTable
 from lrtui.app.screens import ConfirmScreen, DetailsScreen, ExportScreen, HelpScreen
 from lrtui.app.sidebar import Sidebar
 from lrtui.app.status import LogPane, ProgressLine
+from lrtui.app.threads import pause_full_gc, settle_gc, yield_cpu_to_ui
 from lrtui.data import DATASETS, DeviceDataset, RawDataset
 from lrtui.engine import Control, Event, RunEnded, check_batch
-from lrtui.lrfind import RangeTestProgress, SweepSettings, recommended
+from lrtui.lrfind import RangeTestProgress, SweepSettings
 from lrtui.model import RunConfig
 from lrtui.schedulers import short_spec
 from lrtui.session import (
@@ -229,7 +226,7 @@ class LrtuiApp(App[None]):
         self._evaluate_form()
         self._tick()
         self.focus_field("scheduler")
-        _settle_gc()
+        settle_gc()
 
     def _db_name(self) -> str:
         return self.store.path.name
@@ -398,14 +395,14 @@ class LrtuiApp(App[None]):
                           f"batch {configs[0].batch_size})", "notice")
         self.progress.idle(f"starting {job.title} …")
         self.runs_table.focus()  # space / enter / c now act on runs right away
-        _pause_full_gc()
+        pause_full_gc()
         self._train_worker(job)
 
     @work(thread=True, group="train", exclusive=True, exit_on_error=False)
     def _train_worker(self, job: Job) -> list[RunEnded]:
         """Train on this thread (`TrainingJobs.run`); each event, recorded there, reaches the UI
         as one EngineEvent message."""
-        _yield_cpu_to_ui()
+        yield_cpu_to_ui()
         number = job.number
 
         def on_event(run_id: int | None, event: Event) -> None:
@@ -477,7 +474,7 @@ class LrtuiApp(App[None]):
         if worker.group == "lrfind" and event.state in (
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._range_ended(worker, event.state)
-            _settle_gc()
+            settle_gc()
             return
         if worker.group != "train" or event.state not in (
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
@@ -488,7 +485,7 @@ class LrtuiApp(App[None]):
             self.progress.idle(outcome.status_line, fraction=outcome.fraction)
         self._show(applied)
         self._tick()
-        _settle_gc()
+        settle_gc()
         if self._quit_when_idle:
             self.exit()
 
@@ -668,7 +665,7 @@ class LrtuiApp(App[None]):
     @work(thread=True, group="lrfind", exclusive=True, exit_on_error=False)
     def _range_worker(self, job: RangeJob) -> RangeOutcome:
         """Sweep on this thread (`RangeTests.run`), hand the stored result to the UI."""
-        _yield_cpu_to_ui()
+        yield_cpu_to_ui()
         number = job.number
 
         def on_progress(progress: RangeTestProgress) -> None:
@@ -688,39 +685,17 @@ class LrtuiApp(App[None]):
                                  loss=loss, elapsed_s=p.elapsed_s)
 
     def _range_ended(self, worker: Worker[Any], state: WorkerState) -> None:
-        """The range test's outcome: logged; stored and shown when it ran to its end."""
-        job = self.session.range_tests.finish()
-        steps = job.settings.steps if job is not None else 0
-        if state == WorkerState.ERROR:
-            err = worker.error
-            self.log_pane.add(f"range test failed: {type(err).__name__}: {err}", "error")
-            self.progress.idle("range test failed")
-            return
-        if state != WorkerState.SUCCESS or not isinstance(worker.result, RangeOutcome):
-            self.progress.idle("range test cancelled")
-            return
-        outcome: RangeOutcome = worker.result
-        result = outcome.result
-        if result.notice:
-            self.log_pane.add(result.notice, "warning")
-        if result.stopped:
-            self.log_pane.add(f"range test stopped after {result.steps_done}/{steps} steps; "
-                              "nothing stored", "notice")
-            self.progress.idle("range test stopped",
-                               fraction=result.steps_done / steps if steps else 0.0)
-            return
-        self.session.range_tests.last = outcome
-        curve = result.curves[0]
-        best = recommended(curve.suggestions)
-        others = " · ".join(f"{s.method} {lr_text(s.lr)}" for s in curve.suggestions.values()
-                            if s.lr is not None and (best is None or s.method != best.method))
-        pick = f"{best.method} {lr_text(best.lr)}" if best is not None and best.lr else "none"
-        where = f"range test #{outcome.ids[0]}" if outcome.ids else "range test"
-        self.log_pane.add(f"{where} on {result.dataset} ({len(curve.lrs)} steps, "
-                          f"{result.seconds:.1f} s): recommended {pick}"
-                          + (f" · also {others}" if others else ""), "notice")
-        self.progress.idle(f"range test done · recommended LR {pick}", fraction=1.0)
-        self.push_screen(RangeTestScreen(range_view(result, outcome.ids), self.scheduler_name()))
+        """The range test ended (`RangeTests.conclude`): logged; shown when it ran to its end."""
+        outcome = worker.result if isinstance(worker.result, RangeOutcome) else None
+        ended = self.session.range_tests.conclude(
+            outcome if state == WorkerState.SUCCESS else None,
+            worker.error if state == WorkerState.ERROR else None,
+        )  # fmt: skip
+        self._show(ended.applied)
+        self.progress.idle(ended.status_line, fraction=ended.fraction)
+        if ended.shown is not None:
+            view = range_view(ended.shown.result, ended.shown.ids)
+            self.push_screen(RangeTestScreen(view, self.scheduler_name()))
 
     # ---- the range-test view's way into the form (messages.LrChosen)
 
@@ -906,34 +881,3 @@ class LrtuiApp(App[None]):
     def focus_field(self, key: str) -> None:
         """Focus a form field by its key (tests and the palette use it)."""
         self.main.focus_field(key)
-
-
-_GC_THRESHOLDS = gc.get_threshold()
-
-
-def _settle_gc() -> None:
-    """Collect now (an idle moment), then move every survivor out of the collector's reach:
-    torch, Textual and the run history live as long as the app, and full passes over them took
-    100-270 ms each, freezing the screen mid-training. Normal collection thresholds again."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
-
-
-def _pause_full_gc() -> None:
-    """While a training runs, only young generations are collected (cheap, frequent); the full
-    pass waits for `_settle_gc` at the end. A session's garbage cycles are small; this trades a
-    little memory for a screen that never stalls while runs stream in."""
-    gen0, gen1, _ = _GC_THRESHOLDS
-    gc.set_threshold(gen0, gen1, 1_000_000)
-
-
-def _yield_cpu_to_ui() -> None:
-    """Lower this (training) thread's CPU priority where the OS allows it (Linux: per-thread nice).
-    On a busy CPU the UI and chart threads then run first: keys stay quick, training barely slows
-    (it gets every cycle the UI does not use). Threads torch starts from here inherit it."""
-    if os.environ.get("LRTUI_TRAIN_NICE") == "0":
-        return
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-

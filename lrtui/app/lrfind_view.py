@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from lrtui.app.plotting import ChartData, Series, log_ticks
 from lrtui.lrfind import METHODS, RangeTestResult, Suggestion, recommended
+from lrtui.lrfind import lr_text as lr_text  # the view writes LRs as the log does
 
 #: The letter that marks each method's suggestion on the chart (as `lrtui find-lr` prints them).
 MARKERS: dict[str, str] = {"steepest": "S", "min_div_10": "M", "valley": "V", "min": "X"}
@@ -54,11 +55,6 @@ class Cursor:
 
     pos: int
     method: str | None = None
-
-
-def lr_text(lr: float) -> str:
-    """An LR with 3 significant digits, as the view shows it: 0.021, 1e-05, 0.562."""
-    return f"{lr:.3g}"
 
 
 def applied_lr(lr: float) -> float:
