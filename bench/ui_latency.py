@@ -80,13 +80,13 @@ async def measure(keys: int, runs: int, epochs: int, fresh: bool = False) -> dic
                 return out
 
             Chart.render = spy  # type: ignore[method-assign]
-            app.batch = [
+            app.batch[:] = [
                 RunConfig(dataset=data.name, epochs=epochs, device="cpu", seed=0,
                           scheduler=S.parse_spec(SPECS[i % len(SPECS)]), label=f"r{i}")
                 for i in range(runs)
             ]
             app.simulate_key("b")
-            while not any("step" in app.progress.text for _ in [0]):
+            while app.job is None or not app.progress.text.startswith(f"{runs} runs"):
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.0)
             samples: list[float] = []
