@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from lrtui import schedulers as S
@@ -205,6 +205,7 @@ class Job:
     ended: dict[int, str] = field(default_factory=dict)  # store id -> status
     notice_logged: bool = False
     epochs_done: int = 0  # the furthest any of its runs got
+    ray: str | None = None  # trained on the Ray cluster at this address (`lrtui.distributed`)
 
     @property
     def title(self) -> str:
@@ -234,21 +235,21 @@ class TrainingJobs:
         self.job: Job | None = None
         self.started = 0
 
-    def start(self, configs: Sequence[RunConfig]) -> Job:
+    def start(self, configs: Sequence[RunConfig], *, ray: str | None = None) -> Job:
         self.started += 1
-        self.job = Job(self.started, list(configs), Control())
+        self.job = Job(self.started, list(configs), Control(), ray=ray)
         return self.job
 
     def run(self, job: Job, store: Store, *, on_event: Callable[[int | None, Event], None],
-            on_dropped: Callable[[int, str], None], raw: RawDataset | None = None,
-            data_dir: str | None = None, train_fn: TrainFn | None = None,
-            **kwargs: Any) -> list[RunEnded]:
+            on_dropped: Callable[[int, str], None], on_notice: Callable[[str], None],
+            raw: RawDataset | None = None, data_dir: str | None = None,
+            train_fn: TrainFn | None = None, **kwargs: Any) -> list[RunEnded]:
         """Train `job` through the run core (as `lrtui run` does), on the calling (worker)
         thread: each event is recorded there, then handed to `on_event(store id, event)` (no id
-        for Progress); `on_dropped(store id, text)` when another process deleted one of its runs."""
+        for Progress); `on_dropped(store id, text)` when another process deleted one of its runs;
+        `on_notice(line)` for what the log should say besides (where a Ray pass trains)."""
         from lrtui import runner  # torch: loaded by the first training, not by the first frame
 
-        prepared = runner.prepare(job.configs, raw=raw, data_dir=data_dir)
         store_ids: dict[int, int] = {}  # engine run index -> store id, for on_dropped
 
         def recorded(event: Event, run_id: int | None) -> None:
@@ -256,10 +257,15 @@ class TrainingJobs:
                 store_ids[event.run] = run_id
             on_event(run_id, event)
 
-        return runner.train(
-            prepared, store, recorded, job.control, train_fn=train_fn,
-            on_deleted=lambda run, text: on_dropped(store_ids[run], text), **kwargs,
-        )  # fmt: skip
+        def dropped(run: int, text: str) -> None:
+            on_dropped(store_ids[run], text)
+
+        if job.ray is not None:
+            return _train_on_ray(job, store, recorded, dropped, on_notice, raw=raw,
+                                 data_dir=data_dir)
+        prepared = runner.prepare(job.configs, raw=raw, data_dir=data_dir)
+        return runner.train(prepared, store, recorded, job.control, train_fn=train_fn,
+                            on_deleted=dropped, **kwargs)
 
     def current(self, number: int) -> Job | None:
         """The job an event belongs to while it is still the one in flight."""
@@ -385,6 +391,35 @@ def _lr_text(value: float) -> str:
     if 1e-3 <= abs(value) < 1e4:
         return f"{value:.4g}"
     return f"{value:.3g}"
+
+
+def _train_on_ray(job: Job, store: Store, on_event: Callable[[Event, int | None], None],
+                  on_deleted: Callable[[int, str], None], on_notice: Callable[[str], None], *,
+                  raw: RawDataset | None, data_dir: str | None) -> list[RunEnded]:
+    """The job's runs as one Ray task (`lrtui.distributed`), checked here first on the CPU as
+    `lrtui run --ray` checks them; this process records every event. Each worker loads the
+    dataset by its name, so data injected into the app cannot travel (ValueError)."""
+    from lrtui import runner
+    from lrtui.distributed import ClusterLostError, PassPlaced, connect, disconnect, train_passes
+
+    if raw is not None:
+        raise ValueError("Ray workers load the dataset by its name; this app trains on data "
+                         "given to it directly, which cannot travel to them")
+    prepared = runner.prepare([replace(c, device="cpu") for c in job.configs], data_dir=data_dir)
+    on_notice(f"training on {connect(job.ray or 'auto')}")
+
+    def placed(where: PassPlaced) -> None:
+        on_notice(f"{job.title}: training on Ray node {where.node} ({where.ip}, pid {where.pid})")
+
+    try:
+        return train_passes([job.configs], store, on_event, job.control, data_dir=data_dir,
+                            independent_seeds=[prepared.independent_seeds],
+                            steps_per_epoch=[prepared.steps_per_epoch], on_deleted=on_deleted,
+                            on_placed=placed)  # fmt: skip
+    except ClusterLostError as exc:
+        raise ConnectionError(f"{exc}; what was recorded is kept in {store.path}") from None
+    finally:
+        disconnect()
 
 
 # ------------------------------------------------------------------------------------ range test

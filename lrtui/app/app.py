@@ -50,6 +50,7 @@ from lrtui.app.messages import (
     PreviewReady,
     RangeTestProgressed,
     RunDropped,
+    TrainingNotice,
 )
 from lrtui.app.palette import LrtuiCommands
 from lrtui.app.report import export_run, run_details
@@ -381,7 +382,8 @@ class LrtuiApp(App[None]):
             self.log_pane.add(reason, "warning")
         return reason is not None
 
-    def _start(self, configs: list[RunConfig], what: str) -> None:
+    def _start(self, configs: list[RunConfig], what: str, *, ray: str | None = None) -> None:
+        """Train `configs` together (here, or on the Ray cluster at address `ray`)."""
         if self._busy():
             return
         try:
@@ -389,10 +391,11 @@ class LrtuiApp(App[None]):
         except ValueError as exc:
             self.log_pane.add(f"cannot train: {exc}", "error")
             return
-        job = self.session.training.start(configs)
+        job = self.session.training.start(configs, ray=ray)
         self.main.hide_banner()
+        where = f", on Ray ({ray})" if ray is not None else ""
         self.log_pane.add(f"training {what} ({job.title}, {configs[0].epochs} epochs, "
-                          f"batch {configs[0].batch_size})", "notice")
+                          f"batch {configs[0].batch_size}{where})", "notice")
         self.progress.idle(f"starting {job.title} …")
         self.runs_table.focus()  # space / enter / c now act on runs right away
         pause_full_gc()
@@ -411,10 +414,13 @@ class LrtuiApp(App[None]):
         def on_dropped(run_id: int, text: str) -> None:
             self.post_message(RunDropped(number, run_id, text))
 
+        def on_notice(text: str) -> None:
+            self.post_message(TrainingNotice(number, text))
+
         return self.session.training.run(
             job, self.store, raw=self.dataset, data_dir=self.data_dir,
             train_fn=self.engine.train, on_event=on_event, on_dropped=on_dropped,
-            **self.train_kwargs,
+            on_notice=on_notice, **self.train_kwargs,
         )  # fmt: skip
 
     @on(EngineEvent)
@@ -438,6 +444,11 @@ class LrtuiApp(App[None]):
             self.main.draw_progress(applied.progress)
         self._table_dirty = self._table_dirty or applied.table
         self._charts_dirty = self._charts_dirty or applied.charts
+
+    @on(TrainingNotice)
+    def _training_notice(self, message: TrainingNotice) -> None:
+        if self.alive:
+            self.log_pane.add(message.text, "notice")
 
     @on(RunDropped)
     def _run_dropped(self, message: RunDropped) -> None:
@@ -542,7 +553,7 @@ class LrtuiApp(App[None]):
             return
         config = self._form_config()
         if config is not None:
-            self._start([config], str(config.scheduler))
+            self._start([config], str(config.scheduler), ray=self.form.ray if self.form else None)
 
     def action_add_to_batch(self) -> None:
         """a: add the form's configuration to the batch."""
@@ -572,7 +583,9 @@ class LrtuiApp(App[None]):
         configs = list(self.batch)
         self.batch.clear()
         self._show_batch()
-        self._start(configs, "the batch")
+        # The form's device choice says where the batch trains (its configs ask for "auto").
+        form = self.form
+        self._start(configs, "the batch", ray=form.ray if form is not None and form.ok else None)
 
     def action_clear_batch(self) -> None:
         self.batch.clear()

@@ -18,12 +18,13 @@ from lrtui import engine
 from lrtui import fields as F
 from lrtui import schedulers as S
 from lrtui.data import DATASETS
+from lrtui.distributed import choice as ray_choice
 from lrtui.model import OptimizerConfig, RunConfig, validate_config
 from lrtui.optimizers import OPTIMIZER_KINDS
 
 # Training-split sizes of the registry's datasets: the preview's steps per epoch, before loading.
 TRAIN_SIZES: dict[str, int] = {name: info.n_train for name, info in DATASETS.items()}
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps", *ray_choice.CHOICES)
 OPTIMIZER_NAMES: tuple[str, ...] = F.OPTIMIZER_NAMES
 MODEL_NAMES: tuple[str, ...] = F.MODEL_NAMES
 # Schedulers whose form is one spec text field ("A -> B" / "A + B") rather than generated fields,
@@ -72,6 +73,7 @@ class FormResult:
     spec: S.SchedulerSpec | None
     defaults: dict[str, str] = field(default_factory=dict)  # empty parameter -> default used
     too_long_to_preview: str | None = None  # why no preview is drawn (the CLI's own message)
+    ray: str | None = None  # the Ray address to train on (device ray:ADDRESS), None: here
 
     @property
     def ok(self) -> bool:
@@ -286,7 +288,8 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
     batch = parse_field("batch_size", F.BATCH_SIZE, v.batch_size, errors)
     seed = parse_field("seed", F.SEED, v.seed, errors)
     if v.device not in DEVICES:
-        errors["device"] = f"must be auto, cpu, cuda or mps (got {v.device})"
+        errors["device"] = f"must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]} (got {v.device})"
+    ray = ray_choice.address_of(v.device)
     defaults: dict[str, str] = {}
     spec = build_spec(v, errors, defaults)
     n_train = train_size(v.dataset, injected_sizes)
@@ -304,7 +307,8 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
         dataset=v.dataset, model=v.model, hidden=tuple(hidden) or base.hidden, optimizer=opt,
         lr=base.lr if lr is None else lr, batch_size=batch or base.batch_size,
         epochs=epochs or base.epochs, seed=base.seed if seed is None else seed,
-        device=v.device if v.device in DEVICES else base.device,
+        device=(ray_choice.WORKER_DEVICE if ray is not None
+                else v.device if v.device in DEVICES else base.device),
         scheduler=spec if spec is not None else base.scheduler, label=v.label.strip())
     warmup = bool(v.warmup.strip() and v.warmup.strip() != "0")
     check_spe = spe if (epochs is not None and batch is not None) else None
@@ -326,7 +330,7 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
     for key, msg in S.warnings_of(advice).items():
         warnings.setdefault(field_of(key, v.scheduler, warmup), msg)
     return FormResult(config if not errors else None, errors, warnings, spe, spec, defaults,
-                      too_long)
+                      too_long, ray)
 
 
 def values_from_config(config: RunConfig) -> FormValues:
@@ -373,5 +377,9 @@ def tutorial_configs(dataset: str, *, epochs: int = 25) -> list[RunConfig]:
 @functools.lru_cache(maxsize=16)
 def describe_device(choice: str) -> tuple[str, bool]:
     """`engine.describe_device`, asked once per choice: the devices of a machine do not change
-    during a session, and the form redraws the line on every change."""
+    during a session, and the form redraws the line on every change. A Ray choice says what it
+    will join or start (the workers' devices are theirs)."""
+    address = ray_choice.address_of(choice)
+    if address is not None:
+        return ray_choice.describe(address)
     return engine.describe_device(choice)

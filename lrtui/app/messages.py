@@ -42,6 +42,14 @@ class RunDropped(Message):
 
 
 @dataclass
+class TrainingNotice(Message):
+    """A line for the log about training job `job` that is no engine event (where it trains)."""
+
+    job: int
+    text: str
+
+
+@dataclass
 class PreviewReady(Message):
     """The form's exact schedule, computed off the UI thread; `token` drops stale results."""
 

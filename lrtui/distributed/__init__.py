@@ -7,17 +7,20 @@ records them in the one SQLite store. Ray is an optional extra (`pip install 'lr
 package imports it only when a sweep starts, so the rest of lrtui never needs it.
 """
 
-from lrtui.distributed.ray_executor import (
-    ClusterLostError,
-    PassPlaced,
-    RayConnectError,
-    RayMissingError,
-    RaySweep,
-    check_address,
-    connect,
-    disconnect,
-    train_passes,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported when first used: the executor needs torch, the form's choice does not
+    from lrtui.distributed.ray_executor import (
+        ClusterLostError,
+        PassPlaced,
+        RayConnectError,
+        RayMissingError,
+        RaySweep,
+        check_address,
+        connect,
+        disconnect,
+        train_passes,
+    )
 
 __all__ = [
     "ClusterLostError",
@@ -30,3 +33,11 @@ __all__ = [
     "disconnect",
     "train_passes",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from lrtui.distributed import ray_executor
+
+        return getattr(ray_executor, name)
+    raise AttributeError(f"module 'lrtui.distributed' has no attribute {name!r}")
