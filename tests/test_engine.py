@@ -35,12 +35,10 @@ from lrtui.engine import (
     steps_per_epoch,
     train,
 )
-from lrtui.engine.models.mlp import StackedMLP
+from lrtui.engine.models.mlp import MLP, StackedMLP, init_params
 from lrtui.model import (
-    MLP,
     OptimizerConfig,
     RunConfig,
-    init_params,
     validate_config,
     validate_optimizer,
 )

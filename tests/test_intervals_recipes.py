@@ -26,7 +26,8 @@ from lrtui import schedulers as S
 from lrtui.cli import main
 from lrtui.data import synthetic, to_device
 from lrtui.engine import EpochEnd, Event, StepChunk, Trainer, steps_per_epoch
-from lrtui.model import MLP, RunConfig
+from lrtui.engine.models.mlp import MLP
+from lrtui.model import RunConfig
 from lrtui.schedulers import (
     CATALOG,
     ENTRIES,

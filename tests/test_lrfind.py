@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from lrtui.data import DeviceDataset, synthetic, to_device
 from lrtui.engine import Control, steps_per_epoch
+from lrtui.engine.models.mlp import MLP
 from lrtui.lrfind import (
     METHODS,
     Curve,
@@ -33,7 +34,7 @@ from lrtui.lrfind import (
     sweep_lrs,
     validate_settings,
 )
-from lrtui.model import MLP, OptimizerConfig, RunConfig
+from lrtui.model import OptimizerConfig, RunConfig
 from lrtui.store import (
     APPLICATION_ID,
     MIGRATIONS,

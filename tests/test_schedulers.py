@@ -134,6 +134,13 @@ def test_params_are_the_torch_constructor_arguments() -> None:
                 continue
             assert param.default == torch_default, f"{name}.{param.name}"
             assert type(param.default) is type(torch_default) or param.kind == "float"
+        # `required` (what resolve() fills so code and previews show it) is torch's own rule
+        required = [
+            p
+            for p, arg in signature.parameters.items()
+            if arg.default is inspect.Parameter.empty and p not in ("optimizer", "schedulers")
+        ]
+        assert [p.name for p in info.params if p.required] == required, name
 
 
 def test_every_param_is_described() -> None:

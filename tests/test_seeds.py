@@ -14,7 +14,8 @@ from lrtui.commands import UsageError
 from lrtui.commands import run as run_command
 from lrtui.data import synthetic, to_device
 from lrtui.engine.loop import Pass
-from lrtui.model import RunConfig, init_params
+from lrtui.engine.models.mlp import init_params
+from lrtui.model import RunConfig
 from lrtui.schedulers import parse_spec
 from lrtui.store import Store
 

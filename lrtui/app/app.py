@@ -8,6 +8,12 @@ result and opens the range-test view (`lrfind_screen.py`); the form's exact prev
 a "preview" worker; charts are built by the chart builder thread (`charts.py`). The UI thread only
 updates plain data (`session.py`) and redraws, throttled, so it never waits on torch.
 
+The first frame comes before torch: the form needs only the catalog's data. Once that frame is
+drawn, a "torch" worker imports torch (seconds) with the engine and the run core, and the preview
+worker starts; the preview appears when torch's scheduler has been stepped. Until torch is there
+the device line (CUDA detection) shows "…" and the form is checked without stepping torch's
+scheduler; then both checks run, and what they find shows as it always did.
+
 The engine and the store are injected (`LrtuiApp(engine=..., store=..., dataset=...)`), so tests run
 the real app against tiny data and a temporary database.
 """
@@ -15,6 +21,7 @@ the real app against tiny data and a temporary database.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Protocol
@@ -27,6 +34,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from lrtui import schedulers as S
 from lrtui.app.chartdata import build_charts, run_row
 from lrtui.app.charts import Chart
 from lrtui.app.form import (
@@ -60,7 +68,8 @@ from lrtui.app.sidebar import Sidebar
 from lrtui.app.status import LogPane, ProgressLine
 from lrtui.app.threads import pause_full_gc, settle_gc, yield_cpu_to_ui
 from lrtui.data import DATASETS, DeviceDataset, RawDataset
-from lrtui.engine import Control, Event, RunEnded, check_batch
+from lrtui.distributed import choice as ray_choice
+from lrtui.engine import Control, Event, RunEnded
 from lrtui.lrfind import RangeTestProgress, SweepSettings
 from lrtui.model import RunConfig
 from lrtui.schedulers import short_spec
@@ -84,6 +93,10 @@ class Engine(Protocol):
               control: Control | None = ..., *, data: DeviceDataset | None = ...,
               notice: str | None = ..., independent_seeds: bool = ...,
               threads: int | None = ...) -> list[RunEnded]: ...
+
+
+#: The device line until torch has loaded and can say which devices this machine has.
+DEVICE_PENDING = "…"
 
 
 class LrtuiApp(App[None]):
@@ -113,7 +126,7 @@ class LrtuiApp(App[None]):
         data_dir: str | None = None,
         train_kwargs: dict[str, Any] | None = None,
         initial: FormValues | None = None,
-        device_info: Callable[[str], tuple[str, bool]] = describe_device,
+        device_info: Callable[[str], tuple[str, bool]] | None = None,
         form_debounce_s: float = 0.15,
         tutorial_epochs: int = 25,
         sweep: SweepSettings | None = None,
@@ -128,7 +141,8 @@ class LrtuiApp(App[None]):
             data_dir: where datasets are read or downloaded (`--data-dir`).
             train_kwargs: extra keyword arguments for `engine.train`.
             initial: the form's starting values.
-            device_info: `choice -> (text, exists)` for the device line (tests fix it).
+            device_info: `choice -> (text, exists)` for the device line (tests fix it); None:
+                the engine's own, asked once torch has loaded (it needs torch).
             form_debounce_s: quiet time after a keystroke before the form is re-evaluated.
             tutorial_epochs: epochs of the first-minute comparison (the tutorial's 25).
             sweep: how `f`'s range test sweeps (lrtui.lrfind's defaults when None).
@@ -144,7 +158,12 @@ class LrtuiApp(App[None]):
         self.default_dataset = dataset.name if dataset is not None else default_dataset
         self.data_dir = data_dir
         self.train_kwargs = dict(train_kwargs or {})
-        self.device_info = device_info
+        self.device_info = device_info or describe_device
+        self._own_device_info = device_info is None  # the engine's: asked once torch is there
+        # Whether torch is imported: else the "torch" worker imports it after the first frame.
+        self.torch_loaded = "torch" in sys.modules
+        self._drawn = False  # the first frame is on screen
+        self._preview_held = False  # the form's preview waits for the first frame
         self.form_debounce_s = form_debounce_s
         self.tutorial_epochs = tutorial_epochs
         self.sweep = sweep or SweepSettings()
@@ -228,6 +247,16 @@ class LrtuiApp(App[None]):
         self._tick()
         self.focus_field("scheduler")
         settle_gc()
+        self.call_after_refresh(self._first_frame_drawn)
+
+    def _first_frame_drawn(self) -> None:
+        """Start what needs torch once the first frame is drawn: a thread importing torch before
+        would hold that frame back (both want the one interpreter lock)."""
+        self._drawn = True
+        if not self.torch_loaded:
+            self._load_torch(self.sidebar.values().device)
+        if self._preview_held and self._eval_timer is None:
+            self._evaluate_form()  # starts the preview held back
 
     def _db_name(self) -> str:
         return self.store.path.name
@@ -270,21 +299,33 @@ class LrtuiApp(App[None]):
         else:
             self._eval_timer = self.set_timer(self.form_debounce_s, self._evaluate_form)
 
-    def _evaluate_form(self) -> None:
-        """Validate the form now and start its preview in a worker."""
+    def _evaluate_form(self, *, wait_for_torch: bool = False, if_changed: bool = False) -> None:
+        """Validate the form now and start its preview in a worker. Before torch has loaded, the
+        checks that need it wait (see the module docstring), unless `wait_for_torch`: a key acts
+        on the form, so they run now, torch loaded first. `if_changed`: keep the form's result
+        and its preview when this evaluation finds the same."""
         self._eval_timer = None
         values = self.sidebar.values()
-        result = evaluate(values, injected_sizes=self.injected_sizes)
-        device_text, device_ok = self.device_info(values.device)
+        result = evaluate(values, injected_sizes=self.injected_sizes,
+                          dry_run=None if self.torch_loaded or wait_for_torch else False)
+        device_text, device_ok = self._device(values.device, wait=wait_for_torch)
         if not device_ok:
             result = replace(result, config=None, errors={**result.errors, "device": device_text})
-        self.form = result
-        self.sidebar.show_result(result)
+        unchanged = if_changed and result == self.form
+        if not unchanged:
+            self.form = result
+            self.sidebar.show_result(result)
         self._update_device_line(device_text if device_ok else None)
+        if unchanged:
+            return
         token = self.session.previews.next()
         cfg = result.config
+        self._preview_held = False
         if cfg is not None and result.steps_per_epoch and not result.too_long_to_preview:
-            self._preview_worker(token, cfg, result.steps_per_epoch, result.defaults)
+            if self._drawn or self.torch_loaded:
+                self._preview_worker(token, cfg, result.steps_per_epoch, result.defaults)
+            else:  # its worker would import torch before the first frame
+                self._preview_held = True
         else:
             # A newer form supersedes a preview still being computed: stop it now.
             self.workers.cancel_group(self, "preview")
@@ -302,10 +343,38 @@ class LrtuiApp(App[None]):
 
     def _update_device_line(self, text: str | None = None) -> None:
         if text is None:
-            text, ok = self.device_info(self.sidebar.values().device)
+            text, ok = self._device(self.sidebar.values().device)
             if not ok:
                 text = ""
         self.sidebar.set_device_line(f"→ {text}" if text else "")
+
+    def _device(self, choice: str, *, wait: bool = False) -> tuple[str, bool]:
+        """`device_info(choice)`; the engine's own answers ("…", True) before torch has loaded,
+        unless `wait` (then it imports torch, or waits for the "torch" worker that does)."""
+        needs_torch = ray_choice.address_of(choice) is None  # a Ray choice is said at once
+        if self._own_device_info and needs_torch and not (self.torch_loaded or wait):
+            return DEVICE_PENDING, True
+        return self.device_info(choice)
+
+    @work(thread=True, group="torch", exit_on_error=False)
+    def _load_torch(self, device: str) -> None:
+        """Import torch off the UI thread once the first frame is drawn (the form needs none of
+        it), with what its first use imports (torch.optim's first optimizer pulls in
+        torch._dynamo: seconds), then the engine and the run core, and ask the device line's
+        question (CUDA detection; cached): the UI thread never waits on any of it."""
+        S.preview(S.SchedulerSpec("ConstantLR", {}), epochs=1)  # torch.optim and lr_scheduler
+        from lrtui import runner  # noqa: F401  (the engine, the data's tensors)
+
+        self.device_info(device)
+
+    def _torch_ready(self) -> None:
+        """torch is loaded: the form gets the checks that need it (the device line, the dry run
+        of torch's scheduler); what they find shows, and the preview under way stays when they
+        find nothing new."""
+        self.torch_loaded = True
+        if self._eval_timer is None and not self._preview_held:
+            self._evaluate_form(if_changed=True)
+        settle_gc()  # torch's objects join the frozen ones (see settle_gc)
 
     @work(thread=True, group="preview", exclusive=True, exit_on_error=False)
     def _preview_worker(self, token: int, config: RunConfig, steps_per_epoch: int,
@@ -386,6 +455,8 @@ class LrtuiApp(App[None]):
         """Train `configs` together (here, or on the Ray cluster at address `ray`)."""
         if self._busy():
             return
+        from lrtui.engine import check_batch  # torch: loaded by now, or waited for here
+
         try:
             check_batch(configs)
         except ValueError as exc:
@@ -482,6 +553,13 @@ class LrtuiApp(App[None]):
         if worker.group == "preview" and event.state == WorkerState.ERROR:
             self.log_pane.add(f"preview failed: {worker.error}", "error")
             return
+        if worker.group == "torch":
+            if event.state == WorkerState.SUCCESS:
+                self._torch_ready()
+            elif event.state == WorkerState.ERROR:
+                self.log_pane.add(f"cannot load torch: {type(worker.error).__name__}: "
+                                  f"{worker.error}", "error")
+            return
         if worker.group == "lrfind" and event.state in (
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._range_ended(worker, event.state)
@@ -507,7 +585,7 @@ class LrtuiApp(App[None]):
         if self._eval_timer is not None:
             self._eval_timer.stop()
             self._eval_timer = None
-        self._evaluate_form()
+        self._evaluate_form(wait_for_torch=True)
         form = self.form
         if form is None or not form.ok or form.config is None:
             self._say_form_problem(form.errors if form is not None else {}, "cannot run")
@@ -539,7 +617,7 @@ class LrtuiApp(App[None]):
                         spec_text="", warmup="0", warmup_start="0.1", label="")
         result = evaluate(probe, injected_sizes=self.injected_sizes)
         errors = dict(result.errors)
-        device_text, device_ok = self.device_info(values.device)
+        device_text, device_ok = self._device(values.device, wait=True)
         if not device_ok:
             errors["device"] = device_text
         if errors or result.config is None:
@@ -560,6 +638,8 @@ class LrtuiApp(App[None]):
         config = self._form_config()
         if config is None:
             return
+        from lrtui.engine import check_batch  # torch: loaded by now, or waited for here
+
         try:
             check_batch([*self.batch, config])
         except ValueError as exc:

@@ -253,8 +253,11 @@ def _param_field(name: str) -> str:
     return "interval" if name == "interval" else f"param:{name}"
 
 
-def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> FormResult:
-    """Parse and validate the whole form. A config comes back only when nothing is wrong."""
+def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None,
+             dry_run: bool | None = None) -> FormResult:
+    """Parse and validate the whole form. A config comes back only when nothing is wrong.
+    `dry_run`: whether the scheduler validation steps torch's real scheduler (None: when the run
+    is short, `schedulers.validate`'s rule; False: never, before torch has loaded)."""
     errors: dict[str, str] = {}
     if v.dataset not in DATASETS and not (injected_sizes and v.dataset in injected_sizes):
         errors["dataset"] = f"unknown dataset (got {v.dataset})"
@@ -314,9 +317,10 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None) -> 
     check_spe = spe if (epochs is not None and batch is not None) else None
     try:
         problems = validate_config(config,
-                                   steps_per_epoch=check_spe if spec is not None else None)
+                                   steps_per_epoch=check_spe if spec is not None else None,
+                                   dry_run=dry_run)
         advice = (S.validate(spec, epochs=config.epochs, steps_per_epoch=check_spe,
-                             optimizer=opt.shape())
+                             optimizer=opt.shape(), dry_run=dry_run)
                   if spec is not None and check_spe is not None and "optimizer.name" not in errors
                   else {})
     except Exception as exc:  # a check that fails on a value it did not foresee: never a crash

@@ -12,7 +12,9 @@ catalog), `spec` (SchedulerSpec, OptimizerShape), `composite` (members' mileston
 `warmup` (the form's warm-up ramp).
 """
 
-from lrtui.schedulers.build import AnyScheduler, build
+from typing import TYPE_CHECKING
+
+from lrtui.schedulers.build import build
 from lrtui.schedulers.code import to_code
 from lrtui.schedulers.driver import PlateauState, Preview, ScheduleDriver, preview
 from lrtui.schedulers.entries import (
@@ -32,6 +34,9 @@ from lrtui.schedulers.spec import SchedulerSpec
 from lrtui.schedulers.syntax import format_spec, parse_spec, short_spec, spec_from_toml
 from lrtui.schedulers.validate import validate
 from lrtui.schedulers.warmup import add_warmup, split_warmup, warmup_part
+
+if TYPE_CHECKING:  # a typing name: its value is torch's classes
+    from lrtui.schedulers.build import AnyScheduler
 
 __all__ = [
     "CATALOG",

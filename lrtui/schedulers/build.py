@@ -1,12 +1,13 @@
-"""The real torch scheduler objects for a spec."""
+"""The real torch scheduler objects for a spec.
+
+torch is imported where a scheduler is built, not with this module: the code snippet
+(`torch_call`) and the rest of the package work without it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
-
-import torch
-from torch.optim import lr_scheduler as _torch_sched
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from lrtui.schedulers.composite import member_spans
 from lrtui.schedulers.entries import ENTRIES, TorchCall
@@ -16,7 +17,11 @@ from lrtui.schedulers.resolve import full_values, member_run, resolve, run_of
 from lrtui.schedulers.spec import SchedulerSpec
 from lrtui.schedulers.validate import validate
 
-AnyScheduler = _torch_sched.LRScheduler | _torch_sched.ReduceLROnPlateau
+if TYPE_CHECKING:
+    import torch
+    from torch.optim import lr_scheduler as _torch_sched
+
+    AnyScheduler: TypeAlias = _torch_sched.LRScheduler | _torch_sched.ReduceLROnPlateau
 
 
 def _shape_of(optimizer: torch.optim.Optimizer) -> OptimizerShape:
@@ -75,11 +80,13 @@ def torch_call(spec: SchedulerSpec, run: Run) -> TorchCall:
         else:
             kwargs[key] = value
     constants: dict[str, int | float] = dict(run.formula_constants()) if formula else {}
-    return TorchCall(info.cls, kwargs, formula, constants, limits=True)
+    return TorchCall(info.torch_class, kwargs, formula, constants, limits=True)
 
 
 def construct(spec: SchedulerSpec, optimizer: torch.optim.Optimizer, run: Run) -> AnyScheduler:
     """Instantiate an already resolved and validated spec for `run` (the whole run's count)."""
+    from torch.optim import lr_scheduler as _torch_sched
+
     if spec.children:
         spans = member_spans(spec, run.length)
         members = [
@@ -95,7 +102,7 @@ def construct(spec: SchedulerSpec, optimizer: torch.optim.Optimizer, run: Run) -
     kwargs = dict(call.kwargs)
     if call.formula:
         kwargs["lr_lambda"] = call.lr_lambda()
-    return cast(AnyScheduler, call.cls(optimizer, **kwargs))
+    return cast("AnyScheduler", call.cls(optimizer, **kwargs))
 
 
 def cycles_momentum(spec: SchedulerSpec) -> bool:

@@ -90,14 +90,14 @@ def _code_expr(
         )
     info = ENTRIES[spec.name]
     call = torch_call(spec, run)
-    snippet.classes.add(call.cls.__name__)
+    snippet.classes.add(call.torch_class)
     args = [optimizer_var]
     if call.formula:
         args.append(f"lr_lambda={snippet.formula(call, spec.name)}")
     elif info.recipe:
         snippet.lines.append(f"# {spec.name}: {call.note}")
     args.extend(f"{key}={_code_value(value)}" for key, value in call.kwargs.items())
-    return f"{call.cls.__name__}({', '.join(args)})"
+    return f"{call.torch_class}({', '.join(args)})"
 
 
 _STEP_COMMENTS: dict[Cadence, tuple[str, ...]] = {

@@ -1,4 +1,8 @@
-"""Stepping the real scheduler: `ScheduleDriver` for training, `preview` for the whole curve."""
+"""Stepping the real scheduler: `ScheduleDriver` for training, `preview` for the whole curve.
+
+torch is imported when a driver is made, not with this module (the app draws its first frame
+without it).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,21 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
-
-import torch
-from torch.optim import lr_scheduler as _torch_sched
+from typing import TYPE_CHECKING, cast
 
 from lrtui.optimizers import OPTIMIZER_KINDS, names_text
-from lrtui.schedulers.build import AnyScheduler, construct, cycles_momentum, first_error
+from lrtui.schedulers.build import construct, cycles_momentum, first_error
 from lrtui.schedulers.errors import SpecError
 from lrtui.schedulers.params import Cadence, OptimizerShape, is_number
 from lrtui.schedulers.resolve import cadence_of, resolve, run_of
 from lrtui.schedulers.spec import SchedulerSpec
 from lrtui.schedulers.validate import validate
+
+if TYPE_CHECKING:
+    import torch
+    from torch.optim import lr_scheduler as _torch_sched
+
+    from lrtui.schedulers.build import AnyScheduler
 
 _STEP_ERRORS = (ArithmeticError, ValueError, TypeError, NotImplementedError, RuntimeError)
 """What torch's constructors and step() raise on a schedule they cannot run (a formula that divides
@@ -40,6 +47,8 @@ class PlateauState:
 
 def _make_optimizer(shape: OptimizerShape, base_lr: float) -> torch.optim.Optimizer:
     """A one-parameter optimizer of the right kind: the scheduler only reads its param_groups."""
+    import torch
+
     kind = OPTIMIZER_KINDS.get(shape.name)
     if kind is None:
         raise SpecError("optimizer", f"must be {names_text()} (got {shape.name!r})")
@@ -136,7 +145,7 @@ class ScheduleDriver:
             if metric is None:
                 self.scheduler.step()  # type: ignore[call-arg]
             else:
-                cast(_torch_sched.ReduceLROnPlateau, self.scheduler).step(metric)
+                cast("_torch_sched.ReduceLROnPlateau", self.scheduler).step(metric)
         except _STEP_ERRORS as exc:
             raise SpecError(
                 self.field, f"torch's step() failed at {self._where()}: {_reason(exc)}"
@@ -199,6 +208,8 @@ class ScheduleDriver:
 
     def plateau_state(self) -> PlateauState | None:
         """ReduceLROnPlateau's best metric, bad-epoch count and cooldown; None for others."""
+        from torch.optim import lr_scheduler as _torch_sched
+
         sched = self.scheduler
         if not isinstance(sched, _torch_sched.ReduceLROnPlateau):
             return None

@@ -12,13 +12,10 @@ outside this package tests a scheduler's name.
 from __future__ import annotations
 
 import difflib
-import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch.optim import lr_scheduler as _torch_sched
+from typing import Any, cast
 
 from lrtui.expr import Formula, compile_formula
 from lrtui.optimizers import OPTIMIZER_KINDS
@@ -35,6 +32,15 @@ from lrtui.schedulers.params import (
 )
 
 
+def torch_class(name: str) -> type:
+    """The class `name` of torch.optim.lr_scheduler, imported on first use: the catalog is plain
+    data, so the form and the parsers load without torch (its import takes seconds); only building
+    a scheduler needs it."""
+    from torch.optim import lr_scheduler
+
+    return cast(type, getattr(lr_scheduler, name))
+
+
 @dataclass(frozen=True)
 class Advice:
     """A run-dependent problem an entry finds with its own values (validate() reports it)."""
@@ -49,12 +55,17 @@ class TorchCall:
     """What a recipe builds: a torch class with its arguments, and for LambdaLR the formula text
     with the named constants it uses (shown as such in the code snippet)."""
 
-    cls: type
+    torch_class: str  # the class's name in torch.optim.lr_scheduler
     kwargs: dict[str, Any] = field(default_factory=dict)
     formula: str = ""
     constants: dict[str, int | float] = field(default_factory=dict)
     note: str = ""  # one comment line for the snippet
     limits: bool = False  # a user's formula keeps the evaluator's size limits
+
+    @property
+    def cls(self) -> type:
+        """The torch class itself (imports torch)."""
+        return torch_class(self.torch_class)
 
     def lr_lambda(self) -> Formula:
         """The formula as the callable torch's LambdaLR / MultiplicativeLR gets (safe evaluator)."""
@@ -78,7 +89,7 @@ class SchedulerInfo:
     """A catalog entry: a torch scheduler class (or a recipe built from one) and its rules."""
 
     name: str
-    cls: type
+    torch_class: str  # the class's name in torch.optim.lr_scheduler (a recipe: the one it builds)
     cadence: Cadence  # natural cadence (the default interval)
     params: tuple[Param, ...]  # the torch class's constructor arguments (a recipe: its own)
     help: str
@@ -97,6 +108,11 @@ class SchedulerInfo:
     #: parameters ("StepLR {step_size}/{gamma}"); a parameter not given and without a default
     #: leaves the bare name ("Cosine"). Composites join their members (`short`).
     short_form: str = ""
+
+    @property
+    def cls(self) -> type:
+        """The torch class itself (imports torch)."""
+        return torch_class(self.torch_class)
 
     @property
     def every_param(self) -> tuple[Param, ...]:
@@ -213,7 +229,7 @@ _SHORT_FORMS: dict[str, str] = {
 
 
 def _info(
-    cls: type,
+    torch_name: str,
     cadence: Cadence,
     help: str,
     *params: Param,
@@ -225,15 +241,15 @@ def _info(
     names = {p.name for p in params}
     replaces = tuple((d, src) for d, src in _DERIVED_FROM.items() if d in names)
     return SchedulerInfo(
-        name or cls.__name__,
-        cls,
+        name or torch_name,
+        torch_name,
         cadence,
         tuple(params),
         help,
         composite,
         extra,
         replaces=replaces,
-        short_form=_SHORT_FORMS.get(name or cls.__name__, ""),
+        short_form=_SHORT_FORMS.get(name or torch_name, ""),
         **rules,
     )
 
@@ -325,16 +341,20 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
     info.name: info
     for info in [
         _info(
-            _torch_sched.LambdaLR,
+            "LambdaLR",
             "epoch",
             "LR = base LR x lr_lambda(step)",
             Param(
-                "lr_lambda", "formula", "0.95 ** epoch", "factor of the base LR; " + _FORMULA_HELP
+                "lr_lambda",
+                "formula",
+                "0.95 ** epoch",
+                "factor of the base LR; " + _FORMULA_HELP,
+                required=True,
             ),
             example='LambdaLR:lr_lambda="0.95 ** step"',
         ),
         _info(
-            _torch_sched.MultiplicativeLR,
+            "MultiplicativeLR",
             "epoch",
             "LR *= lr_lambda(step) at every scheduler step",
             Param(
@@ -342,19 +362,22 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
                 "formula",
                 "0.95",
                 "factor applied at each scheduler step; " + _FORMULA_HELP,
+                required=True,
             ),
             example='MultiplicativeLR:lr_lambda="0.95"',
         ),
         _info(
-            _torch_sched.StepLR,
+            "StepLR",
             "epoch",
             "multiply the LR by gamma every step_size epochs",
-            Param("step_size", "int", 10, "scheduler steps between two decays", min=1),
+            Param(
+                "step_size", "int", 10, "scheduler steps between two decays", min=1, required=True
+            ),
             Param("gamma", "float", 0.1, "decay factor", min=0, min_inclusive=False),
             example="StepLR:step_size=10,gamma=0.1",
         ),
         _info(
-            _torch_sched.MultiStepLR,
+            "MultiStepLR",
             "epoch",
             "multiply the LR by gamma at each milestone epoch",
             Param(
@@ -362,12 +385,13 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
                 "int_list",
                 [10, 30],
                 "scheduler steps where the LR decays, increasing",
+                required=True,
             ),
             Param("gamma", "float", 0.1, "decay factor", min=0, min_inclusive=False),
             example="MultiStepLR:milestones=[10,30],gamma=0.1",
         ),
         _info(
-            _torch_sched.ConstantLR,
+            "ConstantLR",
             "epoch",
             "LR x factor until total_iters, then the base LR",
             Param(
@@ -384,7 +408,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
             length_params=("total_iters",),
         ),
         _info(
-            _torch_sched.LinearLR,
+            "LinearLR",
             "epoch",
             "LR ramps linearly from start_factor to end_factor",
             Param(
@@ -402,7 +426,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
             length_params=("total_iters",),
         ),
         _info(
-            _torch_sched.ExponentialLR,
+            "ExponentialLR",
             "epoch",
             "multiply the LR by gamma every epoch",
             Param(
@@ -412,11 +436,12 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
                 "decay factor per epoch (tutorial: 0.1)",
                 min=0,
                 min_inclusive=False,
+                required=True,
             ),
             example="ExponentialLR:gamma=0.9",
         ),
         _info(
-            _torch_sched.PolynomialLR,
+            "PolynomialLR",
             "epoch",
             "LR decays as (1 - epoch/total_iters)^power",
             Param(
@@ -433,7 +458,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
             derive=_run_length,
         ),
         _info(
-            _torch_sched.CosineAnnealingLR,
+            "CosineAnnealingLR",
             "epoch",
             "cosine from the base LR down to eta_min",
             Param(
@@ -443,6 +468,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
                 "scheduler steps of the half cosine (auto: the run's length)",
                 min=1,
                 derived=True,
+                required=True,
             ),
             Param("eta_min", "float", 0.0, "lowest LR", min=0),
             example="CosineAnnealingLR:interval=step",
@@ -451,7 +477,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
             advise=_length_advice("T_max", must_cover=False),
         ),
         _info(
-            _torch_sched.CosineAnnealingWarmRestarts,
+            "CosineAnnealingWarmRestarts",
             "epoch",
             "cosine down to eta_min, restarting every T_0 epochs (x T_mult after each restart)",
             Param(
@@ -461,6 +487,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
                 "scheduler steps before the first restart (auto: a quarter of the run)",
                 min=1,
                 derived=True,
+                required=True,
             ),
             Param("T_mult", "int", 1, "growth of the period after each restart", min=1),
             Param("eta_min", "float", 0.0, "lowest LR", min=0),
@@ -468,7 +495,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
             derive=_warm_restarts_derive,
         ),
         _info(
-            _torch_sched.CyclicLR,
+            "CyclicLR",
             "batch",
             "triangle waves between base_lr and max_lr",
             Param(
@@ -478,8 +505,17 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
                 "lower LR of the cycle (replaces the optimizer's LR)",
                 min=0,
                 min_inclusive=False,
+                required=True,
             ),
-            Param("max_lr", "float", 0.1, "upper LR of the cycle", min=0, min_inclusive=False),
+            Param(
+                "max_lr",
+                "float",
+                0.1,
+                "upper LR of the cycle",
+                min=0,
+                min_inclusive=False,
+                required=True,
+            ),
             Param(
                 "step_size_up",
                 "int",
@@ -529,7 +565,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
             advise=_momentum_advice,
         ),
         _info(
-            _torch_sched.OneCycleLR,
+            "OneCycleLR",
             "batch",
             "one warm-up to max_lr then annealing far below the start",
             Param(
@@ -539,6 +575,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
                 "peak LR (the optimizer's LR is replaced)",
                 min=0,
                 min_inclusive=False,
+                required=True,
             ),
             Param(
                 "total_steps",
@@ -589,7 +626,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
             advise=_both(_length_advice("total_steps", must_cover=True), _momentum_advice),
         ),
         _info(
-            _torch_sched.ReduceLROnPlateau,
+            "ReduceLROnPlateau",
             "metric",
             "multiply the LR by factor when the validation loss stops improving",
             Param(
@@ -628,7 +665,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
             example="ReduceLROnPlateau:mode=min,patience=5",
         ),
         _info(
-            _torch_sched.SequentialLR,
+            "SequentialLR",
             "epoch",
             "one scheduler after another, switching at the milestones ('A -> B')",
             Param(
@@ -637,12 +674,13 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
                 None,
                 "steps where the next member takes over (auto: previous member's total_iters)",
                 derived=True,
+                required=True,
             ),
             composite=True,
             example="LinearLR:start_factor=0.1,total_iters=5 -> CosineAnnealingLR",
         ),
         _info(
-            _torch_sched.ChainedScheduler,
+            "ChainedScheduler",
             "epoch",
             "all members stepped together, their factors multiply ('A + B')",
             composite=True,
@@ -721,7 +759,7 @@ def _recipe_advice(
 
 
 def _lambda(formula: str, note: str, **constants: int | float) -> TorchCall:
-    return TorchCall(_torch_sched.LambdaLR, {}, formula, dict(constants), note)
+    return TorchCall("LambdaLR", {}, formula, dict(constants), note)
 
 
 def _warmup_linear(values: Mapping[str, Any], run: Run) -> TorchCall:
@@ -788,7 +826,7 @@ def _wsd(values: Mapping[str, Any], run: Run) -> TorchCall:
     if decay_type == "cosine":
         constants["num_cycles"] = float(values["num_cycles"])
     return TorchCall(
-        _torch_sched.LambdaLR,
+        "LambdaLR",
         {},
         "max(0.0, step / max(1, warmup_steps) * (1.0 - min_lr_ratio) + min_lr_ratio) "
         "if step < warmup_steps else 1.0 if step < warmup_steps + stable_steps else "
@@ -805,7 +843,7 @@ def _fastai_one_cycle(values: Mapping[str, Any], run: Run) -> TorchCall:
     pct = float(values["pct_start"])
     div = float(values["div"])
     return TorchCall(
-        _torch_sched.OneCycleLR,
+        "OneCycleLR",
         {
             "max_lr": float(values["max_lr"]),
             # fastai puts step i at pos = i / n and ends its phases at pos = pct_start and 1;
@@ -840,7 +878,7 @@ _MIN_LR_RATIO = _recipe_param(
 
 _RECIPES: list[SchedulerInfo] = [
     _info(
-        _torch_sched.LambdaLR,
+        "LambdaLR",
         "batch",
         "linear warm-up from 0 to the base LR, then linear decay to 0",
         *_warmup_params(),
@@ -852,7 +890,7 @@ _RECIPES: list[SchedulerInfo] = [
         expand=_warmup_linear,
     ),
     _info(
-        _torch_sched.LambdaLR,
+        "LambdaLR",
         "batch",
         "linear warm-up from 0, then a half-cosine down to min_lr_ratio x the base LR",
         *_warmup_params(),
@@ -866,7 +904,7 @@ _RECIPES: list[SchedulerInfo] = [
         expand=_warmup_cosine,
     ),
     _info(
-        _torch_sched.LambdaLR,
+        "LambdaLR",
         "batch",
         "linear warm-up from 0, then num_cycles cosines down to 0 with hard restarts",
         *_warmup_params(),
@@ -880,7 +918,7 @@ _RECIPES: list[SchedulerInfo] = [
         expand=_warmup_cosine_restarts,
     ),
     _info(
-        _torch_sched.LambdaLR,
+        "LambdaLR",
         "batch",
         "linear warm-up from 0, then the base LR x 1/sqrt(step/timescale)",
         *_warmup_params(),
@@ -901,7 +939,7 @@ _RECIPES: list[SchedulerInfo] = [
         expand=_inverse_sqrt,
     ),
     _info(
-        _torch_sched.LambdaLR,
+        "LambdaLR",
         "batch",
         "warm-up, stable at the base LR, then decay over the last decay_ratio of the run",
         *_warmup_params(),
@@ -932,7 +970,7 @@ _RECIPES: list[SchedulerInfo] = [
         expand=_wsd,
     ),
     _info(
-        _torch_sched.OneCycleLR,
+        "OneCycleLR",
         "batch",
         "fastai's one-cycle: cosine up from max_lr/div to max_lr, then down to max_lr/div_final",
         _recipe_param(
@@ -984,11 +1022,7 @@ def taking_lr(param: str) -> tuple[str, ...]:
 
 
 TORCH_REQUIRED: dict[str, frozenset[str]] = {
-    name: frozenset(
-        p.name
-        for p in inspect.signature(info.cls).parameters.values()
-        if p.default is inspect.Parameter.empty and p.name not in ("optimizer", "schedulers")
-    )
+    name: frozenset(p.name for p in info.params if p.required)
     for name, info in CATALOG.items()
     if not info.recipe
 }

@@ -31,6 +31,7 @@ class Param:
     choices: tuple[str, ...] = ()
     derived: bool = False  # default comes from epochs / steps_per_epoch when not given
     torch_arg: bool = True  # passed to the torch class as is (False: interval, recipe values)
+    required: bool = False  # torch's constructor has no default for it (a test checks)
 
 
 @dataclass(frozen=True)

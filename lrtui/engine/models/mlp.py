@@ -1,4 +1,5 @@
-"""The tutorial's MLP (784-64-32-10 by default) as K stacked runs with a hand-written backward.
+"""The tutorial's MLP (784-64-32-10 by default): the plain `nn.Module` (`MLP`) and the weights it
+starts from (`init_params`), and the same network as K stacked runs with a hand-written backward.
 
 Layout: each layer's weight and bias are one augmented matrix [W | b] of shape [out, in + 1] (the
 bias last); activations run feature-major, [K, features + 1, batch] with a last row of ones, so a
@@ -10,17 +11,48 @@ gradients in a flat buffer for their optimizer.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
 from lrtui.data import DeviceDataset
 from lrtui.engine.models import ModelFamily, StepFn
-from lrtui.model import IN_FEATURES, MLP, N_CLASSES, RunConfig, init_params, layer_shapes
+from lrtui.model import IN_FEATURES, N_CLASSES, RunConfig, layer_shapes
 
 #: Activation elements per evaluation chunk (K runs x rows x widest layer).
 EVAL_CHUNK_ELEMENTS = 1 << 23
+
+
+class MLP(nn.Module):
+    """The tutorial's network: flatten, Linear+ReLU per hidden width, then Linear to 10 classes."""
+
+    def __init__(self, hidden: tuple[int, ...] = (64, 32)) -> None:
+        super().__init__()
+        widths = (IN_FEATURES, *hidden, N_CLASSES)
+        layers: list[nn.Module] = []
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if i < len(widths) - 2:
+                layers.append(nn.ReLU())
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return cast(Tensor, self.layers(x.reshape(x.shape[0], -1)))
+
+
+def init_params(hidden: tuple[int, ...], seed: int) -> list[Tensor]:
+    """The parameters `torch.manual_seed(seed); MLP(hidden)` starts from, in `parameters()` order.
+
+    Drawn in float32 on the CPU exactly as nn.Linear does (so `.to(dtype)` of the module matches),
+    without disturbing the caller's global RNG state.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MLP(hidden)
+    return [p.detach().clone() for p in model.parameters()]
 
 
 class StackedMLP:
