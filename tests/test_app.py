@@ -239,7 +239,7 @@ async def test_details_clone_export_delete(tmp_path: Path, monkeypatch: Any) -> 
         await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), what="details")
         details = app.screen.details  # type: ignore[attr-defined]
         epochs = app.store.epochs(run_id)
-        assert [r[0] for r in details.epoch_rows] == ["0", "1", "2"]
+        assert [r[0] for r in details.epoch_rows] == ["1", "2", "3"]  # numbered from 1
         assert [r[4] for r in details.epoch_rows] == [f"{e.valid_loss:.4f}" for e in epochs]
         assert "ExponentialLR(optimizer, gamma=0.5)" in details.code
         assert "torch.optim.SGD(model.parameters(), lr=0.1" in details.code

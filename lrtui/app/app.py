@@ -376,7 +376,8 @@ class LrtuiApp(App[None]):
         curve = PreviewCurve(label=f"{name} ({'default ' + given})" if given else name,
                              steps_per_epoch=steps_per_epoch, lr_per_step=lrs,
                              momentum_per_step=momenta if driver.cycles_momentum else None,
-                             plateau=driver.cadence == "metric")
+                             plateau=driver.cadence == "metric",
+                             per_step=driver.cadence == "batch")
         _ = curve.x  # the x positions of a long run are computed here, not on the UI thread
         if not worker.is_cancelled:
             self.post_message(PreviewReady(token, curve))

@@ -12,6 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import ProgressBar, RichLog, Static
 
 from lrtui.app.plotting import fmt_duration
+from lrtui.numbering import epoch_number
 
 Level = Literal["info", "notice", "warning", "error"]
 _STYLES: dict[Level, str] = {
@@ -86,8 +87,8 @@ class ProgressLine(Horizontal):
         bar.update(total=max(1, total_steps), progress=min(global_step, total_steps))
         eta = (elapsed_s * (total_steps - global_step) / global_step) if global_step > 0 else -1.0
         state = "paused · " if paused else ""
-        text = (f"{state}{label} · epoch {epoch + 1}/{epochs} · step {step}/{steps_per_epoch}"
-                f" · {samples_per_s:,.0f} samples/s · ETA {fmt_duration(eta)}")
+        text = (f"{state}{label} · epoch {epoch_number(epoch)}/{epochs} · step {step}/"
+                f"{steps_per_epoch} · {samples_per_s:,.0f} samples/s · ETA {fmt_duration(eta)}")
         self.query_one("#progress-text", Static).update(text, layout=False)
 
     def show_sweep(self, *, step: int, steps: int, lr: float, loss: float | None,
