@@ -60,3 +60,26 @@ async def test_the_progress_line_keeps_its_eta_at_80x24(tmp_path: Path) -> None:
         app.progress.show_sweep(step=120, steps=500, lr=0.00123, loss=2.3026, elapsed_s=3.0)
         await pilot.pause(0.05)
         assert "range test · step 120/500 · ETA 0:10" in text.render_line(0).text
+
+
+async def test_the_runs_table_shows_status_epochs_acc_and_loss_at_120x40(
+        tmp_path: Path) -> None:
+    app = make_app(tmp_path / "runs.db", epochs=2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="tutorial")
+        await settle(pilot, app)
+        table = app.runs_table
+        visible = table.scrollable_content_region.width
+        header = table.render_line(0).text
+        assert len(header) == visible
+        assert header.split()[:5] == ["run", "status", "ep", "acc%", "loss"]
+        for y, run in enumerate(table.ordered(), 1):
+            shown = " ".join(table.render_line(y).text.split())  # the row as far as it shows
+            numbers = f"{100 * (run.best_acc or 0):.2f} {run.best_loss:.4f}"
+            assert f"{run.label} finished 2/2 {numbers}" in shown, shown
+        # with more runs than rows a scrollbar takes a column: the loss still fits
+        loss_end = sum(c.get_render_width(table) for c in table.ordered_columns[:6])
+        assert [c.key.value for c in table.ordered_columns[:6]][-1] == "loss"
+        assert loss_end <= visible - 1
