@@ -6,6 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from test_app_support import make_app, settle, wait_for
+from textual.widgets import Select, Static
+
+from lrtui.app.app import LrtuiApp
+from lrtui.app.form import FormValues
+from lrtui.data import DATASETS
+from lrtui.store import Store
 
 LONG = ("range test #3 on synthetic (45 steps, 0.3 s): recommended valley 0.0123 · also "
         "steepest 0.19 · min_div_10 0.056")
@@ -83,3 +89,50 @@ async def test_the_runs_table_shows_status_epochs_acc_and_loss_at_120x40(
         loss_end = sum(c.get_render_width(table) for c in table.ordered_columns[:6])
         assert [c.key.value for c in table.ordered_columns[:6]][-1] == "loss"
         assert loss_end <= visible - 1
+
+
+def _form_app(tmp_path: Path, dataset: str, scheduler: str = "OneCycleLR") -> LrtuiApp:
+    """The app with the real dataset choices (nothing is loaded or trained); SGD with momentum,
+    so OneCycleLR's form has nothing to warn about."""
+    return LrtuiApp(store=Store(tmp_path / "runs.db"), default_dataset=dataset,
+                    initial=FormValues(dataset=dataset, device="cpu", scheduler=scheduler,
+                                       momentum="0.9"),
+                    device_info=lambda choice: ("cpu (no CUDA)", True), form_debounce_s=0)
+
+
+async def test_dataset_names_are_not_wrapped_at_80x24(tmp_path: Path) -> None:
+    app = _form_app(tmp_path, "fashion-mnist")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        select = app.sidebar.widgets["dataset"]
+        assert isinstance(select, Select)
+        label = select.query_one("SelectCurrent").query_one("#label", Static)
+        for name in DATASETS:
+            select.value = name
+            await pilot.pause(0.05)
+            assert (label.region.height, label.render_line(0).text.strip()) == (1, name)
+
+
+async def test_scheduler_parameters_show_beside_the_charts_at_80x24(tmp_path: Path) -> None:
+    app = _form_app(tmp_path, "mnist")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.pause(0.1)
+        sidebar = app.sidebar
+        assert app.focused is sidebar.widgets["scheduler"]  # where the app starts
+        params = [key for key in sidebar.widgets if key.startswith("param:")]
+        assert len(params) >= 8  # OneCycleLR's
+        visible = sidebar.content_region
+        shown = [k for k in params if visible.contains_region(sidebar.widgets[k].region)]
+        assert shown[:6] == params[:6]  # max_lr, total_steps, ... under the scheduler
+        assert app.chart("lr").region.width >= 40 and app.chart("lr").display
+        # the rest are a tab away: focusing one scrolls it into view, the charts stay
+        await pilot.press(*["tab"] * len(params))
+        await pilot.pause(0.1)
+        last = sidebar.widgets[params[-1]]
+        assert app.focused is last or visible.contains_region(last.region)
+        assert app.chart("lr").region.width >= 40
+        # g (jump to the scheduler) brings the Schedule section back to the top
+        await pilot.press("escape", "g")
+        await pilot.pause(0.1)
+        assert visible.contains_region(sidebar.widgets[params[0]].region)

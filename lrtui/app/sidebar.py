@@ -77,6 +77,7 @@ class Sidebar(VerticalScroll):
     Sidebar .row > Label { width: 17; padding-right: 1; text-wrap: nowrap;
                            text-overflow: ellipsis; }
     Sidebar .row > Input, Sidebar .row > Select { width: 1fr; }
+    Sidebar Select SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
     Sidebar .row > Checkbox { width: 1fr; }
     Sidebar .err { color: $error; display: none; padding-left: 17; }
     Sidebar .err.-warn { color: $warning; }
@@ -146,7 +147,7 @@ class Sidebar(VerticalScroll):
         yield from self._row("device", self._select(DEVICES, v.device))
         yield Static("", id="device-line", markup=False)
         yield from self._row("label", self._input(v.label, "optional"))
-        yield Static("Schedule", classes="section")
+        yield Static("Schedule", classes="section", id="schedule-section")
         yield from self._row("scheduler", self._select(S.ENTRIES, v.scheduler))
         yield Static("", id="scheduler-help", markup=False)
         yield from self._row("warmup", self._input(v.warmup))
@@ -375,6 +376,13 @@ class Sidebar(VerticalScroll):
         key = next((k for k, w in self.widgets.items() if w is event.widget), None)
         text = self.help_for.get(key, "") if key else ""
         self.query_one("#field-help", Static).update(text)
+        if key == "scheduler":
+            # Its parameters come right under it: on a short terminal the form scrolls so the
+            # Schedule section starts at the top and they show beside the charts.
+            self.call_after_refresh(self._show_schedule)
+
+    def _show_schedule(self) -> None:
+        self.scroll_to_widget(self.query_one("#schedule-section"), top=True, animate=False)
 
 
 def _with_interval(v: FormValues) -> dict[str, str | bool]:
