@@ -42,12 +42,14 @@ async def test_pick_scheduler_and_edit_its_parameters_by_keyboard(tmp_path: Path
         assert params == [f"param:{p.name}" for p in S.CATALOG["OneCycleLR"].params]
         max_lr = app.sidebar.widgets["param:max_lr"]
         assert isinstance(max_lr, Input) and max_lr.value == "0.1"
-        # Plain SGD has no momentum to cycle, so the form starts with cycling off (and is valid).
-        assert app.sidebar.widgets["param:cycle_momentum"].value is False
+        # The catalog's defaults, as on the command line: with plain SGD torch's cycle_momentum
+        # (on), and the scheduler entry's warning under it (the form is valid).
+        assert app.sidebar.widgets["param:cycle_momentum"].value is True
+        assert _err_text(app, "param:cycle_momentum").startswith("SGD has momentum 0")
         await pilot.press("tab", "tab", "tab")  # warm-up epochs, warm-up factor, max_lr
         assert app.focused is max_lr
         await pilot.press(*"0.5")  # the field's text is selected on focus: typing replaces it
-        expected = S.SchedulerSpec("OneCycleLR", {"max_lr": 0.5, "cycle_momentum": False})
+        expected = S.SchedulerSpec("OneCycleLR", {"max_lr": 0.5})
         await wait_for(pilot, lambda: app.form is not None and app.form.config is not None
                        and app.form.config.scheduler == expected, what="max_lr=0.5 in the form")
         exact = S.preview(expected, epochs=3, steps_per_epoch=8, base_lr=0.1).lr_per_step

@@ -296,14 +296,13 @@ async def test_m_and_n_offer_to_switch_a_scheduler_without_that_field(tmp_path: 
         select = app.sidebar.widgets["scheduler"]
         assert isinstance(select, Select) and select.value == "OneCycleLR"
         assert app.sidebar.values().params["max_lr"] == lr
-        # Plain SGD has no momentum: the switch starts with cycling off, so the form is valid.
-        assert app.sidebar.values().params["cycle_momentum"] is False
+        # The catalog's default, as on the command line (plain SGD: a warning, the form valid).
+        assert app.sidebar.values().params["cycle_momentum"] is True
         assert screen.status == f"form: OneCycleLR max_lr ← {lr} (range test: valley)"
         await pilot.press("escape")
         await settle(pilot, app)
         assert app.form is not None and app.form.config is not None
-        assert app.form.config.scheduler == S.SchedulerSpec(
-            "OneCycleLR", {"max_lr": float(lr), "cycle_momentum": False})
+        assert app.form.config.scheduler == S.SchedulerSpec("OneCycleLR", {"max_lr": float(lr)})
         # 3 x 8 steps: the peak (at step 0.3 x 24 - 1 = 6.2) falls between steps, just below.
         assert app.preview is not None
         assert 0.99 * float(lr) < max(app.preview.lr_per_step) < float(lr)

@@ -340,17 +340,10 @@ class Sidebar(VerticalScroll):
         """Show another scheduler's fields: what the user last typed for it this session, else
         its defaults, with `given` on top."""
         self._param_cache[self._scheduler] = _with_interval(self.values())
+        # Every other field starts at the catalog's default, as on the command line: the
+        # scheduler entry alone decides defaults and warnings (OneCycleLR's cycle_momentum with
+        # plain SGD is torch's True, and its warning shows under the field).
         cached = {**self._param_cache.get(name, {}), **given}
-        info = S.ENTRIES.get(name)
-        switch = info.momentum_switch if info else ""
-        if switch and switch not in cached:
-            # Plain SGD has no momentum to cycle: start with cycling off so the form is valid.
-            v = self.values()
-            kind = OPTIMIZER_KINDS.get(v.optimizer)
-            no_momentum = kind is not None and kind.momentum_field == "momentum" and _is_zero(
-                v.momentum
-            )
-            cached[switch] = not no_momentum
         await self._mount_params(name, cached, "")
 
     async def switch_scheduler(self, name: str, given: dict[str, str | bool]) -> None:
@@ -388,13 +381,6 @@ class Sidebar(VerticalScroll):
 def _with_interval(v: FormValues) -> dict[str, str | bool]:
     """The scheduler's fields with the interval toggle's choice (kept per scheduler)."""
     return {**v.params, "interval": v.interval} if v.interval else dict(v.params)
-
-
-def _is_zero(text: str) -> bool:
-    try:
-        return float(text) == 0.0
-    except ValueError:
-        return False
 
 
 def _range_text(p: S.Param) -> str:
