@@ -136,3 +136,28 @@ async def test_scheduler_parameters_show_beside_the_charts_at_80x24(tmp_path: Pa
         await pilot.press("escape", "g")
         await pilot.pause(0.1)
         assert visible.contains_region(sidebar.widgets[params[0]].region)
+
+
+async def test_a_checkbox_looks_different_on_and_off_without_colour(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "runs.db", scheduler="OneCycleLR",
+                   params={"cycle_momentum": True, "three_phase": False})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        on = app.sidebar.widgets["param:cycle_momentum"]
+        off = app.sidebar.widgets["param:three_phase"]
+        nesterov = app.sidebar.widgets["optimizer.nesterov"]
+        assert (on.value, off.value, nesterov.value) == (True, False, False)
+
+        def mark(box: object) -> str:  # the characters drawn, colours left out
+            return box.render_line(0).text.strip()  # type: ignore[attr-defined, no-any-return]
+
+        assert (mark(on), mark(off), mark(nesterov)) == ("▐X▌", "▐ ▌", "▐ ▌")
+        off.focus()
+        await pilot.press("space")  # ticked by the keyboard: the mark follows the value
+        await wait_for(pilot, lambda: off.value is True, what="ticked")
+        await pilot.pause(0.05)
+        assert mark(off) == "▐X▌"
+        await pilot.press("space")
+        await wait_for(pilot, lambda: off.value is False, what="unticked")
+        await pilot.pause(0.05)
+        assert mark(off) == "▐ ▌"

@@ -33,6 +33,24 @@ from lrtui.app.form import (
 from lrtui.optimizers import OPTIMIZER_KINDS
 
 FieldWidget = Input | Select[str] | Checkbox
+
+
+class Tick(Checkbox):
+    """A checkbox whose mark tells on from off without colour: X when on, blank when off
+    (Textual's Checkbox draws the same X in both states and tells them apart by colour only,
+    which a monochrome terminal, a screenshot in grey or a colour-blind eye loses)."""
+
+    def __init__(self, value: bool = False) -> None:
+        super().__init__("", value, compact=True)
+        self.BUTTON_INNER = _mark(self.value)
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = _mark(self.value)
+        super().watch_value()
+
+
+def _mark(on: bool) -> str:
+    return "X" if on else " "
 #: Every optimizer's own fields, in registry order (each optimizer shows its own).
 OPTIMIZER_FIELDS: tuple[str, ...] = tuple(
     dict.fromkeys(key for kind in OPTIMIZER_KINDS.values() for key in kind.form_fields)
@@ -134,7 +152,7 @@ class Sidebar(VerticalScroll):
         yield from self._row("hidden", self._input(v.hidden))
         yield from self._row("optimizer.name", self._select(OPTIMIZER_NAMES, v.optimizer))
         yield from self._row("optimizer.momentum", self._input(v.momentum), "opt")
-        yield from self._row("optimizer.nesterov", Checkbox("", v.nesterov, compact=True), "opt")
+        yield from self._row("optimizer.nesterov", Tick(v.nesterov), "opt")
         yield from self._row("optimizer.beta1", self._input(v.beta1), "opt")
         yield from self._row("optimizer.beta2", self._input(v.beta2), "opt")
         yield from self._row("optimizer.eps", self._input(v.eps), "opt")
@@ -177,7 +195,7 @@ class Sidebar(VerticalScroll):
             raw = given.get(p.name)
             widget: FieldWidget
             if p.kind == "bool":
-                widget = Checkbox("", bool(p.default if raw is None else raw), compact=True)
+                widget = Tick(bool(p.default if raw is None else raw))
             elif p.kind == "choice":
                 value = str(p.default if raw is None or raw == "" else raw)
                 widget = self._select(p.choices, value if value in p.choices else p.choices[0])
