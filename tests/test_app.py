@@ -233,6 +233,7 @@ async def test_space_toggles_a_stored_run_on_the_charts(tmp_path: Path) -> None:
 
 async def test_details_clone_export_delete(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("platformdirs.user_documents_dir", lambda: str(tmp_path / "none"))
     run_id = _store_one_run(tmp_path / "runs.db")
     app = make_app(tmp_path / "runs.db")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -254,7 +255,9 @@ async def test_details_clone_export_delete(tmp_path: Path, monkeypatch: Any) -> 
         await pilot.press("escape", "e")
         await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="export")
         field = app.screen.query_one(Input)
-        assert field.value == f"lrtui-run-{run_id}.csv"
+        # an absolute path, shown before anything is written (no documents folder here: the
+        # current one)
+        assert field.value == str(tmp_path.resolve() / f"lrtui-run-{run_id}.csv")
         field.value = str(tmp_path / "out.csv")
         await pilot.press("enter")
         await wait_for(pilot, lambda: (tmp_path / "out.csv").exists(), what="csv")
