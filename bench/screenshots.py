@@ -9,7 +9,8 @@ mnist-sample (offline; 4,000 train digits), the way a new user would:
   comparison.svg  the tutorial's four schedulers trained together (key t), LR on a log scale
   details.svg     one run's details (enter): config, per-epoch table, PyTorch code
   help.svg        every key (?)
-  small.svg       the same comparison on an 80x24 terminal with the form hidden (ctrl+b)
+  small.svg       the same runs on an 80x24 terminal with the form shown: the scheduler's
+                  parameters beside the LR chart
 
     python bench/screenshots.py [--out screenshots] [--epochs 25]
 """
@@ -104,7 +105,7 @@ async def shoot(out: Path, epochs: int) -> list[Path]:
             await pilot.press("escape")
             for _ in range(4):  # show the four tutorial runs (the table's newest rows first)
                 await pilot.press("space", "down")
-            await pilot.press("ctrl+b", "l")
+            await pilot.press("l")
             await settle(pilot, small)
             save(small, "small.svg")
         small.store.close()

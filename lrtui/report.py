@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from lrtui.numbering import epoch_number, step_number
 from lrtui.store import EpochRecord, RunRecord, StepsRecord
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ def epoch_table(epochs: Sequence[EpochRecord]) -> tuple[list[str], list[list[str
     rows = []
     for e in epochs:
         row = [
-            str(e.epoch),
+            str(epoch_number(e.epoch)),
             fmt_lr(e.lr),
             fmt_lr(e.momentum),
             fmt_num(e.train_loss),
@@ -197,9 +198,10 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def epoch_dict(run: RunRecord, epoch: EpochRecord) -> dict[str, Any]:
-    """Every field of one epoch with its run's id and label; non-finite numbers become None
-    (strict JSON, empty CSV cells)."""
-    row = {"run_id": run.id, "label": run.label, **epoch.__dict__}
+    """Every field of one epoch with its run's id and label, the epoch numbered from 1; non-finite
+    numbers become None (strict JSON, empty CSV cells)."""
+    row = {"run_id": run.id, "label": run.label, **epoch.__dict__,
+           "epoch": epoch_number(epoch.epoch)}
     return {k: _finite_or_none(v) for k, v in row.items()}
 
 
@@ -213,7 +215,8 @@ def epoch_rows(run: RunRecord, epochs: Iterable[EpochRecord]) -> list[dict[str, 
 
 
 def step_rows(run_id: int, steps: Iterable[StepsRecord]) -> list[dict[str, Any]]:
-    """One export row per optimizer step (STEP_FIELDS keys); momentum None where not recorded."""
+    """One export row per optimizer step (STEP_FIELDS keys), epochs and the run's steps numbered
+    from 1; momentum None where not recorded."""
     rows: list[dict[str, Any]] = []
     for rec in steps:
         moms = rec.momentum
@@ -221,8 +224,8 @@ def step_rows(run_id: int, steps: Iterable[StepsRecord]) -> list[dict[str, Any]]
             rows.append(
                 {
                     "run_id": run_id,
-                    "epoch": rec.epoch,
-                    "step": rec.first_step + i,
+                    "epoch": epoch_number(rec.epoch),
+                    "step": step_number(rec.first_step + i),
                     "lr": lr,
                     "momentum": None if moms is None else moms[i],
                 }

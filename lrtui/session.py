@@ -32,6 +32,7 @@ from lrtui.lrfind import (
     recommended,
 )
 from lrtui.model import RunConfig
+from lrtui.numbering import epoch_number, steps_x
 from lrtui.store import EpochRecord, RunRecord, StepsRecord, Store, StoreError
 
 if TYPE_CHECKING:
@@ -81,6 +82,14 @@ class RunTrace:
         return S.short_spec(spec) if spec.children else spec.name
 
     @functools.cached_property
+    def per_step(self) -> bool:
+        """The run's schedule steps after every optimizer step (interval=step), not per epoch."""
+        try:
+            return S.cadence_of(S.parse_spec(self.scheduler)) == "batch"
+        except S.SpecError:
+            return False
+
+    @functools.cached_property
     def short(self) -> str:
         """The scheduler spec in short form (`StepLR 10/0.1`): what tells runs apart."""
         return S.short_spec(self.scheduler)
@@ -113,12 +122,12 @@ class RunTrace:
         return min(vals) if vals else None
 
     def step_x(self) -> list[float]:
-        """Step positions in epochs (step i of an epoch of n steps sits at epoch + i/n). The same
-        list comes back until steps arrive, so unchanged charts compare equal at once."""
+        """Step positions on the charts' epoch axis (`lrtui.numbering.step_x`). The same list
+        comes back until steps arrive, so unchanged charts compare equal at once."""
         spe = self.steps_per_epoch or 1
         key = (spe, len(self.step_index))
         if self._x_key != key:
-            self._x = [i / spe for i in self.step_index]
+            self._x = steps_x(self.step_index, spe)
             self._x_key = key
         return self._x
 
@@ -326,8 +335,9 @@ class TrainingJobs:
             job.epochs_done = ev.epoch + 1
             out.progress = ProgressShown("epoch", ev, job.title, job.epochs, job.control.paused,
                                          epochs_done=job.epochs_done)
-        out.say(f"{trace.name} {ev.epoch + 1}/{trace.epochs_planned} · lr {_lr_text(ev.lr)}"
-                f" · train {loss_text(ev.train_loss)} · valid {loss_text(ev.valid_loss)}"
+        out.say(f"{trace.name} {epoch_number(ev.epoch)}/{trace.epochs_planned}"
+                f" · lr {_lr_text(ev.lr)} · train {loss_text(ev.train_loss)}"
+                f" · valid {loss_text(ev.valid_loss)}"
                 f" · {100 * ev.valid_acc:.2f}%")
         out.table = out.charts = True
 
@@ -535,12 +545,18 @@ class PreviewCurve:
     lr_per_step: Sequence[float]
     momentum_per_step: Sequence[float] | None
     plateau: bool = False
+    per_step: bool = False  # the schedule steps after every optimizer step (interval=step)
 
     @functools.cached_property
     def x(self) -> list[float]:
-        """Step positions in epochs, computed once."""
+        """Step positions on the charts' epoch axis, computed once."""
+        return steps_x(range(len(self.lr_per_step)), self.steps_per_epoch)
+
+    @property
+    def epochs(self) -> int:
+        """Epochs the preview spans."""
         spe = max(1, self.steps_per_epoch)
-        return [i / spe for i in range(len(self.lr_per_step))]
+        return -(-len(self.lr_per_step) // spe)
 
 
 #: The metric a preview steps ReduceLROnPlateau with: constant, as `schedulers.preview` does
@@ -588,7 +604,8 @@ class Previews:
         curve = PreviewCurve(label=f"{name} ({'default ' + given})" if given else name,
                              steps_per_epoch=steps_per_epoch, lr_per_step=lrs,
                              momentum_per_step=momenta if driver.cycles_momentum else None,
-                             plateau=driver.cadence == "metric")  # fmt: skip
+                             plateau=driver.cadence == "metric",
+                             per_step=driver.cadence == "batch")  # fmt: skip
         _ = curve.x  # the x positions of a long run are computed here, not on the UI thread
         return curve
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast, get_args
 
 from lrtui import __version__
+from lrtui.numbering import epoch_number
 
 Status = Literal["running", "finished", "stopped", "diverged", "interrupted", "failed"]
 STATUSES: Final[tuple[str, ...]] = get_args(Status)
@@ -1251,7 +1252,8 @@ class Store:
                     raise ValueError(f"{len(momentum)} momenta for {len(lrs)} steps")
             except ValueError as exc:
                 raise DamagedRunError(
-                    f"run {run_id} in {self.path} is damaged: steps of epoch {e}: {exc}", run_id
+                    f"run {run_id} in {self.path} is damaged: steps of epoch {epoch_number(e)}: "
+                    f"{exc}", run_id
                 ) from None
             records.append(StepsRecord(epoch=int(e), first_step=int(f), lr=lrs, momentum=momentum))
         return records

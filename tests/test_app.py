@@ -42,12 +42,14 @@ async def test_pick_scheduler_and_edit_its_parameters_by_keyboard(tmp_path: Path
         assert params == [f"param:{p.name}" for p in S.CATALOG["OneCycleLR"].params]
         max_lr = app.sidebar.widgets["param:max_lr"]
         assert isinstance(max_lr, Input) and max_lr.value == "0.1"
-        # Plain SGD has no momentum to cycle, so the form starts with cycling off (and is valid).
-        assert app.sidebar.widgets["param:cycle_momentum"].value is False
+        # The catalog's defaults, as on the command line: with plain SGD torch's cycle_momentum
+        # (on), and the scheduler entry's warning under it (the form is valid).
+        assert app.sidebar.widgets["param:cycle_momentum"].value is True
+        assert _err_text(app, "param:cycle_momentum").startswith("SGD has momentum 0")
         await pilot.press("tab", "tab", "tab")  # warm-up epochs, warm-up factor, max_lr
         assert app.focused is max_lr
         await pilot.press(*"0.5")  # the field's text is selected on focus: typing replaces it
-        expected = S.SchedulerSpec("OneCycleLR", {"max_lr": 0.5, "cycle_momentum": False})
+        expected = S.SchedulerSpec("OneCycleLR", {"max_lr": 0.5})
         await wait_for(pilot, lambda: app.form is not None and app.form.config is not None
                        and app.form.config.scheduler == expected, what="max_lr=0.5 in the form")
         exact = S.preview(expected, epochs=3, steps_per_epoch=8, base_lr=0.1).lr_per_step
@@ -231,6 +233,7 @@ async def test_space_toggles_a_stored_run_on_the_charts(tmp_path: Path) -> None:
 
 async def test_details_clone_export_delete(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("platformdirs.user_documents_dir", lambda: str(tmp_path / "none"))
     run_id = _store_one_run(tmp_path / "runs.db")
     app = make_app(tmp_path / "runs.db")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -239,7 +242,7 @@ async def test_details_clone_export_delete(tmp_path: Path, monkeypatch: Any) -> 
         await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), what="details")
         details = app.screen.details  # type: ignore[attr-defined]
         epochs = app.store.epochs(run_id)
-        assert [r[0] for r in details.epoch_rows] == ["0", "1", "2"]
+        assert [r[0] for r in details.epoch_rows] == ["1", "2", "3"]  # numbered from 1
         assert [r[4] for r in details.epoch_rows] == [f"{e.valid_loss:.4f}" for e in epochs]
         assert "ExponentialLR(optimizer, gamma=0.5)" in details.code
         assert "torch.optim.SGD(model.parameters(), lr=0.1" in details.code
@@ -252,7 +255,9 @@ async def test_details_clone_export_delete(tmp_path: Path, monkeypatch: Any) -> 
         await pilot.press("escape", "e")
         await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="export")
         field = app.screen.query_one(Input)
-        assert field.value == f"lrtui-run-{run_id}.csv"
+        # an absolute path, shown before anything is written (no documents folder here: the
+        # current one)
+        assert field.value == str(tmp_path.resolve() / f"lrtui-run-{run_id}.csv")
         field.value = str(tmp_path / "out.csv")
         await pilot.press("enter")
         await wait_for(pilot, lambda: (tmp_path / "out.csv").exists(), what="csv")

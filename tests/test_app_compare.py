@@ -26,7 +26,7 @@ async def test_four_runs_are_named_in_the_table_and_every_legend(tmp_path: Path)
                                            "Plateau 0.1/5"]
         assert [r.status for r in rows] == ["finished"] * 4
         first_cells = [app.runs_table.get_row_at(i)[1] for i in range(4)]
-        assert first_cells == [r.label for r in rows]
+        assert [c.plain.strip() for c in first_cells] == [r.label for r in rows]  # Text cells
         for chart in ("lr", "loss", "acc"):
             figure = app.chart(chart).figure
             assert all(name in figure for name in TUTORIAL), (chart, figure)

@@ -212,14 +212,15 @@ def test_details_and_export_read_the_store(tmp_path: Path) -> None:
         run_id = _stored(store)
         d = run_details(store, run_id)
         assert d.title == f"Run {run_id}: lbl"
-        assert d.epoch_rows == (("0", "0.1", "-", "1.0000", "0.5000", "81.00%", "1.50"),
-                                ("1", "0.05", "-", "0.5000", "0.2500", "90.00%", "1.50"))
+        # epochs numbered from 1 (lrtui.numbering)
+        assert d.epoch_rows == (("1", "0.1", "-", "1.0000", "0.5000", "81.00%", "1.50"),
+                                ("2", "0.05", "-", "0.5000", "0.2500", "90.00%", "1.50"))
         assert "StepLR(optimizer, step_size=1, gamma=0.5)" in d.code
         where, n = export_run(store, run_id, str(tmp_path / "e.csv"))
         assert (where, n) == ((tmp_path / "e.csv").resolve(), 2)
         lines = (tmp_path / "e.csv").read_text().splitlines()
         assert lines[0] == ",".join(EPOCH_FIELDS)
-        assert lines[1] == f"{run_id},lbl,0,0.1,,1.0,0.5,0.81,1.5"
+        assert lines[1] == f"{run_id},lbl,1,0.1,,1.0,0.5,0.81,1.5"
         assert epochs_csv(store.get_run(run_id), store.epochs(run_id)).splitlines() == lines
         with pytest.raises(ValueError, match="does not exist"):
             export_run(store, run_id, str(tmp_path / "nope" / "e.csv"))

@@ -81,7 +81,7 @@ def test_drawn_points_leave_out_the_blow_up_and_non_finite_points() -> None:
     assert drawn_points([1e-3, 1e-2], [2.0, 1.0], 5) == [0]  # the first point stays
     assert drawn_points([0.0, 1e-2, 1e-1], [2.0, 1.0, 1.0], 0) == [1, 2]  # log-X: LR > 0 only
     view = _view()
-    assert view.points == tuple(range(45))
+    assert view.points == tuple(range(49))  # every finite point, to the last (step 50 is NaN)
     assert y_limits([1.0, 3.0]) == (0.9, 3.1)
     assert y_limits([2.0, 2.0]) == (1.95, 2.05)
 
@@ -106,9 +106,9 @@ def test_cursor_moves_are_clamped_and_leave_the_suggestion() -> None:
     assert right == Cursor(start.pos + 1)
     assert cursor_lr(view, right) == view.lrs[start.pos + 1]
     assert move(view, Cursor(0), -1) == Cursor(0)
-    assert move(view, Cursor(0), 10_000) == Cursor(44)
-    assert big_step(view) == 2  # 45 points // 20
-    assert position_of(view, 1000) == 44 and position_of(view, 3) == 3
+    assert move(view, Cursor(0), 10_000) == Cursor(48)  # the sweep's last finite point
+    assert big_step(view) == 2  # 49 points // 20
+    assert position_of(view, 1000) == 48 and position_of(view, 3) == 3
 
 
 def result_suggestion(method: str) -> Any:
@@ -154,9 +154,11 @@ def test_chart_data_is_log_x_with_clipped_raw_points_cursor_and_letters() -> Non
     raw, line, smoothed, *marks = data.series
     assert (raw.kind, raw.color, smoothed.color, line.color) == (
         "points", RAW_COLOR, SMOOTHED_COLOR, CURSOR_COLOR)
-    assert list(smoothed.xs) == [math.log10(view.lrs[i]) for i in range(45)]
-    assert list(smoothed.ys) == [view.smoothed[i] for i in range(45)]
     lo, hi = data.y_lim  # type: ignore[misc]
+    assert list(smoothed.xs) == [math.log10(view.lrs[i]) for i in range(49)]
+    # the Y range is the curve's without the blow-up (the last 5 points): beyond it, clipped
+    assert (lo, hi) == y_limits([view.smoothed[i] for i in range(44)])
+    assert list(smoothed.ys) == [min(max(view.smoothed[i], lo), hi) for i in range(49)]
     assert max(raw.ys) == hi and raw.ys[7] == hi  # the spike is clipped to the chart
     assert list(line.xs) == [math.log10(view.lrs[10])] * 2 and list(line.ys) == [lo, hi]
     ok = [s for s in view.suggestions if s.ok]
@@ -233,6 +235,27 @@ async def test_f_then_m_fills_onecycle_max_lr_and_the_preview_peaks_there(tmp_pa
         assert list(app.preview.lr_per_step) == exact
 
 
+async def test_moving_right_reaches_the_last_point_of_the_sweep(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "runs.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open_view(pilot, app)
+        view = screen.view
+        last = len(view.lrs) - 1
+        assert math.isfinite(view.smoothed[last])  # the synthetic sweep ran all its steps
+        await pilot.press(*["pagedown"] * 21)  # 21 twentieths: past the end, clamped
+        assert screen.cursor == Cursor(len(view.points) - 1)
+        await pilot.press("left", "right")  # and arrows walk onto it too
+        assert view.points[screen.cursor.pos] == last
+        assert _readout(screen).startswith(f"cursor  LR {lr_text(view.lrs[last])} ")
+        assert f"step {last + 1}/{last + 1}" in _readout(screen)
+        assert lr_text(view.lrs[last]) == "10"  # the sweep's end, as its title says
+        await wait_for(pilot, lambda: screen.chart.drawn, what="chart drawn")
+        [cursor_line] = [s for s in screen.chart.data.series if s.color == CURSOR_COLOR]
+        assert list(cursor_line.xs) == [1.0, 1.0]  # log10(10): on the chart's last point
+        await pilot.press("b")
+        assert app.sidebar.values().lr == format_number(10.0)
+
+
 async def test_cursor_keys_change_the_lr_shown_and_b_sets_the_base_lr(tmp_path: Path) -> None:
     app = make_app(tmp_path / "runs.db")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -296,14 +319,13 @@ async def test_m_and_n_offer_to_switch_a_scheduler_without_that_field(tmp_path: 
         select = app.sidebar.widgets["scheduler"]
         assert isinstance(select, Select) and select.value == "OneCycleLR"
         assert app.sidebar.values().params["max_lr"] == lr
-        # Plain SGD has no momentum: the switch starts with cycling off, so the form is valid.
-        assert app.sidebar.values().params["cycle_momentum"] is False
+        # The catalog's default, as on the command line (plain SGD: a warning, the form valid).
+        assert app.sidebar.values().params["cycle_momentum"] is True
         assert screen.status == f"form: OneCycleLR max_lr ← {lr} (range test: valley)"
         await pilot.press("escape")
         await settle(pilot, app)
         assert app.form is not None and app.form.config is not None
-        assert app.form.config.scheduler == S.SchedulerSpec(
-            "OneCycleLR", {"max_lr": float(lr), "cycle_momentum": False})
+        assert app.form.config.scheduler == S.SchedulerSpec("OneCycleLR", {"max_lr": float(lr)})
         # 3 x 8 steps: the peak (at step 0.3 x 24 - 1 = 6.2) falls between steps, just below.
         assert app.preview is not None
         assert 0.99 * float(lr) < max(app.preview.lr_per_step) < float(lr)

@@ -147,7 +147,7 @@ def test_a_closed_pipe_stops_the_runs_cleanly(tmp_path: Path) -> None:
     assert proc.wait(timeout=120) == 141
     assert error_lines(err) == []
     (run,) = stored_runs(db)
-    assert run["status"] == "stopped" and first["epoch"] == 0
+    assert run["status"] == "stopped" and first["epoch"] == 1  # the first epoch (numbered from 1)
     assert "because the reader of the output went away" in str(run["reason"])
     assert 1 <= int(str(run["epochs_done"])) < 100000
 

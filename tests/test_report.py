@@ -93,33 +93,33 @@ def test_facts_table_and_rows_of_a_stored_run(tmp_path: Path) -> None:
     columns, rows = R.epoch_table(epochs)
     assert columns == [*R.EPOCH_COLUMNS, *R.PLATEAU_COLUMNS]
     assert rows == [
-        ["0", "0.1", "0.9", "2.0000", "inf", "50.00%", "1.50", "0.2500", "1", "0"],
-        ["1", "0.01", "0.9", "1.0000", "0.5000", "75.00%", "1.25", "0.2500", "0", "0"],
+        ["1", "0.1", "0.9", "2.0000", "inf", "50.00%", "1.50", "0.2500", "1", "0"],
+        ["2", "0.01", "0.9", "1.0000", "0.5000", "75.00%", "1.25", "0.2500", "0", "0"],
     ]
     plain = [EpochRecord(0, 1.0, math.nan, None, 0.1, None, 2.0)]
     assert R.epoch_table(plain) == (
         list(R.EPOCH_COLUMNS),
-        [["0", "0.1", "-", "1.0000", "nan", "-", "2.00"]],
+        [["1", "0.1", "-", "1.0000", "nan", "-", "2.00"]],
     )
 
     exported = R.epoch_rows(run, epochs)
     assert list(exported[0]) == list(R.EPOCH_FIELDS)
     # inf: no number in strict JSON, an empty CSV cell
     assert exported[0] == {
-        "run_id": run.id, "label": "", "epoch": 0, "lr": 0.1, "momentum": 0.9, "train_loss": 2.0,
+        "run_id": run.id, "label": "", "epoch": 1, "lr": 0.1, "momentum": 0.9, "train_loss": 2.0,
         "valid_loss": None, "valid_acc": 0.5, "seconds": 1.5,
     }  # fmt: skip
     assert R.to_csv(exported, R.EPOCH_FIELDS) == (
         "run_id,label,epoch,lr,momentum,train_loss,valid_loss,valid_acc,seconds\n"
-        f"{run.id},,0,0.1,0.9,2.0,,0.5,1.5\n"
-        f"{run.id},,1,0.01,0.9,1.0,0.5,0.75,1.25\n"
+        f"{run.id},,1,0.1,0.9,2.0,,0.5,1.5\n"
+        f"{run.id},,2,0.01,0.9,1.0,0.5,0.75,1.25\n"
     )
     assert R.step_rows(run.id, steps) == [
-        {"run_id": run.id, "epoch": 0, "step": 0, "lr": 0.1, "momentum": 0.9},
-        {"run_id": run.id, "epoch": 0, "step": 1, "lr": 0.1, "momentum": 0.85},
+        {"run_id": run.id, "epoch": 1, "step": 1, "lr": 0.1, "momentum": 0.9},
+        {"run_id": run.id, "epoch": 1, "step": 2, "lr": 0.1, "momentum": 0.85},
     ]
     assert R.to_json(R.step_rows(run.id, steps)[:1]) == (
-        f'[\n {{\n  "run_id": {run.id},\n  "epoch": 0,\n  "step": 0,\n  "lr": 0.1,\n'
+        f'[\n {{\n  "run_id": {run.id},\n  "epoch": 1,\n  "step": 1,\n  "lr": 0.1,\n'
         '  "momentum": 0.9\n }\n]\n'
     )
 
@@ -129,7 +129,7 @@ def test_epoch_dict_keeps_every_field_and_nulls_non_finite_numbers(tmp_path: Pat
         run = store.get_run(_store_run(store))
     e = EpochRecord(3, math.inf, math.nan, 0.5, 0.1, None, 1.0)
     assert R.epoch_dict(run, e) == {
-        "run_id": run.id, "label": "", "epoch": 3, "train_loss": None, "valid_loss": None,
+        "run_id": run.id, "label": "", "epoch": 4, "train_loss": None, "valid_loss": None,
         "valid_acc": 0.5, "lr": 0.1, "momentum": None, "seconds": 1.0, "plateau_best": None,
         "plateau_num_bad_epochs": None, "plateau_cooldown_counter": None,
     }  # fmt: skip

@@ -44,7 +44,7 @@ def test_acceptance_three_schedules_json(capsys: pytest.CaptureFixture[str]) -> 
     assert len(epochs) == 12 and len(ends) == 3
     for i, spec in enumerate(specs):
         mine = [r for r in epochs if r["run"] == i]
-        assert [r["epoch"] for r in mine] == [0, 1, 2, 3]
+        assert [r["epoch"] for r in mine] == [1, 2, 3, 4]  # numbered from 1 (lrtui.numbering)
         assert all(r["label"] == spec for r in mine)
         for r in mine:
             assert 0 < r["train_loss"] < 10 and 0 < r["valid_loss"] < 10
@@ -100,7 +100,7 @@ def test_table_output_and_db_accepted(capsys: pytest.CaptureFixture[str], tmp_pa
         "valid_acc",
         "seconds",
     ]
-    assert row.split()[:5] == ["0", "StepLR:step_size=1", "0", "0.001", "0.9"]
+    assert row.split()[:5] == ["0", "StepLR:step_size=1", "1", "0.001", "0.9"]  # epoch 1
     assert end == "run 0 (StepLR:step_size=1): finished - 1 epochs"
 
 

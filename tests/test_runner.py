@@ -96,8 +96,8 @@ def test_cli_trains_cnn_runs_in_one_pass_and_stores_the_model(
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
     assert [(r["run"], r["epoch"]) for r in records if r["event"] == "epoch"] == [
-        (0, 0), (1, 0), (0, 1), (1, 1)
-    ]  # fmt: skip
+        (0, 1), (1, 1), (0, 2), (1, 2)
+    ]  # fmt: skip  (epochs numbered from 1)
     with Store(db) as store:
         runs = store.list_runs()
     assert [(r.model, r.status) for r in runs] == [("cnn", "finished")] * 2

@@ -181,8 +181,9 @@ def test_show_text(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "  epochs     3 of 3 done, 4 steps each\n" in out
     assert "  optimizer  sgd lr=0.1 m=0.9\n" in out
     epochs = out.split("\nEpochs\n")[1].split("\n\n")[0].splitlines()
-    assert epochs[1].split() == ["0", "0.1", "0.9", "2.3026", "0.6931", "81.25%", "1.50"]
-    assert epochs[3].split() == ["2", "0.01", "0.9", "0.3183", "0.4472", "93.75%", "1.00"]
+    # epochs numbered from 1 (lrtui.numbering)
+    assert epochs[1].split() == ["1", "0.1", "0.9", "2.3026", "0.6931", "81.25%", "1.50"]
+    assert epochs[3].split() == ["3", "0.01", "0.9", "0.3183", "0.4472", "93.75%", "1.00"]
     code = out.split("\nPyTorch code\n")[1]
     assert "optimizer = torch.optim.SGD(\n" in code
     assert "    model.parameters(), lr=0.1, momentum=0.9, dampening=0.0,\n" in code
@@ -197,8 +198,8 @@ def test_show_json_has_the_code_that_rebuilds_the_schedule(
     shown = json.loads(out)
     assert rc == 0 and shown["id"] == 2 and shown["status"] == "stopped"
     assert shown["epochs"] == [
-        {"run_id": 2, "label": "", **EPOCH_B.__dict__},
-    ]
+        {"run_id": 2, "label": "", **EPOCH_B.__dict__, "epoch": EPOCH_B.epoch + 1},
+    ]  # the epoch numbered from 1
     code = shown["code"]
     assert "optimizer = torch.optim.AdamW(\n" in code
     assert "model.parameters(), lr=0.004, betas=(0.9, 0.999), eps=1e-08," in code
@@ -228,7 +229,7 @@ def _epoch_rows_expected() -> list[dict[str, object]]:
         {
             "run_id": rid,
             "label": label,
-            "epoch": e.epoch,
+            "epoch": e.epoch + 1,  # exports number epochs from 1
             "lr": e.lr,
             "momentum": e.momentum,
             "train_loss": e.train_loss,
@@ -280,16 +281,16 @@ def test_export_steps(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
     rows = _from_csv(target.read_text())
     assert rc == 0 and len(rows) == 4 + 12
     assert rows[:4] == [
-        {"run_id": 2, "epoch": 0, "step": i, "lr": lr, "momentum": m}
-        for i, (lr, m) in enumerate(zip(STEPS_B.lr, STEPS_B.momentum or (), strict=True))
+        {"run_id": 2, "epoch": 1, "step": i, "lr": lr, "momentum": m}  # numbered from 1
+        for i, (lr, m) in enumerate(zip(STEPS_B.lr, STEPS_B.momentum or (), strict=True), 1)
     ]
     assert rows[4 + 11] == {
-        "run_id": 1, "epoch": 2, "step": 11, "lr": 0.010000000000000002, "momentum": None,
+        "run_id": 1, "epoch": 3, "step": 12, "lr": 0.010000000000000002, "momentum": None,
     }  # fmt: skip
     rc, out, _ = lrtui(
         capsys, "runs", "export", "1", "--steps", "--format", "json", "--db", str(db)
     )
-    assert [r["step"] for r in json.loads(out)] == list(range(12))
+    assert [r["step"] for r in json.loads(out)] == list(range(1, 13))
 
 
 def test_export_writes_atomically_and_refuses_bad_targets(
@@ -629,7 +630,7 @@ def _check_interrupted(db: Path, capsys: pytest.CaptureFixture[str], at_least: i
     assert run["ended_at"] is not None and run["ended_at"] >= run["started_at"]
     rc, out, _ = lrtui(capsys, "runs", "show", str(run["id"]), "--json", "--db", str(db))
     epochs = json.loads(out)["epochs"]
-    assert [e["epoch"] for e in epochs] == list(range(run["epochs_done"]))
+    assert [e["epoch"] for e in epochs] == list(range(1, run["epochs_done"] + 1))
     assert [e["lr"] for e in epochs[:3]] == [0.1, 0.1, 0.05]
     with Store(db) as store:
         steps = store.steps(run["id"])

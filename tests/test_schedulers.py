@@ -566,7 +566,7 @@ def test_preview_metrics_must_cover_the_run() -> None:
         ('LambdaLR:lr_lambda="1 / abs(epoch - 3)"', "LambdaLR.lr_lambda",
          "1 / abs(epoch - 3): division by zero at epoch=3"),
         ('LambdaLR:lr_lambda="1 - epoch / 10"', "LambdaLR.lr_lambda",
-         "gives a negative factor -0.1 at epoch 11 (1 - epoch / 10)"),
+         "gives a negative factor -0.1 at epoch=11 (1 - epoch / 10)"),
         ("LambdaLR:lr_lambda=\"__import__('os')\"", "LambdaLR.lr_lambda",
          "calling __import__ is not allowed"),
         ("MultiplicativeLR:lr_lambda=\"x\"", "MultiplicativeLR.lr_lambda", "unknown name 'x'"),

@@ -111,8 +111,8 @@ def test_lrtui_run_whose_database_is_deleted_ends_with_exit_1(tmp_path: Path) ->
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
         assert proc.stdout is not None
-        first = proc.stdout.readline()  # epoch 0 is stored before it is printed
-        assert json.loads(first)["epoch"] == 0
+        first = proc.stdout.readline()  # epoch 1 is stored before it is printed
+        assert json.loads(first)["epoch"] == 1
         for path in tmp_path.glob("runs.db*"):
             path.unlink()
         _, err = proc.communicate(timeout=120)
@@ -280,7 +280,7 @@ def test_one_damaged_run_does_not_hide_the_others(
     rc, out, err = lrtui(capsys, "runs", "export", "--steps", "--format", "json", "--db", str(db))
     assert rc == 1 and sorted({r["run_id"] for r in json.loads(out)}) == [a, c]
     assert err == (
-        f"lrtui: error: run {b} in {db} is damaged: steps of epoch 0: not a float64 array "
+        f"lrtui: error: run {b} in {db} is damaged: steps of epoch 1: not a float64 array "
         "(5 bytes); its steps are left out\n"
     )
     rc, out, err = lrtui(capsys, "runs", "export", "--format", "json", "--db", str(db))

@@ -61,7 +61,7 @@ from lrtui.app.messages import (
     TrainingNotice,
 )
 from lrtui.app.palette import LrtuiCommands
-from lrtui.app.report import export_run, run_details
+from lrtui.app.report import default_export_path, export_problem, export_run, run_details
 from lrtui.app.runs import RunsTable
 from lrtui.app.screens import ConfirmScreen, DetailsScreen, ExportScreen, HelpScreen
 from lrtui.app.sidebar import Sidebar
@@ -920,23 +920,21 @@ class LrtuiApp(App[None]):
         self.log_pane.add(f"form ← run #{trace.key} ({config.scheduler})", "notice")
 
     def action_export(self) -> None:
+        """e: ask where to write the highlighted run's CSV (ExportScreen), then write it."""
         trace = self._highlighted()
-        if trace is None:
+        if trace is not None:
+            self.push_screen(ExportScreen(trace.key, str(default_export_path(trace.key))))
+
+    @on(ExportScreen.Chosen)
+    def _export_chosen(self, message: ExportScreen.Chosen) -> None:
+        """Write the CSV where the export screen says; a failure is said on that screen."""
+        try:
+            where, rows = export_run(self.store, message.run_id, message.path)
+        except (OSError, ValueError, StoreError) as exc:
+            message.screen.show_error(export_problem(exc))
             return
-        key = trace.key
-
-        def write(path: str | None) -> None:
-            if not path:
-                self.log_pane.add("export cancelled")
-                return
-            try:
-                where, rows = export_run(self.store, key, path)
-            except (OSError, ValueError, StoreError) as exc:
-                self.log_pane.add(f"export failed: {exc}", "error")
-                return
-            self.log_pane.add(f"exported run #{key} ({rows} epochs) to {where}", "notice")
-
-        self.push_screen(ExportScreen(f"Export run #{key} to CSV:", f"lrtui-run-{key}.csv"), write)
+        message.screen.dismiss(None)
+        self.log_pane.add(f"exported run #{message.run_id} ({rows} epochs) to {where}", "notice")
 
     def action_delete(self) -> None:
         trace = self._highlighted()

@@ -1,6 +1,8 @@
 """The charts' and the table's data, built from the session's runs (`lrtui.session.RunTrace`).
 
 Every number comes from an engine event or the store; colours are the app's (one per run id).
+Every chart's x axis is in epochs trained (`lrtui.numbering`): 0 to the longest run shown, so the
+tick labelled N is where epoch N ends on all four charts.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 from lrtui.app.plotting import PREVIEW_COLOR, ChartData, Series, color_for
 from lrtui.app.runs import RunRow
+from lrtui.numbering import epoch_end_x, epoch_start_x, x_label
 from lrtui.session import PreviewCurve, RunTrace, StoredSummary
 
 
@@ -54,7 +57,12 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
     plateau_mode = any(
         e.plateau_num_bad_epochs is not None for t in shown for e in t.epochs
     ) or (preview is not None and preview.plateau)
+    per_step: list[bool] = []  # each schedule on the LR chart: stepped every step, or per epoch
+    epochs = max((t.epochs_planned for t in shown), default=0)
+    if preview is not None:
+        epochs = max(epochs, preview.epochs)
     if preview is not None and preview.lr_per_step:
+        per_step.append(preview.per_step)
         xs = preview.x
         lr_series.append(Series(f"preview {preview.label}", xs, preview.lr_per_step, PREVIEW_COLOR))
         if preview.momentum_per_step and not plateau_mode:
@@ -63,13 +71,15 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
     acc: list[Series] = []
     for t in shown:
         color = color_for(t.key)
+        if t.step_lr or t.epochs:
+            per_step.append(t.per_step)
         if t.step_lr:
             lr_series.append(Series(t.name, t.step_x(), t.step_lr, color,
                                     kind="line" if len(shown) <= MAX_LINES else "points"))
         elif t.epochs:
-            lr_series.append(Series(t.name, [float(e.epoch) for e in t.epochs],
+            lr_series.append(Series(t.name, [epoch_start_x(e.epoch) for e in t.epochs],
                                     [e.lr for e in t.epochs], color, kind="points", marker="dot"))
-        ex = [float(e.epoch + 1) for e in t.epochs]
+        ex = [epoch_end_x(e.epoch) for e in t.epochs]
         name = t.name  # every chart's legend names every shown run
         tl = [(x, e.train_loss) for x, e in zip(ex, t.epochs, strict=True)
               if e.train_loss is not None]
@@ -94,17 +104,22 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
         elif t.step_momentum and len(t.step_momentum) == len(t.step_index):
             aux_series.append(Series(name, t.step_x(), t.step_momentum, color))
         else:
-            mo = [(float(e.epoch), e.momentum) for e in t.epochs if e.momentum is not None]
+            mo = [(epoch_start_x(e.epoch), e.momentum) for e in t.epochs
+                  if e.momentum is not None]
             if mo:
                 aux_series.append(Series(name, [p[0] for p in mo], [p[1] for p in mo], color,
                                          kind="points", marker="dot"))
     aux_title = "plateau: epochs without improvement" if plateau_mode else "momentum / beta1"
     return AllCharts(
         lr=ChartData(tuple(lr_series),
-                     empty_message=no_preview or "the form is not valid yet: no preview"),
-        loss=ChartData(tuple(loss), empty_message="train (dots) and valid (lines) loss per epoch"),
-        acc=ChartData(tuple(acc), empty_message="valid accuracy (%) per epoch"),
+                     empty_message=no_preview or "the form is not valid yet: no preview",
+                     x_label=x_label(per_step), epoch_axis=epochs),
+        loss=ChartData(tuple(loss), empty_message="train (dots) and valid (lines) loss per epoch",
+                       x_label=x_label(), epoch_axis=epochs),
+        acc=ChartData(tuple(acc), empty_message="valid accuracy (%) per epoch",
+                      x_label=x_label(), epoch_axis=epochs),
         aux=ChartData(tuple(aux_series), integer_y=plateau_mode,
-                      empty_message="momentum (or ReduceLROnPlateau's patience count)"),
+                      empty_message="momentum (or ReduceLROnPlateau's patience count)",
+                      x_label=x_label(), epoch_axis=epochs),
         aux_title=aux_title,
     )

@@ -39,6 +39,7 @@ from lrtui.app.plotting import (
     rich_color,
     to_log10,
 )
+from lrtui.numbering import epoch_ticks
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def build_figure(job: FigureJob) -> Text:
     plt.plotsize(job.width, job.height - len(legend))
     plt.theme(job.theme)
     plt.title(job.title + ("  (log)" if job.log_y else ""))
-    plt.xlabel(job.x_label)
+    plt.xlabel(job.data.x_label or job.x_label)
     for series, xs, ys in curves:
         if not xs:
             continue
@@ -151,6 +152,9 @@ def build_figure(job: FigureJob) -> Text:
             plt.plot(xs, ys, marker=series.marker, color=series.color)
     if job.data.x_ticks:
         plt.xticks(list(job.data.x_ticks), list(job.data.x_tick_labels) or None)
+    elif job.data.epoch_axis > 0:
+        plt.xlim(0, job.data.epoch_axis)
+        plt.xticks(*epoch_ticks(job.data.epoch_axis, job.width - Y_LABEL_CELLS))
     if y_lim is not None:
         plt.ylim(*y_lim)
     if y_ticks[0]:
@@ -163,6 +167,8 @@ def _above(xs: list[float], ys: list[float], floor: float) -> tuple[list[float],
     kept = [(x, y) for x, y in zip(xs, ys, strict=True) if y >= floor]
     return [p[0] for p in kept], [p[1] for p in kept]
 
+
+Y_LABEL_CELLS = 8  # about what the Y tick labels and the frame take of a chart's width
 
 _FIGURES_KEPT = 4  # recent figures per chart, reused when asked for again unchanged
 

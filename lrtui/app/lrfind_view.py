@@ -2,9 +2,11 @@
 chart, the readout and the suggestion table show. No widgets and no torch here (the screen in
 `lrfind_screen.py` only displays what these functions return), so all of it is unit-tested.
 
-The chart is log-X: it plots log10(LR) and labels the decades. Like `lrtui find-lr`, the last
-`skip_end` points (the blow-up) are left out and raw losses are clipped to the smoothed curve's
-range, so the descent stays readable. LRs are shown and applied to the form with 3 significant
+The chart is log-X: it plots log10(LR) and labels the decades. The cursor walks every finite point
+of the sweep, to its very last one (its LR is what the title's "→ end" promises, or where the loss
+blew up). Like `lrtui find-lr`, the Y range leaves the last `skip_end` points (the blow-up) out, and
+what lies beyond it (a raw spike, the blow-up's smoothed tail) is drawn clipped to the edge, so the
+descent stays readable. LRs are shown and applied to the form with 3 significant
 digits (`lr_text`): adjacent points of the default sweep are 3.3 % apart, so a fourth digit would
 be noise, and what the form gets is exactly what the screen said.
 """
@@ -37,7 +39,7 @@ class RangeView:
     lrs: tuple[float, ...]
     losses: tuple[float, ...]
     smoothed: tuple[float, ...]
-    points: tuple[int, ...]  # the curve's indexes that are drawn and that the cursor walks
+    points: tuple[int, ...]  # the curve's finite points: drawn, and walked by the cursor
     suggestions: tuple[Suggestion, ...]  # every method, METHODS order
     recommended: str | None  # the method `lrfind.recommended` picks
     y_lim: tuple[float, float]
@@ -63,8 +65,8 @@ def applied_lr(lr: float) -> float:
 
 
 def drawn_points(lrs: Sequence[float], smoothed: Sequence[float], skip_end: int) -> list[int]:
-    """Indexes of the points to draw: finite, positive LR, without the last `skip_end` (the
-    blow-up; at least the first point is kept)."""
+    """Indexes of the finite points with a positive LR, without the last `skip_end` (the blow-up;
+    at least the first point is kept; 0: every one)."""
     end = max(1, len(lrs) - skip_end)
     return [i for i in range(min(end, len(lrs)))
             if math.isfinite(smoothed[i]) and math.isfinite(lrs[i]) and lrs[i] > 0]
@@ -84,7 +86,8 @@ def range_view(result: RangeTestResult, ids: Sequence[int] = (), curve: int = 0)
     """The view of one curve of a result (`ids`: what `lrfind.save` returned)."""
     c = result.curves[curve]
     s = result.settings
-    points = drawn_points(c.lrs, c.smoothed, s.skip_end)
+    points = drawn_points(c.lrs, c.smoothed, 0)  # to the last point: the cursor may go there
+    kept = drawn_points(c.lrs, c.smoothed, s.skip_end)  # without the blow-up: the Y range
     stored = f"range test #{ids[curve]}" if len(ids) > curve else "not stored"
     title = (f"LR range test · {c.label} · {result.dataset} · batch {c.config.batch_size} · "
              f"{s.steps} steps, LR {s.start:g} → {s.end:g} · {stored}")
@@ -98,7 +101,7 @@ def range_view(result: RangeTestResult, ids: Sequence[int] = (), curve: int = 0)
         points=tuple(points),
         suggestions=tuple(c.suggestions[m] for m in METHODS if m in c.suggestions),
         recommended=best.method if best is not None else None,
-        y_lim=y_limits([c.smoothed[i] for i in points]),
+        y_lim=y_limits([c.smoothed[i] for i in kept]),
         stored_ids=tuple(ids),
     )
 
@@ -209,8 +212,8 @@ def suggestion_rows(view: RangeView, cursor: Cursor | None = None) -> list[str]:
 
 
 def chart_data(view: RangeView, cursor: Cursor | None) -> ChartData:
-    """The log-X chart: faint raw losses, the cursor's line, the smoothed curve and the
-    suggestions' letters (in that order: later series are drawn on top)."""
+    """The log-X chart: faint raw losses, the cursor's line, the smoothed curve (both clipped to
+    the Y range) and the suggestions' letters (in that order: later series are drawn on top)."""
     if view.empty:
         return ChartData(empty_message="no finite loss to draw")
     lo, hi = view.y_lim
@@ -225,7 +228,7 @@ def chart_data(view: RangeView, cursor: Cursor | None) -> ChartData:
         x = math.log10(cursor_lr(view, cursor))
         series.append(Series("", [x, x], [lo, hi], CURSOR_COLOR))
     series.append(Series("", [math.log10(view.lrs[i]) for i in pts],
-                         [view.smoothed[i] for i in pts], SMOOTHED_COLOR))
+                         [min(max(view.smoothed[i], lo), hi) for i in pts], SMOOTHED_COLOR))
     for s in view.suggestions:
         if s.lr is not None and s.loss is not None:
             series.append(Series("", [math.log10(s.lr)], [s.loss], MARK_COLOR, kind="points",

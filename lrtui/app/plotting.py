@@ -67,6 +67,10 @@ class ChartData:
     x_ticks: tuple[float, ...] = ()
     x_tick_labels: tuple[str, ...] = ()
     y_lim: tuple[float, float] | None = None
+    x_label: str = ""  # the x axis's label ("": the chart's own)
+    # > 0: x is in epochs trained (lrtui.numbering), drawn from 0 to this many with whole-epoch
+    # ticks, the same on every chart of the run.
+    epoch_axis: int = 0
 
 
 def downsample(

@@ -11,6 +11,8 @@ import contextlib
 import os
 from pathlib import Path
 
+import platformdirs
+
 from lrtui import report as R
 from lrtui.app.screens import RunDetails
 from lrtui.model import RunConfig
@@ -57,6 +59,21 @@ def run_details(store: Store, run_id: int) -> RunDetails:
 def epochs_csv(run: RunRecord, epochs: list[EpochRecord]) -> str:
     """The run's epochs as CSV with `lrtui runs export`'s columns (empty cells: missing values)."""
     return R.to_csv(R.epoch_rows(run, epochs), EPOCH_FIELDS)
+
+
+def default_export_path(run_id: int) -> Path:
+    """Where the export screen proposes to write run `run_id`'s CSV, as an absolute path: the
+    user's documents folder (platformdirs) when it exists, else the current folder."""
+    documents = Path(platformdirs.user_documents_dir()).expanduser()
+    folder = documents if documents.is_dir() else Path.cwd()
+    return folder.resolve() / f"lrtui-run-{run_id}.csv"
+
+
+def export_problem(exc: Exception) -> str:
+    """Why `export_run` wrote nothing, in one line for the export screen."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"not written: {exc.strerror} ({exc.filename})"
+    return str(exc)
 
 
 def export_run(store: Store, run_id: int, path: str) -> tuple[Path, int]:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import JustifyMethod
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -44,30 +45,52 @@ class Column:
     cell: Callable[[RunRow], str | Text]
     sort_key: Callable[[RunRow], Any]
     reverse: bool = False  # best first for metrics
+    name: str = ""  # what "sorted by ..." calls it ("": the header)
+    justify: JustifyMethod = "left"
+    gap: str = " "  # drawn before every cell (the table has no cell padding)
 
 
 def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None or not math.isfinite(value) else format(value, spec)
 
 
+#: The run column's most characters: a longer label ends in "…" (the cursor row's whole spec is
+#: under the table, and every chart's legend names the run).
+LABEL_WIDTH = 19
+
+
+def _fit(text: str, width: int = LABEL_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 COLUMNS: tuple[Column, ...] = (
     # What tells runs apart comes first: colour (the charts' key), then the label or the
-    # scheduler in short form (the full spec is under the table for the cursor row).
+    # scheduler in short form (the full spec is under the table for the cursor row). Headers
+    # and numbers are short so status, epochs, best acc and best loss fit beside the log at
+    # 120 columns with the form shown.
     Column("shown", " ", lambda r: Text("●" if r.shown else "○", style=rich_color(r.color)),
-           lambda r: (not r.shown, r.key)),
-    Column("label", "run", lambda r: r.label, lambda r: r.label.lower()),
+           lambda r: (not r.shown, r.key), name="shown", gap=""),
+    Column("label", "run", lambda r: _fit(r.label), lambda r: r.label.lower()),
     Column("status", "status", lambda r: r.status, lambda r: r.status),
     Column("epochs", "ep", lambda r: f"{r.epochs_done}/{r.epochs}", lambda r: r.epochs_done,
-           reverse=True),
-    Column("acc", "best acc",
+           reverse=True, justify="right"),
+    Column("acc", "acc%",
            lambda r: _fmt(None if r.best_acc is None else 100 * r.best_acc, ".2f"),
-           lambda r: _num(r.best_acc), reverse=True),
-    Column("loss", "best loss", lambda r: _fmt(r.best_loss, ".4f"),
+           lambda r: _num(r.best_acc), reverse=True, name="best acc", justify="right"),
+    Column("loss", "loss", lambda r: _fmt(r.best_loss, ".4f"),
            lambda r: -_num(r.best_loss) if r.best_loss is not None else -math.inf,
-           reverse=True),
+           reverse=True, name="best loss", justify="right"),
     Column("dataset", "data", lambda r: r.dataset, lambda r: r.dataset),
-    Column("id", "id", lambda r: str(r.key), lambda r: r.key),  # oldest first, as `runs list`
+    Column("id", "id", lambda r: str(r.key), lambda r: r.key,  # oldest first, as `runs list`
+           justify="right"),
 )
+
+
+def _shown(col: Column, value: str | Text) -> Text:
+    """A cell or header as drawn: its column's gap before it (the table has no cell padding, so
+    columns are one space apart, not two), never read as markup."""
+    text = value if isinstance(value, Text) else Text(value)
+    return Text.assemble(col.gap, text, justify=col.justify)
 SORTABLE: tuple[str, ...] = ("id", "acc", "loss", "label", "status", "shown")
 
 
@@ -75,12 +98,12 @@ class RunsTable(DataTable[str | Text]):
     """Rows rebuilt from `RunRow`s; the cursor stays on the same run across updates and sorts."""
 
     DEFAULT_CSS = """
-    RunsTable { height: 1fr; border: round $panel; }
+    RunsTable { height: 1fr; border: round $panel; scrollbar-size-vertical: 1; }
     RunsTable:focus { border: round $accent; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=0)
         self.rows_by_key: dict[int, RunRow] = {}
         self._order: list[int] = []  # keys as displayed, top to bottom
         self._displayed: dict[int, RunRow] = {}  # what each displayed row shows
@@ -119,13 +142,14 @@ class RunsTable(DataTable[str | Text]):
         self._rebuild(cursor_to)
 
     def sort_next(self) -> str:
-        """Sort by the next sortable column; returns its header."""
+        """Sort by the next sortable column; returns its name."""
         i = SORTABLE.index(self.sort_column) if self.sort_column in SORTABLE else -1
         self.sort_column = SORTABLE[(i + 1) % len(SORTABLE)]
-        header = next(c.header for c in COLUMNS if c.key == self.sort_column).strip() or "shown"
-        self.border_title = f"runs · sorted by {header}"
+        col = next(c for c in COLUMNS if c.key == self.sort_column)
+        name = col.name or col.header
+        self.border_title = f"runs · sorted by {name}"
         self._rebuild()
-        return header
+        return name
 
     def _rebuild(self, cursor_to: int | None = None) -> None:
         ordered = self.ordered()
@@ -140,7 +164,8 @@ class RunsTable(DataTable[str | Text]):
                 for col in COLUMNS:
                     value = col.cell(row)
                     if value != col.cell(old):
-                        self.update_cell(str(row.key), col.key, value, update_width=True)
+                        self.update_cell(str(row.key), col.key, _shown(col, value),
+                                         update_width=True)
                 self._displayed[row.key] = row
             if cursor_to in self.rows_by_key:
                 self.move_cursor(row=order.index(cursor_to), animate=False)
@@ -148,9 +173,9 @@ class RunsTable(DataTable[str | Text]):
         keep = cursor_to if cursor_to in self.rows_by_key else self.highlighted_key
         self.clear(columns=True)  # columns too: their widths then fit the new contents
         for col in COLUMNS:
-            self.add_column(col.header, key=col.key)
+            self.add_column(_shown(col, col.header), key=col.key)
         for row in ordered:
-            self.add_row(*(col.cell(row) for col in COLUMNS), key=str(row.key))
+            self.add_row(*(_shown(col, col.cell(row)) for col in COLUMNS), key=str(row.key))
         self._order = order
         self._displayed = {r.key: r for r in ordered}
         if keep is not None and keep in self.rows_by_key:

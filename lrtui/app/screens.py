@@ -12,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
@@ -94,28 +95,44 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class ExportScreen(ModalScreen[str | None]):
-    """Ask where to write a CSV file; enter accepts the proposed name, escape cancels."""
+class ExportScreen(ModalScreen[None]):
+    """Ask where to write a run's CSV before anything is written: the proposed path is absolute
+    (the documents folder, else the current one) and editable. Enter posts `Chosen` (the app
+    writes the file and, when it cannot, says why here, the screen staying open); escape cancels.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     ExportScreen { align: center middle; }
     ExportScreen > Vertical {
-        width: 70; max-width: 100%; height: auto; border: round $accent; background: $surface;
+        width: 90; max-width: 100%; height: auto; border: round $accent; background: $surface;
         padding: 1 2;
     }
+    ExportScreen #export-error { color: $error; display: none; }
+    ExportScreen #export-error.-shown { display: block; }
+    ExportScreen #export-keys { color: $text-muted; }
     """
 
-    def __init__(self, title: str, default_path: str) -> None:
+    @dataclass
+    class Chosen(Message):
+        """The person confirmed where to write run `run_id`'s CSV."""
+
+        screen: ExportScreen
+        run_id: int
+        path: str
+
+    def __init__(self, run_id: int, default_path: str) -> None:
         super().__init__()
-        self.title_text = title
+        self.run_id = run_id
         self.default_path = default_path
+        self.error = ""
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text)
+            yield Label(f"Export run #{self.run_id}'s epochs to this CSV file:")
             yield Input(self.default_path, id="export-path")
-            yield Label("enter writes the file · esc cancels", classes="dim")
+            yield Static("", id="export-error", markup=False)
+            yield Label("enter writes the file · esc cancels", id="export-keys")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -123,7 +140,18 @@ class ExportScreen(ModalScreen[str | None]):
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
         path = event.value.strip()
-        self.dismiss(path or None)
+        if not path:
+            self.show_error("give a file name")
+            return
+        self.show_error("")
+        self.post_message(self.Chosen(self, self.run_id, path))
+
+    def show_error(self, text: str) -> None:
+        """Say under the path why it was not written ("" hides the line)."""
+        self.error = text
+        line = self.query_one("#export-error", Static)
+        line.update(text)
+        line.set_class(bool(text), "-shown")
 
     def action_cancel(self) -> None:
         self.dismiss(None)

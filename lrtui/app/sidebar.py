@@ -33,6 +33,24 @@ from lrtui.app.form import (
 from lrtui.optimizers import OPTIMIZER_KINDS
 
 FieldWidget = Input | Select[str] | Checkbox
+
+
+class Tick(Checkbox):
+    """A checkbox whose mark tells on from off without colour: X when on, blank when off
+    (Textual's Checkbox draws the same X in both states and tells them apart by colour only,
+    which a monochrome terminal, a screenshot in grey or a colour-blind eye loses)."""
+
+    def __init__(self, value: bool = False) -> None:
+        super().__init__("", value, compact=True)
+        self.BUTTON_INNER = _mark(self.value)
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = _mark(self.value)
+        super().watch_value()
+
+
+def _mark(on: bool) -> str:
+    return "X" if on else " "
 #: Every optimizer's own fields, in registry order (each optimizer shows its own).
 OPTIMIZER_FIELDS: tuple[str, ...] = tuple(
     dict.fromkeys(key for kind in OPTIMIZER_KINDS.values() for key in kind.form_fields)
@@ -77,6 +95,7 @@ class Sidebar(VerticalScroll):
     Sidebar .row > Label { width: 17; padding-right: 1; text-wrap: nowrap;
                            text-overflow: ellipsis; }
     Sidebar .row > Input, Sidebar .row > Select { width: 1fr; }
+    Sidebar Select SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
     Sidebar .row > Checkbox { width: 1fr; }
     Sidebar .err { color: $error; display: none; padding-left: 17; }
     Sidebar .err.-warn { color: $warning; }
@@ -133,7 +152,7 @@ class Sidebar(VerticalScroll):
         yield from self._row("hidden", self._input(v.hidden))
         yield from self._row("optimizer.name", self._select(OPTIMIZER_NAMES, v.optimizer))
         yield from self._row("optimizer.momentum", self._input(v.momentum), "opt")
-        yield from self._row("optimizer.nesterov", Checkbox("", v.nesterov, compact=True), "opt")
+        yield from self._row("optimizer.nesterov", Tick(v.nesterov), "opt")
         yield from self._row("optimizer.beta1", self._input(v.beta1), "opt")
         yield from self._row("optimizer.beta2", self._input(v.beta2), "opt")
         yield from self._row("optimizer.eps", self._input(v.eps), "opt")
@@ -146,7 +165,7 @@ class Sidebar(VerticalScroll):
         yield from self._row("device", self._select(DEVICES, v.device))
         yield Static("", id="device-line", markup=False)
         yield from self._row("label", self._input(v.label, "optional"))
-        yield Static("Schedule", classes="section")
+        yield Static("Schedule", classes="section", id="schedule-section")
         yield from self._row("scheduler", self._select(S.ENTRIES, v.scheduler))
         yield Static("", id="scheduler-help", markup=False)
         yield from self._row("warmup", self._input(v.warmup))
@@ -176,7 +195,7 @@ class Sidebar(VerticalScroll):
             raw = given.get(p.name)
             widget: FieldWidget
             if p.kind == "bool":
-                widget = Checkbox("", bool(p.default if raw is None else raw), compact=True)
+                widget = Tick(bool(p.default if raw is None else raw))
             elif p.kind == "choice":
                 value = str(p.default if raw is None or raw == "" else raw)
                 widget = self._select(p.choices, value if value in p.choices else p.choices[0])
@@ -339,17 +358,10 @@ class Sidebar(VerticalScroll):
         """Show another scheduler's fields: what the user last typed for it this session, else
         its defaults, with `given` on top."""
         self._param_cache[self._scheduler] = _with_interval(self.values())
+        # Every other field starts at the catalog's default, as on the command line: the
+        # scheduler entry alone decides defaults and warnings (OneCycleLR's cycle_momentum with
+        # plain SGD is torch's True, and its warning shows under the field).
         cached = {**self._param_cache.get(name, {}), **given}
-        info = S.ENTRIES.get(name)
-        switch = info.momentum_switch if info else ""
-        if switch and switch not in cached:
-            # Plain SGD has no momentum to cycle: start with cycling off so the form is valid.
-            v = self.values()
-            kind = OPTIMIZER_KINDS.get(v.optimizer)
-            no_momentum = kind is not None and kind.momentum_field == "momentum" and _is_zero(
-                v.momentum
-            )
-            cached[switch] = not no_momentum
         await self._mount_params(name, cached, "")
 
     async def switch_scheduler(self, name: str, given: dict[str, str | bool]) -> None:
@@ -375,18 +387,18 @@ class Sidebar(VerticalScroll):
         key = next((k for k, w in self.widgets.items() if w is event.widget), None)
         text = self.help_for.get(key, "") if key else ""
         self.query_one("#field-help", Static).update(text)
+        if key == "scheduler":
+            # Its parameters come right under it: on a short terminal the form scrolls so the
+            # Schedule section starts at the top and they show beside the charts.
+            self.call_after_refresh(self._show_schedule)
+
+    def _show_schedule(self) -> None:
+        self.scroll_to_widget(self.query_one("#schedule-section"), top=True, animate=False)
 
 
 def _with_interval(v: FormValues) -> dict[str, str | bool]:
     """The scheduler's fields with the interval toggle's choice (kept per scheduler)."""
     return {**v.params, "interval": v.interval} if v.interval else dict(v.params)
-
-
-def _is_zero(text: str) -> bool:
-    try:
-        return float(text) == 0.0
-    except ValueError:
-        return False
 
 
 def _range_text(p: S.Param) -> str:

@@ -29,6 +29,7 @@ from lrtui.fields import (
     from_text,
     preview_steps_problem,
 )
+from lrtui.numbering import epoch_ticks, steps_x, x_label
 from lrtui.optimizers import OPTIMIZER_KINDS
 from lrtui.schedulers import (
     RECIPES,
@@ -232,12 +233,27 @@ def _print_chart(result: Preview, *, log: bool) -> None:
     if log and min(lrs) > 0:
         plt.yscale("log")
     per_epoch = result.steps_per_epoch
-    plt.plot([x / per_epoch for x in steps], lrs, marker="braille")
+    epochs = len(result.lr_per_epoch)
+    xs, ys = _held(steps_x([*steps, len(result.lr_per_step)], per_epoch), lrs)
+    plt.plot(xs, ys, marker="braille")
+    plt.xlim(0, epochs)  # epochs trained: epoch N runs from N-1 to N (lrtui.numbering)
+    plt.xticks(*epoch_ticks(epochs, max(40, size.columns) - 10))
     plt.title(format_spec(result.spec))
-    plt.xlabel("epoch" if per_epoch == 1 else f"epoch ({per_epoch} steps each)")
+    plt.xlabel(x_label([result.cadence == "batch"], per_epoch))
     chart = plt.build()
     print(chart if sys.stdout.isatty() else plt.uncolorize(chart))
     plt.clear_figure()
+
+
+def _held(edges: list[float], values: list[float]) -> tuple[list[float], list[float]]:
+    """A staircase: value i held from edges[i] to edges[i + 1] (an LR holds for its whole step,
+    so the LR of epoch N spans N-1 to N and a drop is drawn where it happens)."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for i, value in enumerate(values):
+        xs += [edges[i], edges[i + 1]]
+        ys += [value, value]
+    return xs, ys
 
 
 def _envelope(values: list[float], limit: int) -> tuple[list[int], list[float]]:

@@ -74,6 +74,7 @@ from lrtui.model import (
     RunConfig,
     validate_config,
 )
+from lrtui.numbering import epoch_number
 from lrtui.optimizers import OPTIMIZER_KINDS
 from lrtui.schedulers import (
     SchedulerSpec,
@@ -669,7 +670,7 @@ class _Printer:
             left = event.elapsed_s / done * (total - done)
             eta = f"  eta {left:,.0f}s"
         line = (
-            f"epoch {event.epoch + 1} step {event.step}/{event.steps_per_epoch}  "
+            f"epoch {epoch_number(event.epoch)} step {event.step}/{event.steps_per_epoch}  "
             f"{event.samples_per_s:,.0f} samples/s{eta}  loss {losses}{more}"
         )
         if self.tty:
@@ -688,7 +689,7 @@ class _Printer:
                 "event": "epoch",
                 "run": event.run,
                 "label": label,
-                "epoch": event.epoch,
+                "epoch": epoch_number(event.epoch),
                 "lr": event.lr,
                 "momentum": event.momentum,
                 "train_loss": _num(event.train_loss),
@@ -718,7 +719,8 @@ class _Printer:
             self.header_done = True
         momentum = "" if event.momentum is None else f"{event.momentum:.4g}"
         self.write_out(
-            lines + f"{event.run:>3}  {label[: self.width]:<{self.width}}  {event.epoch:>5}  "
+            lines + f"{event.run:>3}  {label[: self.width]:<{self.width}}  "
+            f"{epoch_number(event.epoch):>5}  "
             f"{event.lr:>10.4g}  {momentum:>8}  {event.train_loss:>10.4f}  "
             f"{event.valid_loss:>10.4f}  {event.valid_acc * 100:>8.2f}%  {event.seconds:>7.2f}\n"
         )

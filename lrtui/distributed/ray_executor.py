@@ -38,6 +38,7 @@ from uuid import uuid4
 from lrtui.engine import EpochEnd, Event, Progress, RunEnded, RunStarted, RunStatus, StepChunk
 from lrtui.engine.control import Control
 from lrtui.model import RunConfig
+from lrtui.numbering import epoch_number
 from lrtui.recorder import Recorder
 from lrtui.schedulers import resolve
 from lrtui.store import RunGroup, Store
@@ -265,7 +266,7 @@ def stop_reason(epochs_done: int, epochs: int, *, started: bool) -> str:
         return f"stopped by user before epoch 1 of {epochs}"
     if epochs_done >= epochs:
         return f"stopped by user after epoch {epochs_done} of {epochs}"
-    return f"stopped by user during epoch {epochs_done + 1} of {epochs}"
+    return f"stopped by user during epoch {epoch_number(epochs_done)} of {epochs}"
 
 
 class _PassState:

@@ -33,6 +33,7 @@ from lrtui.engine.loop import Pass, steps_per_epoch
 from lrtui.engine.models import MODELS, family_of
 from lrtui.engine.optim import optimizer_class
 from lrtui.model import RunConfig, validate_config
+from lrtui.numbering import epoch_number, step_number
 from lrtui.schedulers import PlateauState, ScheduleDriver, resolve
 
 #: Seconds between Progress events (and between the host's looks at the device's loss sums).
@@ -84,7 +85,7 @@ def _stop_reason(epochs_done: int, epochs: int, *, during: int | None = None) ->
     'stopped by user during epoch 10 of 25' (inside 0-based epoch `during`), else
     'stopped by user after epoch 9 of 25' ('before epoch 1 of 25' when none had run)."""
     if during is not None:
-        return f"stopped by user during epoch {during + 1} of {epochs}"
+        return f"stopped by user during epoch {epoch_number(during)} of {epochs}"
     if epochs_done == 0:
         return f"stopped by user before epoch 1 of {epochs}"
     return f"stopped by user after epoch {epochs_done} of {epochs}"
@@ -426,7 +427,8 @@ class _EpochLoop:
             self.end_run(
                 j,
                 "diverged",
-                f"loss became {-value} in epoch {epoch + 1} of {self.epochs}, step {taken + 1}",
+                f"loss became {-value} in epoch {epoch_number(epoch)} of {self.epochs}, step "
+                f"{step_number(taken)}",
                 self.epochs_done,
             )
 
@@ -440,7 +442,7 @@ class _EpochLoop:
             "diverged",
             f"loss {loss:.4g} stayed above {config.diverge_loss:.4g} for {config.diverge_checks}"
             f" loss check{'s' if config.diverge_checks != 1 else ''} in a row (epoch"
-            f" {epoch + 1} of {self.epochs}, step {taken})",
+            f" {epoch_number(epoch)} of {self.epochs}, step {taken})",
             self.epochs_done,
         )
 

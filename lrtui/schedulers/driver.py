@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from lrtui.numbering import epoch_number, step_number
 from lrtui.optimizers import OPTIMIZER_KINDS, names_text
 from lrtui.schedulers.build import construct, cycles_momentum, first_error
 from lrtui.schedulers.errors import SpecError
@@ -124,11 +125,12 @@ class ScheduleDriver:
         self._optimizer_stepped = False
 
     def _where(self) -> str:
-        epoch = min(self._step // self.steps_per_epoch + 1, self.epochs)
+        epoch = epoch_number(min(self._step // self.steps_per_epoch, self.epochs - 1))
         if self.steps_per_epoch == 1 or self.cadence != "batch":
             return f"epoch {epoch} of {self.epochs}"
         total = self.epochs * self.steps_per_epoch
-        return f"optimizer step {self._step + 1} of {total} (epoch {epoch} of {self.epochs})"
+        return (f"optimizer step {step_number(self._step)} of {total} (epoch {epoch} of "
+                f"{self.epochs})")
 
     def _check_lr(self) -> None:
         lr = self.lr

@@ -295,7 +295,8 @@ def _check_formula(value: Any, run: Run) -> str | None:
         for step in range(min(max(1, run.length), _FORMULA_CHECK_STEPS) + 1):
             factor = formula(step)
             if factor < 0:
-                return f"gives a negative factor {factor:g} at {word} {step} ({value})"
+                # the formula's variable, as the user wrote it (not an epoch number)
+                return f"gives a negative factor {factor:g} at {word}={step} ({value})"
     except FormulaError as exc:
         return str(exc)
     return None
