@@ -88,7 +88,7 @@ async def shoot(out: Path, epochs: int) -> list[Path]:
             await pilot.press("l")
             await settle(pilot, app)
             save(app, "comparison.svg")
-            await pilot.press("enter")
+            await pilot.press("enter", "down", "enter")  # the group's seeds, then seed 0's details
             await wait_until(pilot, lambda: isinstance(app.screen, DetailsScreen), 10, "details")
             await pilot.pause(0.3)
             save(app, "details.svg")
@@ -103,7 +103,7 @@ async def shoot(out: Path, epochs: int) -> list[Path]:
         async with small.run_test(size=(80, 24)) as pilot:
             await settle(pilot, small)
             await pilot.press("escape")
-            for _ in range(4):  # show the four tutorial runs (the table's newest rows first)
+            for _ in range(4):  # show the tutorial's four groups (the table's newest rows first)
                 await pilot.press("space", "down")
             await pilot.press("l")
             await settle(pilot, small)

@@ -493,3 +493,12 @@ def preview_steps_problem(epochs: int, steps_per_epoch: int) -> str | None:
     if total > MAX_PREVIEW_STEPS:
         return f"at most {MAX_PREVIEW_STEPS} steps in a preview (got {shown(total)})"
     return None
+
+
+def last_seed_problem(seed: int, seeds: int) -> str | None:
+    """Why SEED..SEED+N-1 leaves the seed range (None when it does not): the CLI and the app say
+    the same."""
+    last = seed + seeds - 1
+    if last > MAX_SEED:
+        return f"the last seed SEED+{seeds - 1} must be at most {MAX_SEED} (got {last})"
+    return None

@@ -7,6 +7,10 @@ wins). Each controller owns its job's state and turns its events and outcome int
 `Applied` results (what to log, what to redraw); the app only runs the workers and draws.
 `busy_reason()` is the one answer to "can a new job start now?".
 
+Groups: the runs of one configuration over seeds (`lrtui.sweeps.plan_seeds`, as `lrtui run
+--seeds N` plans them) carry their group; `grouped()` gathers them into one `TraceGroup`, which the
+table shows as one line and the charts draw as one mean with its min-max band.
+
 Live history: `Session.poll_store()` asks the store whether another process committed anything
 since the last look (SQLite's `PRAGMA data_version`, a counter read in microseconds) and, only
 then, reads the runs and epochs again, so runs trained by a headless `lrtui run` on the same
@@ -33,7 +37,8 @@ from lrtui.lrfind import (
 )
 from lrtui.model import RunConfig
 from lrtui.numbering import epoch_number, steps_x
-from lrtui.store import EpochRecord, RunRecord, StepsRecord, Store, StoreError
+from lrtui.store import EpochRecord, RunGroup, RunRecord, StepsRecord, Store, StoreError
+from lrtui.sweeps import GroupPoint, check_run_count, plan_note, plan_seeds
 
 if TYPE_CHECKING:
     from lrtui.data import RawDataset
@@ -63,6 +68,10 @@ class RunTrace:
     step_lr: list[float] = field(default_factory=list)
     step_momentum: list[float] = field(default_factory=list)
     loaded: bool = True  # False for a stored run whose epochs and steps are not read yet
+    group_id: str | None = None  # its group of seeds (lrtui.store.RunGroup); None: none
+    group_label: str | None = None
+    seed_index: int | None = None  # i of seed SEED+i in its group
+    seed: int | None = None  # the seed it trained from
     _x: list[float] = field(default_factory=list, repr=False, compare=False)
     _x_key: tuple[int, int] = field(default=(0, -1), repr=False, compare=False)
 
@@ -143,9 +152,59 @@ class StoredSummary:
 
 def trace_from_record(rec: RunRecord) -> RunTrace:
     """A stored run, not yet loaded (its epochs are read when it is first shown)."""
+    seed = rec.config.get("seed") if isinstance(rec.config, dict) else None
     return RunTrace(key=rec.id, label=rec.label, scheduler=rec.scheduler, dataset=rec.dataset,
                     epochs_planned=rec.epochs, status=rec.status, session=False, shown=False,
-                    steps_per_epoch=rec.steps_per_epoch, loaded=False)
+                    steps_per_epoch=rec.steps_per_epoch, loaded=False, group_id=rec.group_id,
+                    group_label=rec.group_label, seed_index=rec.seed_index,
+                    seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
+
+
+@dataclass(frozen=True)
+class TraceGroup:
+    """The runs of one group of seeds (two or more), as one table line and one curve."""
+
+    id: str
+    label: str
+    runs: tuple[RunTrace, ...]  # by seed index
+
+    @property
+    def key(self) -> int:
+        """Its first run's id: the group's colour and name, and the run `v` and `c` act on."""
+        return min(t.key for t in self.runs)
+
+    @property
+    def name(self) -> str:
+        """How legends name the group, as a run's name says it: '#1 StepLR' (its first run's
+        id, and its label when not just its spec in short form). Its band and the table's
+        "×3 seeds" say it is a group; legends have no room to spare."""
+        first = self.runs[0]
+        label = first.title if self.label == first.short else self.label
+        return f"#{self.key} {label}"
+
+
+def grouped(traces: Iterable[RunTrace]) -> list[RunTrace | TraceGroup]:
+    """The runs by id, those of a group of two or more gathered into one TraceGroup where its
+    first run is (a group whose other runs were deleted is a run again)."""
+    traces = list(traces)
+    members: dict[str, list[RunTrace]] = {}
+    for t in traces:
+        if t.group_id is not None:
+            members.setdefault(t.group_id, []).append(t)
+    out: list[RunTrace | TraceGroup] = []
+    done: set[str] = set()
+    for t in sorted(traces, key=lambda t: t.key):
+        gid = t.group_id
+        runs = members.get(gid) if gid is not None else None
+        if gid is None or runs is None or len(runs) < 2:
+            out.append(t)
+        elif gid not in done:
+            done.add(gid)
+            ordered = sorted(runs, key=lambda r: (r.seed_index or 0, r.key))
+            first = min(runs, key=lambda r: r.key)
+            out.append(TraceGroup(gid, first.group_label or first.label or first.title,
+                                  tuple(ordered)))
+    return out
 
 
 def summary_from_record(rec: RunRecord) -> StoredSummary:
@@ -204,22 +263,27 @@ class Applied:
 
 @dataclass
 class Job:
-    """One train() call in flight."""
+    """One training in flight: its planned runs (every configuration x its seeds) and groups,
+    trained in one or more passes."""
 
     number: int
     configs: list[RunConfig]
     control: Control
-    run_ids: dict[int, int] = field(default_factory=dict)  # engine run index -> store id
+    groups: list[RunGroup] = field(default_factory=list)  # run i's group (plan_seeds)
+    run_ids: dict[int, int] = field(default_factory=dict)  # planned run index -> store id
     steps_per_epoch: int | None = None
     ended: dict[int, str] = field(default_factory=dict)  # store id -> status
     notice_logged: bool = False
-    epochs_done: int = 0  # the furthest any of its runs got
+    epochs_done: int = 0  # the furthest any run of the current pass got
+    passes: int = 1  # passes planned (runner.plan_passes); known once the worker planned them
+    pass_index: int = 0  # the pass training now
     ray: str | None = None  # trained on the Ray cluster at this address (`lrtui.distributed`)
 
     @property
     def title(self) -> str:
         n = len(self.configs)
-        return f"{n} run{'s' if n != 1 else ''}"
+        runs = f"{n} run{'s' if n != 1 else ''}"
+        return f"{runs} · pass {self.pass_index + 1}/{self.passes}" if self.passes > 1 else runs
 
     @property
     def epochs(self) -> int:
@@ -244,37 +308,86 @@ class TrainingJobs:
         self.job: Job | None = None
         self.started = 0
 
-    def start(self, configs: Sequence[RunConfig], *, ray: str | None = None) -> Job:
+    @staticmethod
+    def plan(configs: Sequence[RunConfig], seeds: int = 1
+             ) -> tuple[list[RunConfig], list[RunGroup]]:
+        """Every configuration x `seeds` seeds, one group each, planned as `lrtui run --seeds`
+        plans them (lrtui.sweeps.plan_seeds); a group is named by the run's label, else its
+        spec in short form. ValueError when that is more runs than one command may plan."""
+        check_run_count(len(configs) * seeds)
+        points = [GroupPoint(c, c.label or S.short_spec(c.scheduler)) for c in configs]
+        return plan_seeds(points, seeds)
+
+    def start(self, configs: Sequence[RunConfig], *, seeds: int = 1, ray: str | None = None
+              ) -> Job:
+        """A new job: the configurations, each with `seeds` seeds (`plan`), trained here or on
+        the Ray cluster at address `ray`."""
+        planned, groups = self.plan(configs, seeds)
         self.started += 1
-        self.job = Job(self.started, list(configs), Control(), ray=ray)
+        self.job = Job(self.started, planned, Control(), groups, ray=ray)
         return self.job
 
     def run(self, job: Job, store: Store, *, on_event: Callable[[int | None, Event], None],
             on_dropped: Callable[[int, str], None], on_notice: Callable[[str], None],
+            on_pass: Callable[[int, int, int], None] | None = None,
             raw: RawDataset | None = None, data_dir: str | None = None,
             train_fn: TrainFn | None = None, **kwargs: Any) -> list[RunEnded]:
-        """Train `job` through the run core (as `lrtui run` does), on the calling (worker)
-        thread: each event is recorded there, then handed to `on_event(store id, event)` (no id
-        for Progress); `on_dropped(store id, text)` when another process deleted one of its runs;
-        `on_notice(line)` for what the log should say besides (where a Ray pass trains)."""
+        """Train `job` through the run core as `lrtui run` does (runner.plan_passes, then each
+        pass in turn, its runs recorded with their groups), on the calling (worker) thread:
+        `on_pass(pass index, passes, runs in it)` as each pass starts; each event is recorded,
+        then handed to `on_event(store id, event)` with its run numbered in the whole job (no id
+        for Progress); `on_dropped(store id, text)` when another process deleted one of its
+        runs; `on_notice(line)` for what the log should say besides (where Ray trains). A stop
+        ends the job: later passes do not start. On Ray every pass is a task of one sweep."""
         from lrtui import runner  # torch: loaded by the first training, not by the first frame
 
-        store_ids: dict[int, int] = {}  # engine run index -> store id, for on_dropped
-
-        def recorded(event: Event, run_id: int | None) -> None:
-            if run_id is not None and not isinstance(event, Progress):
-                store_ids[event.run] = run_id
-            on_event(run_id, event)
-
-        def dropped(run: int, text: str) -> None:
-            on_dropped(store_ids[run], text)
-
         if job.ray is not None:
-            return _train_on_ray(job, store, recorded, dropped, on_notice, raw=raw,
+            return _train_on_ray(job, store, on_event, on_dropped, on_notice, on_pass, raw=raw,
                                  data_dir=data_dir)
-        prepared = runner.prepare(job.configs, raw=raw, data_dir=data_dir)
-        return runner.train(prepared, store, recorded, job.control, train_fn=train_fn,
-                            on_deleted=dropped, **kwargs)
+        plans = runner.plan_passes(job.configs)
+        ended: list[RunEnded] = []
+        store_ids: dict[int, int] = {}  # planned run index -> store id, for on_dropped
+        for index, plan in enumerate(plans):
+            if job.control.stopped:
+                break
+            if on_pass is not None:
+                on_pass(index, len(plans), len(plan.runs))
+            prepared = runner.prepare([job.configs[i] for i in plan.runs], raw=raw,
+                                      data_dir=data_dir, independent_seeds=plan.independent_seeds)
+            runs = plan.runs
+
+            def recorded(event: Event, run_id: int | None, runs: tuple[int, ...] = runs) -> None:
+                if not isinstance(event, Progress):
+                    event = replace(event, run=runs[event.run])
+                    if run_id is not None:
+                        store_ids[event.run] = run_id
+                on_event(run_id, event)
+
+            def dropped(run: int, text: str, runs: tuple[int, ...] = runs) -> None:
+                on_dropped(store_ids[runs[run]], text)
+
+            ended += runner.train(
+                prepared, store, recorded, job.control, train_fn=train_fn, on_deleted=dropped,
+                groups=[job.groups[i] for i in plan.runs], **kwargs,
+            )  # fmt: skip
+        return ended
+
+    def pass_started(self, number: int, index: int, passes: int, runs: int) -> Applied:
+        """Pass `index` of job `number` starts (`runs` runs in it): said in the log when the job
+        is more than one group or pass, as `lrtui run` says it."""
+        out = Applied()
+        job = self.current(number)
+        if job is None:
+            return out
+        job.passes, job.pass_index, job.epochs_done = passes, index, 0
+        if index == 0:
+            note = plan_note(len(job.configs), job.groups, passes)
+            if note:
+                out.say(note + (": trained one after another" if passes > 1 else ""), "notice")
+        if passes > 1:
+            out.say(f"pass {index + 1} of {passes}: {runs} run{'s' if runs != 1 else ''}",
+                    "notice")
+        return out
 
     def current(self, number: int) -> Job | None:
         """The job an event belongs to while it is still the one in flight."""
@@ -312,8 +425,12 @@ class TrainingJobs:
     def _began(self, job: Job, run_id: int, ev: RunStarted, out: Applied) -> None:
         job.run_ids[ev.run] = run_id
         spe = ev.steps_per_epoch or job.steps_per_epoch
+        group = job.groups[ev.run] if ev.run < len(job.groups) else None
         trace = RunTrace(key=run_id, label=ev.config.label, scheduler=str(ev.config.scheduler),
-                         dataset=ev.dataset, epochs_planned=ev.config.epochs, steps_per_epoch=spe)
+                         dataset=ev.dataset, epochs_planned=ev.config.epochs, steps_per_epoch=spe,
+                         group_id=group.id if group else None,
+                         group_label=group.label if group else None,
+                         seed_index=group.seed_index if group else None, seed=ev.config.seed)
         self.traces[run_id] = trace
         if ev.run == 0:
             out.cursor_to = run_id  # space / enter now act on the new training
@@ -385,6 +502,8 @@ class TrainingJobs:
         counts: dict[str, int] = {}
         for status in job.ended.values():
             counts[status] = counts.get(status, 0) + 1
+        if job.ended and len(job.run_ids) < len(job.configs):  # stopped before a later pass
+            counts["not started"] = len(job.configs) - len(job.run_ids)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no run ended"
         out.say(f"training done · {summary}", "notice")
         epochs = job.epochs
@@ -403,29 +522,53 @@ def _lr_text(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _train_on_ray(job: Job, store: Store, on_event: Callable[[Event, int | None], None],
-                  on_deleted: Callable[[int, str], None], on_notice: Callable[[str], None], *,
+def _train_on_ray(job: Job, store: Store, on_event: Callable[[int | None, Event], None],
+                  on_dropped: Callable[[int, str], None], on_notice: Callable[[str], None],
+                  on_pass: Callable[[int, int, int], None] | None, *,
                   raw: RawDataset | None, data_dir: str | None) -> list[RunEnded]:
-    """The job's runs as one Ray task (`lrtui.distributed`), checked here first on the CPU as
-    `lrtui run --ray` checks them; this process records every event. Each worker loads the
-    dataset by its name, so data injected into the app cannot travel (ValueError)."""
+    """The job's passes (runner.plan_passes) as the tasks of one Ray sweep
+    (`lrtui.distributed`), checked here first on the CPU as `lrtui run --ray` checks them; this
+    process records every event, with its group. Each worker loads the dataset by its name, so
+    data injected into the app cannot travel (ValueError)."""
     from lrtui import runner
     from lrtui.distributed import ClusterLostError, PassPlaced, connect, disconnect, train_passes
 
     if raw is not None:
         raise ValueError("Ray workers load the dataset by its name; this app trains on data "
                          "given to it directly, which cannot travel to them")
-    prepared = runner.prepare([replace(c, device="cpu") for c in job.configs], data_dir=data_dir)
+    plans = runner.plan_passes(job.configs)
+    prepared = [runner.prepare([replace(job.configs[i], device="cpu") for i in plan.runs],
+                               data_dir=data_dir, independent_seeds=plan.independent_seeds)
+                for plan in plans]  # fmt: skip
+    if on_pass is not None:
+        on_pass(0, len(plans), len(plans[0].runs))
     on_notice(f"training on {connect(job.ray or 'auto')}")
+    # The sweep numbers its runs pass after pass; the job numbers them as planned.
+    order = [i for plan in plans for i in plan.runs]
+    store_ids: dict[int, int] = {}
+
+    def recorded(event: Event, run_id: int | None) -> None:
+        if not isinstance(event, Progress):
+            event = replace(event, run=order[event.run])
+            if run_id is not None:
+                store_ids[event.run] = run_id
+        on_event(run_id, event)
 
     def placed(where: PassPlaced) -> None:
-        on_notice(f"{job.title}: training on Ray node {where.node} ({where.ip}, pid {where.pid})")
+        runs = len(plans[where.index].runs)
+        what = f"pass {where.index + 1} of {len(plans)} ({runs} run{'s' * (runs != 1)})"
+        on_notice(f"{what}: training on Ray node {where.node} ({where.ip}, pid {where.pid})")
 
     try:
-        return train_passes([job.configs], store, on_event, job.control, data_dir=data_dir,
-                            independent_seeds=[prepared.independent_seeds],
-                            steps_per_epoch=[prepared.steps_per_epoch], on_deleted=on_deleted,
-                            on_placed=placed)  # fmt: skip
+        return train_passes(
+            [[job.configs[i] for i in plan.runs] for plan in plans], store, recorded,
+            job.control, data_dir=data_dir,
+            independent_seeds=[p.independent_seeds for p in prepared],
+            steps_per_epoch=[p.steps_per_epoch for p in prepared],
+            groups=[[job.groups[i] for i in plan.runs] for plan in plans],
+            on_deleted=lambda run, text: on_dropped(store_ids[order[run]], text),
+            on_placed=placed,
+        )  # fmt: skip
     except ClusterLostError as exc:
         raise ConnectionError(f"{exc}; what was recorded is kept in {store.path}") from None
     finally:
@@ -640,6 +783,8 @@ class Session:
         self.traces: dict[int, RunTrace] = {}
         self.summaries: dict[int, StoredSummary] = {}
         self.batch: list[RunConfig] = []
+        self.batch_seeds = 1  # seeds of every batch entry: `lrtui run -s A -s B --seeds N`
+        self.expanded: set[str] = set()  # groups the table shows seed by seed
         self.training = TrainingJobs(self.traces)
         self.range_tests = RangeTests()
         self.previews = Previews()
@@ -661,7 +806,27 @@ class Session:
         """A training or range test is in flight (its thread still writes its end)."""
         return self.training.job is not None or self.range_tests.job is not None
 
+    # ---- groups
+
+    def groups(self) -> list[RunTrace | TraceGroup]:
+        """The runs as the table lists them: a group of seeds is one item (`grouped`)."""
+        return grouped(self.traces.values())
+
+    def group(self, group_id: str) -> TraceGroup | None:
+        return next((g for g in self.groups() if isinstance(g, TraceGroup) and g.id == group_id),
+                    None)
+
     # ---- the batch
+
+    def batch_problem(self, seeds: int) -> str | None:
+        """Why a configuration with `seeds` seeds cannot join the batch: its entries share
+        their number of seeds, as the specs of one `lrtui run --seeds N` do (so seed i pairs
+        across all of them)."""
+        if self.batch and seeds != self.batch_seeds:
+            n = self.batch_seeds
+            return (f"the batch trains {n} seed{'s' if n != 1 else ''} per configuration, "
+                    f"this one {seeds} (x empties the batch)")
+        return None
 
     def remove_from_batch(self, index: int) -> RunConfig | None:
         if 0 <= index < len(self.batch):

@@ -11,14 +11,25 @@ Forms inside `{...}`:
 - a log range of N points, both ends included: `{1e-3..1:log:7}` (both ends > 0).
 Numbers of a range are rounded to 12 significant digits (0.3, not 0.30000000000000004), and the ends
 are exactly what was written.
+
+Seeds cross every point (`plan_seeds`): one group per point, run i of a group trained from seed
+SEED+i, so runs with the same seed index pair across groups. `lrtui run` and the app plan their runs
+with it.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from lrtui.store import RunGroup
+
+if TYPE_CHECKING:
+    from lrtui.model import RunConfig  # torch: not loaded to plan
 
 #: Most points one range may ask for (a listed set is bounded by its own text).
 MAX_RANGE_POINTS = 1000
@@ -284,3 +295,51 @@ def _number(text: str, *, field: str, usage: str) -> float:
 def label_of(choices: Sequence[tuple[str, str]]) -> str:
     """`gamma=0.3 lr=0.1`: what tells one point of a sweep from the others."""
     return " ".join(f"{key}={value}" for key, value in choices)
+
+
+# ------------------------------------------------------------------------------- seeds and groups
+
+
+@dataclass(frozen=True)
+class GroupPoint:
+    """One group before its seeds: its run at the first seed (`config.seed`), the label that
+    tells it from the other groups, and its swept (key, value text)."""
+
+    config: RunConfig
+    label: str
+    sweep: tuple[tuple[str, str], ...] = ()
+
+
+def plan_seeds(
+    points: Sequence[GroupPoint], n_seeds: int, *, command_id: str | None = None
+) -> tuple[list[RunConfig], list[RunGroup]]:
+    """Every point x seeds SEED..SEED+N-1, in group order, each run with its group
+    (`<command id>.<number>`, seed index i): the one planner of `lrtui run` and of the app, so
+    their runs pair and compare alike. With one seed a run keeps its config's label; with
+    several, run i is named `<group label> seed=<SEED+i>`."""
+    command_id = command_id or uuid.uuid4().hex[:12]
+    configs: list[RunConfig] = []
+    groups: list[RunGroup] = []
+    for number, point in enumerate(points, start=1):
+        for index in range(n_seeds):
+            seed = point.config.seed + index
+            label = point.config.label if n_seeds == 1 else f"{point.label} seed={seed}".strip()
+            configs.append(replace(point.config, seed=seed, label=label))
+            groups.append(RunGroup(f"{command_id}.{number}", point.label, index, point.sweep))
+    return configs, groups
+
+
+def plan_note(n_runs: int, groups: Sequence[RunGroup | None], n_passes: int) -> str:
+    """"8 runs (2 groups x 4 seeds) in 1 pass": said when seeds, sweeps or passes are many
+    ("" otherwise)."""
+    ids = [g.id for g in groups if g is not None]
+    n_groups = len(set(ids))
+    swept = any(g is not None and g.sweep for g in groups)
+    if n_passes == 1 and n_groups == len(ids) and not swept:
+        return ""
+    seeds = max((g.seed_index + 1 for g in groups if g is not None), default=1)
+    passes = f"{n_passes} pass" + ("" if n_passes == 1 else "es")
+    why = " (split by batch size, model or memory)" if n_passes > 1 else ""
+    groups_text = f"{n_groups} group" + ("" if n_groups == 1 else "s")
+    seeds_text = f"{seeds} seed" + ("" if seeds == 1 else "s")
+    return f"{n_runs} runs ({groups_text} x {seeds_text}) in {passes}{why}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -282,14 +283,19 @@ async def test_first_launch_offers_the_tutorial_comparison(tmp_path: Path) -> No
         await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="tutorial")
         await pilot.pause(0.3)
         assert not banner.display
-        runs = app.store.list_runs()
+        runs = app.store.list_runs()  # each scheduler with 3 seeds: 4 groups of 3 runs
         assert [r.scheduler.split(":")[0] for r in runs] == [
-            "StepLR", "MultiStepLR", "ExponentialLR", "ReduceLROnPlateau"]
+            name for name in ("StepLR", "MultiStepLR", "ExponentialLR", "ReduceLROnPlateau")
+            for _ in range(3)]
+        assert [r.seed_index for r in runs] == [0, 1, 2] * 4
+        assert len({r.group_id for r in runs}) == 4
         assert {s.label for s in app.chart("lr").data.series} >= {
-            "#1 StepLR", "#2 MultiStepLR", "#3 ExponentialLR", "#4 ReduceLROnPlateau"}
+            "#1 StepLR", "#4 MultiStepLR", "#7 ExponentialLR", "#10 ReduceLROnPlateau"}
         assert app.chart("aux").title == "plateau: epochs without improvement"
-        assert [list(s.ys) for s in app.chart("aux").data.series] == [
-            [float(e.plateau_num_bad_epochs or 0) for e in app.store.epochs(4)]]
+        counts = [[float(e.plateau_num_bad_epochs or 0) for e in app.store.epochs(k)]
+                  for k in (10, 11, 12)]  # the plateau group's mean count
+        assert [list(s.ys) for s in app.chart("aux").data.series if s.kind != "band"] == [
+            [statistics.fmean(c) for c in zip(*counts, strict=True)]]
 
 
 class _FallbackEngine:

@@ -9,7 +9,8 @@ from test_app_support import make_app, settle, wait_for
 
 from lrtui.app.runs import COLUMNS
 
-TUTORIAL = ["#1 StepLR", "#2 MultiStepLR", "#3 ExponentialLR", "#4 ReduceLROnPlateau"]
+# The tutorial trains each scheduler with 3 seeds: a group is named by its first run.
+TUTORIAL = ["#1 StepLR", "#4 MultiStepLR", "#7 ExponentialLR", "#10 ReduceLROnPlateau"]
 
 
 async def test_four_runs_are_named_in_the_table_and_every_legend(tmp_path: Path) -> None:
@@ -26,7 +27,8 @@ async def test_four_runs_are_named_in_the_table_and_every_legend(tmp_path: Path)
                                            "Plateau 0.1/5"]
         assert [r.status for r in rows] == ["finished"] * 4
         first_cells = [app.runs_table.get_row_at(i)[1] for i in range(4)]
-        assert [c.plain.strip() for c in first_cells] == [r.label for r in rows]  # Text cells
+        assert [c.plain.strip() for c in first_cells] == [  # Text cells; the count always shows
+            "StepLR 10/0.1 ×3", "MultiStep 10,… ×3", "Exp 0.1 ×3", "Plateau 0.1/5 ×3"]
         for chart in ("lr", "loss", "acc"):
             figure = app.chart(chart).figure
             assert all(name in figure for name in TUTORIAL), (chart, figure)
@@ -34,7 +36,8 @@ async def test_four_runs_are_named_in_the_table_and_every_legend(tmp_path: Path)
         app.runs_table.focus()
         app.runs_table.move_cursor(row=1)
         await pilot.pause(0.05)
-        assert app.runs_table.border_subtitle == "#2 MultiStepLR:milestones=[10,30],gamma=0.1"
+        assert app.runs_table.border_subtitle == (
+            "#4-6 MultiStepLR:milestones=[10,30],gamma=0.1 · + lists its seeds")
 
 
 async def test_pause_keeps_the_bar_and_the_table_says_paused(tmp_path: Path) -> None:

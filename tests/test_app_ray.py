@@ -57,7 +57,7 @@ async def test_r_with_ray_local_trains_on_a_ray_worker_and_records_here(tmp_path
         assert any(x.startswith("training StepLR") and x.endswith(", on Ray (local))")
                    for x in log)
         assert any(x.startswith("training on a local Ray: 1 node") for x in log)
-        assert any(x.startswith("1 run: training on Ray node ") for x in log)
+        assert any(x.startswith("pass 1 of 1 (1 run): training on Ray node ") for x in log)
         [run] = app.store.list_runs()
         assert run.status == "finished" and run.epochs_done == 2
         assert "(ray node " in run.device  # where it trained, as the details and log say

@@ -81,10 +81,13 @@ async def test_the_runs_table_shows_status_epochs_acc_and_loss_at_120x40(
         header = table.render_line(0).text
         assert len(header) == visible
         assert header.split()[:5] == ["run", "status", "ep", "acc%", "loss"]
-        for y, run in enumerate(table.ordered(), 1):
+        for y, run in enumerate(table.ordered(), 1):  # the tutorial's 4 groups of 3 seeds
             shown = " ".join(table.render_line(y).text.split())  # the row as far as it shows
-            numbers = f"{100 * (run.best_acc or 0):.2f} {run.best_loss:.4f}"
-            assert f"{run.label} finished 2/2 {numbers}" in shown, shown
+            assert run.best_acc is not None and run.acc_std is not None
+            assert run.best_loss is not None and run.loss_std is not None
+            numbers = (f"{100 * run.best_acc:.1f}±{100 * run.acc_std:.1f} "
+                       f"{run.best_loss:.3f}±{run.loss_std:.3f}")
+            assert f"×3 finished 2/2 {numbers}" in shown, shown
         # with more runs than rows a scrollbar takes a column: the loss still fits
         loss_end = sum(c.get_render_width(table) for c in table.ordered_columns[:6])
         assert [c.key.value for c in table.ordered_columns[:6]][-1] == "loss"

@@ -35,15 +35,17 @@ from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from lrtui import schedulers as S
-from lrtui.app.chartdata import build_charts, run_row
+from lrtui.app.chartdata import build_charts, table_rows
 from lrtui.app.charts import Chart
 from lrtui.app.form import (
+    TUTORIAL_SEEDS,
     FormResult,
     FormValues,
     describe_device,
     evaluate,
     field_label,
     format_number,
+    own_label,
     tutorial_configs,
     values_from_config,
 )
@@ -55,6 +57,7 @@ from lrtui.app.messages import (
     EngineEvent,
     LrApplied,
     LrChosen,
+    PassStarted,
     PreviewReady,
     RangeTestProgressed,
     RunDropped,
@@ -82,6 +85,7 @@ from lrtui.session import (
     RunTrace,
     Session,
     StoredSummary,
+    TraceGroup,
 )
 from lrtui.store import Store, StoreError, still_training
 
@@ -427,8 +431,8 @@ class LrtuiApp(App[None]):
         self._table_dirty = False
         job = self.job
         paused = set(job.run_ids.values()) if job is not None and job.control.paused else set()
-        rows = [run_row(t, self.summaries.get(k), paused=k in paused)
-                for k, t in self.traces.items()]
+        rows = table_rows(list(self.traces.values()), self.summaries, paused=frozenset(paused),
+                          expanded=frozenset(self.session.expanded))
         self.main.draw_table(rows, cursor_to=self._cursor_to)
         self._cursor_to = None
 
@@ -451,21 +455,24 @@ class LrtuiApp(App[None]):
             self.log_pane.add(reason, "warning")
         return reason is not None
 
-    def _start(self, configs: list[RunConfig], what: str, *, ray: str | None = None) -> None:
-        """Train `configs` together (here, or on the Ray cluster at address `ray`)."""
+    def _start(self, configs: list[RunConfig], what: str, seeds: int = 1, *,
+               ray: str | None = None) -> None:
+        """Train `configs`, each with `seeds` seeds, as `lrtui run --seeds` would (planned by
+        the session: one group per configuration), here or on the Ray cluster at `ray`."""
         if self._busy():
             return
         from lrtui.engine import check_batch  # torch: loaded by now, or waited for here
 
         try:
             check_batch(configs)
+            job = self.session.training.start(configs, seeds=seeds, ray=ray)
         except ValueError as exc:
             self.log_pane.add(f"cannot train: {exc}", "error")
             return
-        job = self.session.training.start(configs, ray=ray)
         self.main.hide_banner()
+        each = f", {seeds} seeds each" if seeds > 1 else ""
         where = f", on Ray ({ray})" if ray is not None else ""
-        self.log_pane.add(f"training {what} ({job.title}, {configs[0].epochs} epochs, "
+        self.log_pane.add(f"training {what} ({job.title}{each}, {configs[0].epochs} epochs, "
                           f"batch {configs[0].batch_size}{where})", "notice")
         self.progress.idle(f"starting {job.title} …")
         self.runs_table.focus()  # space / enter / c now act on runs right away
@@ -488,11 +495,20 @@ class LrtuiApp(App[None]):
         def on_notice(text: str) -> None:
             self.post_message(TrainingNotice(number, text))
 
+        def on_pass(index: int, passes: int, runs: int) -> None:
+            self.post_message(PassStarted(number, index, passes, runs))
+
         return self.session.training.run(
             job, self.store, raw=self.dataset, data_dir=self.data_dir,
             train_fn=self.engine.train, on_event=on_event, on_dropped=on_dropped,
-            on_notice=on_notice, **self.train_kwargs,
+            on_notice=on_notice, on_pass=on_pass, **self.train_kwargs,
         )  # fmt: skip
+
+    @on(PassStarted)
+    def _pass_started(self, message: PassStarted) -> None:
+        if self.alive:
+            self._show(self.session.training.pass_started(message.job, message.index,
+                                                          message.passes, message.runs))
 
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
@@ -631,24 +647,39 @@ class LrtuiApp(App[None]):
             return
         config = self._form_config()
         if config is not None:
-            self._start([config], str(config.scheduler), ray=self.form.ray if self.form else None)
+            self._start([config], str(config.scheduler), self._form_seeds(), ray=self._form_ray())
+
+    def _form_seeds(self) -> int:
+        """The form's number of seeds (valid whenever the form gave a config)."""
+        return self.form.seeds if self.form is not None else 1
+
+    def _form_ray(self) -> str | None:
+        """Where the form's device choice trains: the Ray address of `ray:...`, None: here."""
+        return self.form.ray if self.form is not None and self.form.ok else None
 
     def action_add_to_batch(self) -> None:
-        """a: add the form's configuration to the batch."""
+        """a: add the form's configuration to the batch (with the form's seeds, which every
+        entry of the batch shares)."""
         config = self._form_config()
         if config is None:
             return
         from lrtui.engine import check_batch  # torch: loaded by now, or waited for here
 
+        seeds = self._form_seeds()
         try:
+            problem = self.session.batch_problem(seeds)
+            if problem:
+                raise ValueError(problem)
             check_batch([*self.batch, config])
         except ValueError as exc:
             self.log_pane.add(f"not added: {exc}", "error")
             return
-        self.batch.append(config)
+        self.session.batch.append(config)
+        self.session.batch_seeds = seeds
         self._show_batch()
         n = len(self.batch)
-        self.log_pane.add(f"batch: {n} configuration{'s' if n != 1 else ''} "
+        each = f", {seeds} seeds each" if seeds > 1 else ""
+        self.log_pane.add(f"batch: {n} configuration{'s' if n != 1 else ''}{each} "
                           f"(+ {config.scheduler}) · b trains them together, x empties it",
                           "notice")
 
@@ -661,11 +692,11 @@ class LrtuiApp(App[None]):
             self.log_pane.add("a training is running: s stops it, p pauses it", "warning")
             return
         configs = list(self.batch)
+        seeds = self.session.batch_seeds
         self.batch.clear()
         self._show_batch()
         # The form's device choice says where the batch trains (its configs ask for "auto").
-        form = self.form
-        self._start(configs, "the batch", ray=form.ray if form is not None and form.ok else None)
+        self._start(configs, "the batch", seeds, ray=self._form_ray())
 
     def action_clear_batch(self) -> None:
         self.batch.clear()
@@ -683,12 +714,13 @@ class LrtuiApp(App[None]):
                           f"({len(self.batch)} left)", "notice")
 
     def _show_batch(self) -> None:
-        self.main.draw_batch(self.batch)
+        self.main.draw_batch(self.batch, seeds=self.session.batch_seeds)
 
     def action_tutorial(self) -> None:
-        """t: the tutorial's four schedulers together (the first-minute comparison)."""
+        """t: the tutorial's four schedulers together, each with TUTORIAL_SEEDS seeds (the
+        first-minute comparison, with the noise shown)."""
         configs = tutorial_configs(self.default_dataset, epochs=self.tutorial_epochs)
-        self._start(configs, "the tutorial's four schedulers")
+        self._start(configs, "the tutorial's four schedulers", TUTORIAL_SEEDS)
 
     def action_stop(self) -> None:
         if self.finder is not None:
@@ -857,20 +889,54 @@ class LrtuiApp(App[None]):
             return None
         return self.traces.get(key)
 
+    def _highlighted_group(self) -> TraceGroup | None:
+        """The group whose line is highlighted (None on a run's row)."""
+        row = self.runs_table.highlighted_row
+        return self.session.group(row.group) if row is not None and row.group else None
+
     def action_toggle_run(self) -> None:
-        """space: show or hide the highlighted run on the charts."""
+        """space: show or hide the highlighted run (a group's line: all its runs) on the
+        charts."""
         trace = self._highlighted()
         if trace is None:
             return
-        if not trace.loaded:
-            try:
-                trace.load(self.store.epochs(trace.key), self.store.steps(trace.key))
-            except StoreError as exc:
-                self.log_pane.add(str(exc), "error")
-                return
-        trace.shown = not trace.shown
+        group = self._highlighted_group()
+        traces = list(group.runs) if group is not None else [trace]
+        show = not any(t.shown for t in traces)
+        for t in traces:
+            if show and not t.loaded:
+                try:
+                    t.load(self.store.epochs(t.key), self.store.steps(t.key))
+                except StoreError as exc:
+                    self.log_pane.add(str(exc), "error")
+                    return
+        for t in traces:
+            t.shown = show
         self._redraw_table()
         self._redraw_charts(urgent=True)
+
+    def action_expand_group(self) -> None:
+        """+: list the highlighted group's runs under its line, one row per seed."""
+        row = self.runs_table.highlighted_row
+        if row is None:
+            self.log_pane.add("no run selected: the runs table is empty", "warning")
+        elif row.group is not None:
+            self.session.expanded.add(row.group)
+            self._redraw_table()
+        elif row.parent is None:
+            self.log_pane.add(f"run #{row.key} is not a group of seeds (the form's seeds field "
+                              "trains one)", "warning")
+
+    def action_collapse_group(self) -> None:
+        """-: fold the highlighted group (or the group of the highlighted seed) back into one
+        line."""
+        row = self.runs_table.highlighted_row
+        group = row.group or row.parent if row is not None else None
+        if group is None:
+            self.log_pane.add("no group of seeds selected", "warning")
+            return
+        self.session.expanded.discard(group)
+        self._redraw_table()
 
     def action_details(self) -> None:
         trace = self._highlighted()
@@ -900,6 +966,14 @@ class LrtuiApp(App[None]):
 
     @on(DataTable.RowSelected, "#runs")
     def _row_selected(self) -> None:
+        """enter: a run's details; on a group's line, its seeds listed under it (or folded)."""
+        row = self.runs_table.highlighted_row
+        if row is not None and row.group is not None:
+            if row.group in self.session.expanded:
+                self.action_collapse_group()
+            else:
+                self.action_expand_group()
+            return
         self.action_details()
 
     async def action_clone(self) -> None:
@@ -912,6 +986,10 @@ class LrtuiApp(App[None]):
             self.log_pane.add(f"cannot clone run #{trace.key}: {exc}", "error")
             return
         values = values_from_config(config)
+        values.label = own_label(config, trace.group_label if trace.group_id else None)
+        group = self._highlighted_group()
+        if group is not None:  # the group's line: its first seed, with the group's seeds
+            values.seeds = str(len(group.runs))
         if self.dataset is not None:
             values.dataset = self.dataset.name
         if not self.sidebar.display:
@@ -922,8 +1000,13 @@ class LrtuiApp(App[None]):
     def action_export(self) -> None:
         """e: ask where to write the highlighted run's CSV (ExportScreen), then write it."""
         trace = self._highlighted()
-        if trace is not None:
-            self.push_screen(ExportScreen(trace.key, str(default_export_path(trace.key))))
+        if trace is None:
+            return
+        if self._highlighted_group() is not None:
+            self.log_pane.add("a group's line: + lists its seeds, e exports one "
+                              "(`lrtui runs export ID ...` writes several)", "warning")
+            return
+        self.push_screen(ExportScreen(trace.key, str(default_export_path(trace.key))))
 
     @on(ExportScreen.Chosen)
     def _export_chosen(self, message: ExportScreen.Chosen) -> None:
@@ -937,37 +1020,47 @@ class LrtuiApp(App[None]):
         self.log_pane.add(f"exported run #{message.run_id} ({rows} epochs) to {where}", "notice")
 
     def action_delete(self) -> None:
+        """d: delete the highlighted run (a group's line: all its runs), after asking."""
         trace = self._highlighted()
         if trace is None:
             return
-        key = trace.key
-        if self.job is not None and key in self.job.run_ids.values() and trace.status == "running":
-            self.log_pane.add(f"run #{key} is training: stop it first (s)", "warning")
-            return
-        try:  # a run another lrtui process is training: deleting it would cut that run short
-            busy = still_training(self.store.get_run(key))
-        except StoreError:
-            busy = None  # gone already: the delete below says so
-        if busy is not None:
-            self.log_pane.add(f"cannot delete: {busy}; stop it there first", "warning")
-            return
+        group = self._highlighted_group()
+        traces = list(group.runs) if group is not None else [trace]
+        for t in traces:
+            key = t.key
+            if self.job is not None and key in self.job.run_ids.values() and \
+                    t.status == "running":
+                self.log_pane.add(f"run #{key} is training: stop it first (s)", "warning")
+                return
+            try:  # a run another lrtui process is training: deleting it would cut it short
+                busy = still_training(self.store.get_run(key))
+            except StoreError:
+                busy = None  # gone already: the delete below says so
+            if busy is not None:
+                self.log_pane.add(f"cannot delete: {busy}; stop it there first", "warning")
+                return
+        keys = [t.key for t in traces]
+        what = (f"run #{trace.key} ({trace.label or trace.scheduler})" if group is None
+                else f"the {len(keys)} runs of group {group.name}")
 
         def confirm(yes: bool | None) -> None:
             if not yes:
                 return
             try:
-                self.store.delete_runs([key])
+                self.store.delete_runs(keys)
             except StoreError as exc:
                 self.log_pane.add(f"delete failed: {exc}", "error")
                 return
-            self.session.traces.pop(key, None)
-            self.session.summaries.pop(key, None)
-            self.log_pane.add(f"deleted run #{key}", "notice")
+            for key in keys:
+                self.session.traces.pop(key, None)
+                self.session.summaries.pop(key, None)
+            self.log_pane.add(f"deleted {what}" if group is not None
+                              else f"deleted run #{trace.key}", "notice")
             self._redraw_table()
             self._redraw_charts()
 
-        self.push_screen(ConfirmScreen(f"Delete run #{key} ({trace.label or trace.scheduler}) "
-                                       "and its epochs?"), confirm)
+        self.push_screen(ConfirmScreen(f"Delete {what} and {'their' if group else 'its'} "
+                                       "epochs?"), confirm)
 
     def focus_field(self, key: str) -> None:
         """Focus a form field by its key (tests and the palette use it)."""

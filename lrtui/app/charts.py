@@ -32,6 +32,7 @@ from lrtui.app.plotting import (
     ChartData,
     Series,
     downsample,
+    downsample_band,
     fit_ticks,
     log_range,
     log_ticks,
@@ -99,8 +100,29 @@ def chart_legend(series: Sequence[Series], width: int, height: int) -> list[Text
     return lines
 
 
+#: How a band (a group's min-max over its seeds) is filled: a light shade in the group's colour,
+#: under every line.
+BAND_MARKER = "░"
+
+
+def _band(series: Series, width: int, log_y: bool
+          ) -> tuple[list[float], list[float], list[float]]:
+    """A band's x, low and high edges, one position per column, in log10 on a log axis (only
+    where both edges are > 0)."""
+    xs, lo, hi = downsample_band(series.xs, series.low, series.ys, max(8, width))
+    if log_y:
+        kept = [(x, math.log10(a), math.log10(b)) for x, a, b in zip(xs, lo, hi, strict=True)
+                if a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)]
+    else:
+        kept = [(x, a, b) for x, a, b in zip(xs, lo, hi, strict=True)
+                if math.isfinite(a) and math.isfinite(b)]
+    return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
+
+
 def build_figure(job: FigureJob) -> Text:
     """The chart as text: plot every series (downsampled to the width), then the legend.
+    Bands are filled first (plotext fills a closed outline column by column), so every line
+    is drawn over them.
 
     Y ticks sit on the rows of their values: the limits are set to the outer ticks (round values
     on a linear axis, whole decades on a log axis, at most MAX_LOG_DECADES of them; a line under
@@ -109,15 +131,23 @@ def build_figure(job: FigureJob) -> Text:
     # Braille markers give two dots per cell: about that many points per series.
     budget = max(16, 2 * max(job.width, 8))
     curves: list[tuple[Series, list[float], list[float]]] = []
+    bands: list[tuple[Series, list[float], list[float], list[float]]] = []
     for series in job.data.series:
+        if series.kind == "band":
+            band = _band(series, job.width, job.log_y)
+            if band[0]:
+                bands.append((series, *band))
+            continue
         xs, ys = downsample(series.xs, series.ys, budget)
         if job.log_y:
             xs, ys, _ = to_log10(xs, ys)
         pts = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
         if pts:
             curves.append((series, [p[0] for p in pts], [p[1] for p in pts]))
-    y_lo = min((min(ys) for _, _, ys in curves), default=math.inf)
-    y_hi = max((max(ys) for _, _, ys in curves), default=-math.inf)
+    y_lo = min([*(min(ys) for _, _, ys in curves), *(min(lo) for _, _, lo, _ in bands)],
+               default=math.inf)
+    y_hi = max([*(max(ys) for _, _, ys in curves), *(max(hi) for _, _, _, hi in bands)],
+               default=-math.inf)
     y_ticks: tuple[list[float], list[str]] = ([], [])
     y_lim = job.data.y_lim
     if math.isfinite(y_lo) and job.log_y:
@@ -125,6 +155,7 @@ def build_figure(job: FigureJob) -> Text:
         if decades.clipped:
             legend.append(Text(f"values below 1e{decades.bottom:+03d} not shown", style="dim"))
             curves = [(s, *_above(xs, ys, decades.bottom)) for s, xs, ys in curves]
+            bands = [(s, *_band_above(xs, lo, hi, decades.bottom)) for s, xs, lo, hi in bands]
         y_lim = (float(decades.bottom), float(decades.top))
         y_ticks = fit_ticks(lambda count: log_ticks(decades.bottom, decades.top, count),
                             max(2, job.height // 3), job.height - len(legend) - FRAME_ROWS)
@@ -143,6 +174,10 @@ def build_figure(job: FigureJob) -> Text:
     plt.theme(job.theme)
     plt.title(job.title + ("  (log)" if job.log_y else ""))
     plt.xlabel(job.data.x_label or job.x_label)
+    for series, xs, lo, hi in bands:
+        if xs:
+            plt.plot(xs + xs[::-1], hi + lo[::-1], marker=BAND_MARKER, color=series.color,
+                     fillx="internal")
     for series, xs, ys in curves:
         if not xs:
             continue
@@ -166,6 +201,13 @@ def _above(xs: list[float], ys: list[float], floor: float) -> tuple[list[float],
     """The points of a curve at or above `floor` (a clipped log axis draws nothing below it)."""
     kept = [(x, y) for x, y in zip(xs, ys, strict=True) if y >= floor]
     return [p[0] for p in kept], [p[1] for p in kept]
+
+
+def _band_above(xs: list[float], lo: list[float], hi: list[float], floor: float
+                ) -> tuple[list[float], list[float], list[float]]:
+    """The part of a band at or above `floor`, its low edge cut at the floor."""
+    kept = [(x, max(a, floor), b) for x, a, b in zip(xs, lo, hi, strict=True) if b >= floor]
+    return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
 
 
 Y_LABEL_CELLS = 8  # about what the Y tick labels and the frame take of a chart's width

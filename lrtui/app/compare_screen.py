@@ -30,7 +30,8 @@ from lrtui.compare import (
 )
 from lrtui.store import Store
 
-COLUMNS = ("#", "group", "n", "final vacc", "best vacc", "final vloss", "vs 1: final vacc")
+COLUMNS = ("#", "group", "n", "final vacc", "best vacc", "final vloss", "vs 1: final vacc",
+           "best vloss")
 
 
 def comparison_for(store: Store, run_id: int) -> Comparison:
@@ -58,6 +59,7 @@ def rows_of(comparison: Comparison) -> list[tuple[str, ...]]:
             spread_text(g.metrics["best_valid_acc"], True),
             spread_text(g.metrics["final_valid_loss"], False),
             difference_text(g.vs_baseline[MAIN_METRIC], True) if g.vs_baseline else "baseline",
+            spread_text(g.metrics["best_valid_loss"], False),
         )
         for g in comparison.groups
     ]

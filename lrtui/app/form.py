@@ -52,6 +52,7 @@ class FormValues:
     epochs: str = "25"
     batch_size: str = "32"
     seed: str = "0"
+    seeds: str = "1"  # train seeds SEED..SEED+N-1, one group (lrtui.sweeps.plan_seeds)
     device: str = "auto"
     scheduler: str = "StepLR"
     params: dict[str, str | bool] = field(default_factory=dict)  # param name -> text / bool
@@ -74,6 +75,7 @@ class FormResult:
     defaults: dict[str, str] = field(default_factory=dict)  # empty parameter -> default used
     too_long_to_preview: str | None = None  # why no preview is drawn (the CLI's own message)
     ray: str | None = None  # the Ray address to train on (device ray:ADDRESS), None: here
+    seeds: int = 1  # how many seeds the config trains with (`lrtui run --seeds`)
 
     @property
     def ok(self) -> bool:
@@ -290,6 +292,10 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None,
     epochs = parse_field("epochs", F.EPOCHS, v.epochs, errors)
     batch = parse_field("batch_size", F.BATCH_SIZE, v.batch_size, errors)
     seed = parse_field("seed", F.SEED, v.seed, errors)
+    seeds = parse_field("seeds", F.SEEDS, v.seeds, errors)
+    too_far = F.last_seed_problem(seed, seeds) if seed is not None and seeds else None
+    if too_far:
+        errors["seeds"] = too_far
     if v.device not in DEVICES:
         errors["device"] = f"must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]} (got {v.device})"
     ray = ray_choice.address_of(v.device)
@@ -334,7 +340,7 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None,
     for key, msg in S.warnings_of(advice).items():
         warnings.setdefault(field_of(key, v.scheduler, warmup), msg)
     return FormResult(config if not errors else None, errors, warnings, spe, spec, defaults,
-                      too_long, ray)
+                      too_long, ray, seeds or 1)
 
 
 def values_from_config(config: RunConfig) -> FormValues:
@@ -367,8 +373,25 @@ def values_from_config(config: RunConfig) -> FormValues:
     return v
 
 
+def own_label(config: RunConfig, group_label: str | None) -> str:
+    """The label a user gave a run of a group: its config's label without the ` seed=N` that
+    planning added (lrtui.sweeps.plan_seeds), and empty where the group was named after its
+    spec (the app's groups are), so a clone names itself after its own spec."""
+    label = config.label
+    if group_label is None:
+        return label
+    if label == f"{group_label} seed={config.seed}":
+        label = group_label
+    return "" if label == S.short_spec(config.scheduler) else label
+
+
+#: Seeds of each of the tutorial's schedulers: enough to tell a schedule's effect from the noise.
+TUTORIAL_SEEDS = 3
+
+
 def tutorial_configs(dataset: str, *, epochs: int = 25) -> list[RunConfig]:
-    """The tutorial's four schedulers on its MLP, SGD lr 0.1, batch 32."""
+    """The tutorial's four schedulers on its MLP, SGD lr 0.1, batch 32 (each trained with
+    TUTORIAL_SEEDS seeds)."""
     specs = (
         "StepLR:step_size=10,gamma=0.1",
         "MultiStepLR:milestones=[10,30],gamma=0.1",

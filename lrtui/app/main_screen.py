@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 
 from lrtui.app.chartdata import AllCharts
 from lrtui.app.charts import Chart
-from lrtui.app.form import FormValues
+from lrtui.app.form import TUTORIAL_SEEDS, FormValues
 from lrtui.app.runs import RunRow, RunsTable
 from lrtui.app.sidebar import Sidebar, widget_id
 from lrtui.app.status import LogPane, ProgressLine
@@ -29,7 +29,7 @@ from lrtui.session import ProgressShown
 BANNER_SHORT = "New here? [b]t[/b] trains the tutorial's four schedulers · [b]?[/b] keys"
 BANNER = (
     "New here? Press [b]t[/b] to train the tutorial's four schedulers together "
-    "(StepLR, MultiStepLR, ExponentialLR, ReduceLROnPlateau) on {dataset}, "
+    "(StepLR, MultiStepLR, ExponentialLR, ReduceLROnPlateau), {seeds} seeds each, on {dataset}, "
     "or pick a scheduler in the form and press [b]r[/b].  [b]?[/b] lists every key."
 )
 
@@ -65,7 +65,8 @@ class MainScreen(Screen[None]):
             yield self.sidebar
             with Vertical(id="main"):
                 with self._banner:
-                    yield Static(BANNER.format(dataset=self._dataset_name), classes="long")
+                    yield Static(BANNER.format(dataset=self._dataset_name, seeds=TUTORIAL_SEEDS),
+                                 classes="long")
                     yield Static(BANNER_SHORT, classes="short")
                 with Grid(id="charts"):
                     yield from self.charts.values()
@@ -113,11 +114,13 @@ class MainScreen(Screen[None]):
     def draw_table(self, rows: Sequence[RunRow], *, cursor_to: int | None) -> None:
         self.runs_table.set_rows(rows, cursor_to=cursor_to)
 
-    def draw_batch(self, batch: Sequence[RunConfig]) -> None:
-        """The batch being assembled, on a line over the runs table while it has entries."""
+    def draw_batch(self, batch: Sequence[RunConfig], *, seeds: int = 1) -> None:
+        """The batch being assembled, on a line over the runs table while it has entries (and
+        the seeds each entry trains with, when more than one)."""
         entries = " · ".join(f"{i}. {c.label or short_spec(c.scheduler)}"
                              for i, c in enumerate(batch, 1))  # fmt: skip
-        self._batch.update(f"batch ({len(batch)}; b trains it, X removes the last, "
+        each = f" × {seeds} seeds" if seeds > 1 else ""
+        self._batch.update(f"batch ({len(batch)}{each}; b trains it, X removes the last, "
                            f"x empties it): {entries}" if batch else "")  # fmt: skip
         self._batch.set_class(bool(batch), "-filled")
 

@@ -33,6 +33,16 @@ class EngineEvent(Message):
 
 
 @dataclass
+class PassStarted(Message):
+    """Pass `index` of `passes` of training job `job` starts, with `runs` runs in it."""
+
+    job: int
+    index: int
+    passes: int
+    runs: int
+
+
+@dataclass
 class RunDropped(Message):
     """Another process deleted a run of the job from the store: it is no longer written."""
 

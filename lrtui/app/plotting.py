@@ -44,9 +44,10 @@ class Series:
     xs: Sequence[float]
     ys: Sequence[float]
     color: RGB
-    kind: Literal["line", "points"] = "line"
+    kind: Literal["line", "points", "band"] = "line"  # band: filled from `low` up to `ys`
     marker: str = "braille"
     legend: str | None = None  # the legend's entry (None: the label; "": not in the legend)
+    low: Sequence[float] = ()  # a band's lower edge (its upper edge is `ys`)
 
     @property
     def legend_entry(self) -> str:
@@ -106,6 +107,29 @@ def downsample(
         out_x.append(xs[n - 1])
         out_y.append(y_list[n - 1])
     return out_x, out_y
+
+
+def downsample_band(
+    xs: Sequence[float], low: Sequence[float], high: Sequence[float], max_points: int
+) -> tuple[list[float], list[float], list[float]]:
+    """A band reduced to about `max_points` x positions: each bucket keeps its first x with the
+    lowest low and the highest high in it, so the band still covers every value."""
+    n = min(len(xs), len(low), len(high))
+    max_points = max(max_points, 2)
+    if n <= max_points:
+        return list(xs[:n]), list(low[:n]), list(high[:n])
+    out_x: list[float] = []
+    out_lo: list[float] = []
+    out_hi: list[float] = []
+    for b in range(max_points):
+        lo_i = b * n // max_points
+        hi_i = (b + 1) * n // max_points
+        if hi_i <= lo_i:
+            continue
+        out_x.append(xs[lo_i])
+        out_lo.append(min(low[lo_i:hi_i]))
+        out_hi.append(max(high[lo_i:hi_i]))
+    return out_x, out_lo, out_hi
 
 
 def to_log10(

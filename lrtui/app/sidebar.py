@@ -66,7 +66,7 @@ def widget_id(key: str) -> str:
 FORM_KEYS: tuple[str, ...] = (
     "dataset", "model", "hidden", "optimizer.name", "optimizer.momentum", "optimizer.nesterov",
     "optimizer.beta1", "optimizer.beta2", "optimizer.eps", "optimizer.weight_decay", "lr",
-    "epochs", "batch_size", "seed", "device", "label", "scheduler", "spec", "warmup",
+    "epochs", "batch_size", "seed", "seeds", "device", "label", "scheduler", "spec", "warmup",
     "warmup_start",
 )  # fmt: skip
 
@@ -162,6 +162,7 @@ class Sidebar(VerticalScroll):
         yield from self._row("batch_size", self._input(v.batch_size))
         yield Static("", id="steps-line", markup=False)
         yield from self._row("seed", self._input(v.seed))
+        yield from self._row("seeds", self._input(v.seeds))
         yield from self._row("device", self._select(DEVICES, v.device))
         yield Static("", id="device-line", markup=False)
         yield from self._row("label", self._input(v.label, "optional"))
@@ -259,9 +260,9 @@ class Sidebar(VerticalScroll):
             nesterov=check("optimizer.nesterov"), weight_decay=text("optimizer.weight_decay"),
             beta1=text("optimizer.beta1"), beta2=text("optimizer.beta2"), eps=text("optimizer.eps"),
             lr=text("lr"), epochs=text("epochs"), batch_size=text("batch_size"), seed=text("seed"),
-            device=choice("device", "auto"), scheduler=self._scheduler, params=params,
-            spec_text=text("spec"), interval=choice("interval", ""), warmup=text("warmup"),
-            warmup_start=text("warmup_start"),
+            seeds=text("seeds"), device=choice("device", "auto"), scheduler=self._scheduler,
+            params=params, spec_text=text("spec"), interval=choice("interval", ""),
+            warmup=text("warmup"), warmup_start=text("warmup_start"),
             label=text("label"),
         )
 
@@ -321,7 +322,7 @@ class Sidebar(VerticalScroll):
                 ("optimizer.beta1", v.beta1), ("optimizer.beta2", v.beta2),
                 ("optimizer.eps", v.eps), ("optimizer.weight_decay", v.weight_decay),
                 ("lr", v.lr), ("epochs", v.epochs), ("batch_size", v.batch_size),
-                ("seed", v.seed), ("device", v.device), ("label", v.label),
+                ("seed", v.seed), ("seeds", v.seeds), ("device", v.device), ("label", v.label),
                 ("scheduler", v.scheduler), ("warmup", v.warmup),
                 ("warmup_start", v.warmup_start),
             ):

@@ -34,7 +34,6 @@ import json
 import math
 import sys
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -64,6 +63,7 @@ from lrtui.fields import (
     FieldError,
     from_text,
     from_toml,
+    last_seed_problem,
     shown,
 )
 from lrtui.model import (
@@ -83,7 +83,15 @@ from lrtui.schedulers import (
     spec_from_toml,
 )
 from lrtui.store import RunGroup
-from lrtui.sweeps import SweepError, check_run_count, expand, values_of
+from lrtui.sweeps import (
+    GroupPoint,
+    SweepError,
+    check_run_count,
+    expand,
+    plan_note,
+    plan_seeds,
+    values_of,
+)
 from lrtui.sweeps import label_of as sweep_label
 
 if TYPE_CHECKING:
@@ -471,69 +479,62 @@ def build_runs(
         raise UsageError(
             f"{seeds_name}: already gives each run its own seed; drop independent_seeds"
         )
-    first_seed = shared.get("seed", 0)
-    if first_seed + n_seeds - 1 > MAX_SEED:
-        raise UsageError(
-            f"{seeds_name}: the last seed SEED+{n_seeds - 1} must be at most {MAX_SEED} "
-            f"(got {first_seed + n_seeds - 1})"
-        )
+    too_far = last_seed_problem(shared.get("seed", 0), n_seeds)
+    if too_far:
+        raise UsageError(f"{seeds_name}: {too_far}")
     swept_keys = list(settings.swept)
-    points = list(itertools.product(*(settings.swept[k] for k in swept_keys)))
+    points_of_settings = list(itertools.product(*(settings.swept[k] for k in swept_keys)))
     try:
-        check_run_count(len(runs) * len(points) * n_seeds + len(reruns))
+        check_run_count(len(runs) * len(points_of_settings) * n_seeds + len(reruns))
     except SweepError as exc:
         raise UsageError(
-            f"{exc} (specs x swept settings x seeds: {len(runs)} x {len(points)} x "
+            f"{exc} (specs x swept settings x seeds: {len(runs)} x {len(points_of_settings)} x "
             f"{n_seeds}); sweep fewer values or use fewer seeds"
         ) from None
-    command_id = uuid.uuid4().hex[:12]
-    configs: list[RunConfig] = []
-    groups: list[RunGroup | None] = []
-    planned: list[tuple[_RunSpec, dict[str, Any], tuple[tuple[str, str], ...], int]] = []
+    points: list[GroupPoint] = []
+    point_names: list[dict[str, str]] = []
     for run in runs:
-        for point in points:
+        for point in points_of_settings:
             chosen = {k: v for k, v in zip(swept_keys, point, strict=True) if k not in run.own}
             values = {**shared, **{k: typed for k, (_, typed) in chosen.items()}, **run.own}
             sweep = run.sweep + tuple((k, text) for k, (text, _) in chosen.items())
-            for seed_index in range(n_seeds):
-                planned.append((run, values, sweep, seed_index))
-    group_numbers: dict[tuple[int, tuple[tuple[str, str], ...]], int] = {}
-    for i, (run, values, sweep, seed_index) in enumerate(planned):
-        names = {**settings.names, **run.names}
-        if "seed" in run.own and not independent:
-            raise UsageError(f"{names['seed']}: a per-run seed needs independent_seeds = true")
-        seed = values.get("seed", 0) + seed_index
-        if independent and "seed" not in run.own:
-            seed += i
-            if seed > MAX_SEED:
-                raise UsageError(
-                    f"{names.get('seed', SEED.flag)}: run {i}'s seed SEED+{i} must be at most "
-                    f"{MAX_SEED} (got {seed})"
-                )
-        setting_part = sweep_label(sweep[len(run.sweep) :])
-        group_label = " ".join([run.label, setting_part]).strip()
-        number = group_numbers.setdefault((id(run), sweep), len(group_numbers) + 1)
-        groups.append(RunGroup(f"{command_id}.{number}", group_label, seed_index, sweep))
-        config = RunConfig(
-            dataset=shared.get("dataset", "mnist"),
-            model=values.get("model", "mlp"),
-            hidden=values.get("hidden", (64, 32)),
-            optimizer=_optimizer(values),
-            lr=values.get("lr", 0.1),
-            batch_size=values.get("batch_size", 32),
-            epochs=values.get("epochs", 25),
-            seed=seed,
-            device=values.get("device", "auto"),
-            scheduler=run.scheduler,
-            label=group_label if n_seeds == 1 else f"{group_label} seed={seed}",
-            diverge_loss=values.get("diverge_loss", DIVERGE_LOSS),
-            diverge_checks=values.get("diverge_checks", DIVERGE_CHECKS),
-        )
+            names = {**settings.names, **run.names}
+            if "seed" in run.own and not independent:
+                raise UsageError(f"{names['seed']}: a per-run seed needs independent_seeds = true")
+            seed = values.get("seed", 0)
+            if independent and "seed" not in run.own:  # one seed each: the i-th run's is SEED+i
+                seed += len(points)
+                if seed > MAX_SEED:
+                    raise UsageError(
+                        f"{names.get('seed', SEED.flag)}: run {len(points)}'s seed "
+                        f"SEED+{len(points)} must be at most {MAX_SEED} (got {seed})"
+                    )
+            group_label = " ".join([run.label, sweep_label(sweep[len(run.sweep) :])]).strip()
+            config = RunConfig(
+                dataset=shared.get("dataset", "mnist"),
+                model=values.get("model", "mlp"),
+                hidden=values.get("hidden", (64, 32)),
+                optimizer=_optimizer(values),
+                lr=values.get("lr", 0.1),
+                batch_size=values.get("batch_size", 32),
+                epochs=values.get("epochs", 25),
+                seed=seed,
+                device=values.get("device", "auto"),
+                scheduler=run.scheduler,
+                label=group_label,
+                diverge_loss=values.get("diverge_loss", DIVERGE_LOSS),
+                diverge_checks=values.get("diverge_checks", DIVERGE_CHECKS),
+            )
+            points.append(GroupPoint(config, group_label, sweep))
+            point_names.append(names)
+    planned, planned_groups = plan_seeds(points, n_seeds)
+    for i, config in enumerate(planned):
         problems = validate_config(config)
         if problems:
             key, message = next(iter(problems.items()))
-            raise UsageError(f"{_problem_name(key, names)}: {message}")
-        configs.append(config)
+            raise UsageError(f"{_problem_name(key, point_names[i // n_seeds])}: {message}")
+    configs: list[RunConfig] = planned
+    groups: list[RunGroup | None] = list(planned_groups)
     if reruns:
         if not configs:  # a pure rerun keeps its own dataset and device unless asked otherwise
             shared.setdefault("dataset", reruns[0].dataset)
@@ -780,7 +781,7 @@ def main(args: argparse.Namespace) -> int:
         say(f"lrtui: warning: {line}")
     if passes[0].loaded.notice:
         say(f"lrtui: note: {passes[0].loaded.notice}")
-    note = _plan_note(configs, groups, plans)
+    note = plan_note(len(configs), groups, len(plans))
     if note:
         say(f"lrtui: note: {note}")
     control = Control()
@@ -883,23 +884,6 @@ def _global_run(message: str, runs: Sequence[int]) -> str:
         if number.isdigit() and int(number) < len(runs):
             return f"run {runs[int(number)]}{message[4 + len(number) :]}"
     return message
-
-
-def _plan_note(
-    configs: Sequence[RunConfig], groups: Sequence[RunGroup | None], plans: Sequence[Any]
-) -> str:
-    """"8 runs (2 groups x 4 seeds) in 1 pass": said when seeds, sweeps or passes are many."""
-    ids = [g.id for g in groups if g is not None]
-    n_groups = len(set(ids))
-    swept = any(g is not None and g.sweep for g in groups)
-    if len(plans) == 1 and n_groups == len(ids) and not swept:
-        return ""
-    seeds = max((g.seed_index + 1 for g in groups if g is not None), default=1)
-    passes = f"{len(plans)} pass" + ("" if len(plans) == 1 else "es")
-    why = " (split by batch size, model or memory)" if len(plans) > 1 else ""
-    groups_text = f"{n_groups} group" + ("" if n_groups == 1 else "s")
-    seeds_text = f"{seeds} seed" + ("" if seeds == 1 else "s")
-    return f"{len(configs)} runs ({groups_text} x {seeds_text}) in {passes}{why}"
 
 
 def flag_message(exc: Exception) -> str:
