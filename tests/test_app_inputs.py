@@ -276,10 +276,11 @@ def test_ctrl_c_during_a_training_stops_it_cleanly_within_a_second(tmp_path: Pat
     try:
         assert b"Schedule" in _read(master, 90, until=b"Schedule"), "the app did not start"
         _read(master, 1.0)
-        for key in ("\x1b", "r"):  # leave the form, train it
+        for key in ("\x1b", "r"):  # leave the form, train it (once torch has loaded)
             os.write(master, key.encode())
             _read(master, 0.5)
-        _read(master, 2.0)
+        assert b"started" in _read(master, 60, until=b"started"), "the training did not start"
+        _read(master, 1.0)
         started = time.monotonic()
         os.write(master, b"\x03")
         while proc.poll() is None and time.monotonic() - started < 10:

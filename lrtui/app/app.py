@@ -168,6 +168,7 @@ class LrtuiApp(App[None]):
         self.torch_loaded = "torch" in sys.modules
         self._drawn = False  # the first frame is on screen
         self._preview_held = False  # the form's preview waits for the first frame
+        self._pending_action: str | None = None  # a key's action waiting for torch
         self.form_debounce_s = form_debounce_s
         self.tutorial_epochs = tutorial_epochs
         self.sweep = sweep or SweepSettings()
@@ -379,6 +380,19 @@ class LrtuiApp(App[None]):
         if self._eval_timer is None and not self._preview_held:
             self._evaluate_form(if_changed=True)
         settle_gc()  # torch's objects join the frozen ones (see settle_gc)
+        pending, self._pending_action = self._pending_action, None
+        if pending is not None:
+            self.call_later(self.run_action, pending)
+
+    def _after_torch(self, action: str) -> bool:
+        """True (and `action` kept for when torch is there) while the "torch" worker still
+        loads it: an action that trains or checks with torch runs then, so the UI thread never
+        waits seconds on an import (and Ctrl+C or q still act at once)."""
+        if self.torch_loaded or not self._own_device_info:
+            return False
+        self._pending_action = action
+        self.log_pane.add("torch is still loading: that starts as soon as it is ready", "notice")
+        return True
 
     @work(thread=True, group="preview", exclusive=True, exit_on_error=False)
     def _preview_worker(self, token: int, config: RunConfig, steps_per_epoch: int,
@@ -643,7 +657,7 @@ class LrtuiApp(App[None]):
 
     def action_run_form(self) -> None:
         """r: train the form's configuration."""
-        if self._busy():
+        if self._busy() or self._after_torch("run_form"):
             return
         config = self._form_config()
         if config is not None:
@@ -660,6 +674,8 @@ class LrtuiApp(App[None]):
     def action_add_to_batch(self) -> None:
         """a: add the form's configuration to the batch (with the form's seeds, which every
         entry of the batch shares)."""
+        if self._after_torch("add_to_batch"):
+            return
         config = self._form_config()
         if config is None:
             return
@@ -685,6 +701,8 @@ class LrtuiApp(App[None]):
 
     def action_run_batch(self) -> None:
         """b: train the batch in one vectorized pass."""
+        if self.batch and self.job is None and self._after_torch("run_batch"):
+            return
         if not self.batch:
             self.log_pane.add("the batch is empty: a adds the form's configuration", "warning")
             return
@@ -719,6 +737,8 @@ class LrtuiApp(App[None]):
     def action_tutorial(self) -> None:
         """t: the tutorial's four schedulers together, each with TUTORIAL_SEEDS seeds (the
         first-minute comparison, with the noise shown)."""
+        if self.session.busy_reason() is None and self._after_torch("tutorial"):
+            return
         configs = tutorial_configs(self.default_dataset, epochs=self.tutorial_epochs)
         self._start(configs, "the tutorial's four schedulers", TUTORIAL_SEEDS)
 
@@ -769,6 +789,8 @@ class LrtuiApp(App[None]):
     def action_find_lr(self) -> None:
         """f: the LR range test of the form's model, data and optimizer; its view opens when
         done."""
+        if self.job is None and self.finder is None and self._after_torch("find_lr"):
+            return
         if self.job is not None:
             self.log_pane.add("a training is running: the range test needs the CPU to itself "
                               "(s stops the training)", "warning")
