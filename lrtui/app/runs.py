@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import JustifyMethod
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from lrtui.app.plotting import RGB, rich_color
 
@@ -238,12 +239,27 @@ class RunsTable(DataTable[str | Text]):
         self._rebuild()
         return name
 
+    def _widens(self, rows: Sequence[RunRow]) -> bool:
+        """Some changed cell is wider than its column: the table is rebuilt, so its columns fit
+        (a cell updated in place widens its column only at a later layout, and a frame drawn
+        before shows it cut: "finishe")."""
+        for row in rows:
+            old = self._displayed.get(row.row_key)
+            if old is None or row == old:
+                continue
+            for col in COLUMNS:
+                column = self.columns.get(ColumnKey(col.key))
+                width = column.content_width if column is not None else 0
+                if _shown(col, col.cell(row)).cell_len > width:
+                    return True
+        return False
+
     def _rebuild(self, cursor_to: str | None = None, before: RunRow | None = None) -> None:
         """Redraw the rows; the cursor goes to `cursor_to`, else stays on the row it was on
         (`before`: that row as it was, when the rows have just been replaced)."""
         ordered = self.ordered()
         order = [r.row_key for r in ordered]
-        if order == self._order and order:
+        if order == self._order and order and not self._widens(ordered):
             # Same runs in the same order (an epoch ended): update only the cells that changed,
             # so a training's table ticks repaint a few cells, not the whole table.
             for row in ordered:
