@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 import torch
+from test_app_support import settle, tiny_data, wait_for
 
 from lrtui import schedulers as S
+from lrtui.app.app import LrtuiApp
 from lrtui.app.form import FormValues, evaluate
 from lrtui.engine import describe_device
+from lrtui.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -129,3 +132,23 @@ def test_what_only_torch_can_check_shows_in_the_form_once_torch_has_loaded(
     expected = evaluate(form).errors  # every check, torch's dry run too (this process has torch)
     assert expected == {"scheduler": "the LR becomes inf at epoch 32 of 40: no training can use it"}
     assert seen["errors"] == expected
+
+
+async def test_a_key_pressed_while_torch_loads_acts_once_it_is_there(tmp_path: Path) -> None:
+    """r before the "torch" worker is done: nothing trains on the UI thread's time; the log says
+    it waits, and the training starts when torch is there (this process has torch already, so the
+    app is told it has not loaded yet)."""
+    data = tiny_data()
+    app = LrtuiApp(store=Store(tmp_path / "runs.db"), dataset=data, form_debounce_s=0,
+                   initial=FormValues(dataset=data.name, epochs="2", device="cpu"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        app.torch_loaded = False  # as in the first seconds of a fresh process
+        await pilot.press("escape", "r")
+        assert app.jobs_started == 0
+        assert app.log_pane.entries[-1] == (
+            "torch is still loading: that starts as soon as it is ready")
+        app._torch_ready()  # what the "torch" worker's end calls
+        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="training")
+        [run] = app.store.list_runs()
+        assert run.status == "finished" and run.epochs_done == 2
