@@ -477,3 +477,20 @@ async def test_a_run_deleted_by_another_process_is_said_and_training_goes_on(
                         "its later epochs are not stored"]
         assert any(e.startswith("training done · 1 finished") for e in app.log_pane.entries)
         assert app.store.list_runs() == []
+
+
+async def test_the_palette_runs_a_runs_table_action_on_the_main_screen(tmp_path: Path) -> None:
+    """Row actions are the main screen's bindings (keys.py scope "main"); the palette runs
+    them there, as their keys do."""
+    app = make_app(tmp_path / "runs.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "o")
+        await wait_for(pilot, lambda: app.runs_table.sort_column == "acc", what="sorted by o")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"Sort (o)")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.runs_table.sort_column == "loss", what="palette sort")
+        assert app.log_pane.entries[-1] == "runs sorted by best loss"

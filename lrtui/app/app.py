@@ -31,7 +31,6 @@ from textual import on, work
 from textual.app import App
 from textual.binding import BindingType
 from textual.timer import Timer
-from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from lrtui import schedulers as S
@@ -45,9 +44,7 @@ from lrtui.app.form import (
     evaluate,
     field_label,
     format_number,
-    own_label,
     tutorial_configs,
-    values_from_config,
 )
 from lrtui.app.keys import bindings
 from lrtui.app.lrfind_screen import RangeTestScreen
@@ -64,9 +61,9 @@ from lrtui.app.messages import (
     TrainingNotice,
 )
 from lrtui.app.palette import LrtuiCommands
-from lrtui.app.report import default_export_path, export_problem, export_run, run_details
+from lrtui.app.report import export_problem, export_run
 from lrtui.app.runs import RunsTable
-from lrtui.app.screens import ConfirmScreen, DetailsScreen, ExportScreen, HelpScreen
+from lrtui.app.screens import ConfirmScreen, ExportScreen, HelpScreen
 from lrtui.app.sidebar import Sidebar
 from lrtui.app.status import LogPane, ProgressLine
 from lrtui.app.threads import pause_full_gc, settle_gc, yield_cpu_to_ui
@@ -85,9 +82,8 @@ from lrtui.session import (
     RunTrace,
     Session,
     StoredSummary,
-    TraceGroup,
 )
-from lrtui.store import Store, StoreError, still_training
+from lrtui.store import Store, StoreError
 
 
 class Engine(Protocol):
@@ -870,10 +866,6 @@ class LrtuiApp(App[None]):
         self.log_pane.add(line, "notice")
         return line
 
-    def action_sort(self) -> None:
-        header = self.runs_table.sort_next()
-        self.log_pane.add(f"runs sorted by {header}")
-
     def action_quit_app(self) -> None:
         if self.job is None:
             self.exit()
@@ -902,133 +894,13 @@ class LrtuiApp(App[None]):
             self.finder.control.stop()
         super().exit(result, return_code, message)
 
-    # ---- run actions (on the highlighted row of the runs table)
+    # ---- run actions: MainScreen handles the runs table's keys; the App writes exports
 
-    def _highlighted(self) -> RunTrace | None:
-        key = self.runs_table.highlighted_key
-        if key is None:
-            self.log_pane.add("no run selected: the runs table is empty", "warning")
-            return None
-        return self.traces.get(key)
-
-    def _highlighted_group(self) -> TraceGroup | None:
-        """The group whose line is highlighted (None on a run's row)."""
-        row = self.runs_table.highlighted_row
-        return self.session.group(row.group) if row is not None and row.group else None
-
-    def action_toggle_run(self) -> None:
-        """space: show or hide the highlighted run (a group's line: all its runs) on the
-        charts."""
-        trace = self._highlighted()
-        if trace is None:
-            return
-        group = self._highlighted_group()
-        traces = list(group.runs) if group is not None else [trace]
-        show = not any(t.shown for t in traces)
-        for t in traces:
-            if show and not t.loaded:
-                try:
-                    t.load(self.store.epochs(t.key), self.store.steps(t.key))
-                except StoreError as exc:
-                    self.log_pane.add(str(exc), "error")
-                    return
-        for t in traces:
-            t.shown = show
+    @on(MainScreen.RunsChanged)
+    def _runs_changed(self, message: MainScreen.RunsChanged) -> None:
         self._redraw_table()
-        self._redraw_charts(urgent=True)
-
-    def action_expand_group(self) -> None:
-        """+: list the highlighted group's runs under its line, one row per seed."""
-        row = self.runs_table.highlighted_row
-        if row is None:
-            self.log_pane.add("no run selected: the runs table is empty", "warning")
-        elif row.group is not None:
-            self.session.expanded.add(row.group)
-            self._redraw_table()
-        elif row.parent is None:
-            self.log_pane.add(f"run #{row.key} is not a group of seeds (the form's seeds field "
-                              "trains one)", "warning")
-
-    def action_collapse_group(self) -> None:
-        """-: fold the highlighted group (or the group of the highlighted seed) back into one
-        line."""
-        row = self.runs_table.highlighted_row
-        group = row.group or row.parent if row is not None else None
-        if group is None:
-            self.log_pane.add("no group of seeds selected", "warning")
-            return
-        self.session.expanded.discard(group)
-        self._redraw_table()
-
-    def action_details(self) -> None:
-        trace = self._highlighted()
-        if trace is None:
-            return
-        try:
-            details = run_details(self.store, trace.key)
-        except StoreError as exc:
-            self.log_pane.add(str(exc), "error")
-            return
-        self.push_screen(DetailsScreen(details))
-
-    def action_compare(self) -> None:
-        """v: the compare screen of the highlighted run's groups (lrtui.app.compare_screen)."""
-        from lrtui.app.compare_screen import CompareScreen, comparison_for
-        from lrtui.compare import CompareError
-
-        trace = self._highlighted()
-        if trace is None:
-            return
-        try:
-            comparison = comparison_for(self.store, trace.key)
-        except (StoreError, CompareError) as exc:
-            self.log_pane.add(str(exc), "error")
-            return
-        self.push_screen(CompareScreen(comparison))
-
-    @on(DataTable.RowSelected, "#runs")
-    def _row_selected(self) -> None:
-        """enter: a run's details; on a group's line, its seeds listed under it (or folded)."""
-        row = self.runs_table.highlighted_row
-        if row is not None and row.group is not None:
-            if row.group in self.session.expanded:
-                self.action_collapse_group()
-            else:
-                self.action_expand_group()
-            return
-        self.action_details()
-
-    async def action_clone(self) -> None:
-        trace = self._highlighted()
-        if trace is None:
-            return
-        try:
-            config = RunConfig.from_dict(self.store.get_config(trace.key))
-        except (StoreError, ValueError) as exc:
-            self.log_pane.add(f"cannot clone run #{trace.key}: {exc}", "error")
-            return
-        values = values_from_config(config)
-        values.label = own_label(config, trace.group_label if trace.group_id else None)
-        group = self._highlighted_group()
-        if group is not None:  # the group's line: its first seed, with the group's seeds
-            values.seeds = str(len(group.runs))
-        if self.dataset is not None:
-            values.dataset = self.dataset.name
-        if not self.sidebar.display:
-            self.action_toggle_sidebar()
-        await self.sidebar.load(values)
-        self.log_pane.add(f"form ← run #{trace.key} ({config.scheduler})", "notice")
-
-    def action_export(self) -> None:
-        """e: ask where to write the highlighted run's CSV (ExportScreen), then write it."""
-        trace = self._highlighted()
-        if trace is None:
-            return
-        if self._highlighted_group() is not None:
-            self.log_pane.add("a group's line: + lists its seeds, e exports one "
-                              "(`lrtui runs export ID ...` writes several)", "warning")
-            return
-        self.push_screen(ExportScreen(trace.key, str(default_export_path(trace.key))))
+        if message.charts:
+            self._redraw_charts(urgent=message.urgent)
 
     @on(ExportScreen.Chosen)
     def _export_chosen(self, message: ExportScreen.Chosen) -> None:
@@ -1040,49 +912,6 @@ class LrtuiApp(App[None]):
             return
         message.screen.dismiss(None)
         self.log_pane.add(f"exported run #{message.run_id} ({rows} epochs) to {where}", "notice")
-
-    def action_delete(self) -> None:
-        """d: delete the highlighted run (a group's line: all its runs), after asking."""
-        trace = self._highlighted()
-        if trace is None:
-            return
-        group = self._highlighted_group()
-        traces = list(group.runs) if group is not None else [trace]
-        for t in traces:
-            key = t.key
-            if self.job is not None and key in self.job.run_ids.values() and \
-                    t.status == "running":
-                self.log_pane.add(f"run #{key} is training: stop it first (s)", "warning")
-                return
-            try:  # a run another lrtui process is training: deleting it would cut it short
-                busy = still_training(self.store.get_run(key))
-            except StoreError:
-                busy = None  # gone already: the delete below says so
-            if busy is not None:
-                self.log_pane.add(f"cannot delete: {busy}; stop it there first", "warning")
-                return
-        keys = [t.key for t in traces]
-        what = (f"run #{trace.key} ({trace.label or trace.scheduler})" if group is None
-                else f"the {len(keys)} runs of group {group.name}")
-
-        def confirm(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                self.store.delete_runs(keys)
-            except StoreError as exc:
-                self.log_pane.add(f"delete failed: {exc}", "error")
-                return
-            for key in keys:
-                self.session.traces.pop(key, None)
-                self.session.summaries.pop(key, None)
-            self.log_pane.add(f"deleted {what}" if group is not None
-                              else f"deleted run #{trace.key}", "notice")
-            self._redraw_table()
-            self._redraw_charts()
-
-        self.push_screen(ConfirmScreen(f"Delete {what} and {'their' if group else 'its'} "
-                                       "epochs?"), confirm)
 
     def focus_field(self, key: str) -> None:
         """Focus a form field by its key (tests and the palette use it)."""

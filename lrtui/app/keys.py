@@ -23,6 +23,7 @@ class KeyAction:
     bind: bool = True  # False where a widget owns the key (enter belongs to the runs table)
     listed: bool = True  # on the help screen (an alias already shown with its twin is not)
     priority: bool = False  # wins over a focused widget's own binding of the key
+    scope: str = "app"  # "main": the main screen's (its runs table's row actions), not the App's
 
 
 ACTIONS: tuple[KeyAction, ...] = (
@@ -38,27 +39,30 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("l", "toggle_log", "Log-Y", "switch the LR chart between linear and log scale"),
     KeyAction("space", "toggle_run", "Show",
               "show or hide the highlighted run or group on the charts", show=False,
-              display_key="space"),
+              display_key="space", scope="main"),
     KeyAction("enter", "details", "Details",
               "open the highlighted run's details (a group: its seeds)",
-              show=False, bind=False),
+              show=False, bind=False, scope="main"),
     KeyAction("plus", "expand_group", "Expand group",
               "list the highlighted group's seeds, one row each", show=False,
-              display_key="+"),
+              display_key="+", scope="main"),
     KeyAction("minus", "collapse_group", "Collapse group",
               "fold the highlighted group's seeds back into one line", show=False,
-              display_key="-"),
+              display_key="-", scope="main"),
     KeyAction("c", "clone", "Clone", "copy the highlighted run's configuration into the form",
-              show=False),
-    KeyAction("e", "export", "Export", "export the highlighted run to CSV", show=False),
+              show=False, scope="main"),
+    KeyAction("e", "export", "Export", "export the highlighted run to CSV", show=False,
+              scope="main"),
     KeyAction("d", "delete", "Delete", "delete the highlighted run or group (asks first)",
-              show=False),
+              show=False, scope="main"),
     KeyAction("v", "compare", "Compare",
-              "compare the highlighted run's groups (seeds, sweep points)", show=False),
+              "compare the highlighted run's groups (seeds, sweep points)", show=False,
+              scope="main"),
     KeyAction("R", "refresh", "Refresh",
               "read the run history again now (other lrtui processes' runs appear by themselves "
               "within a second or two)", show=False, display_key="R (shift+r)"),
-    KeyAction("o", "sort", "Sort", "sort the runs table by the next column", show=False),
+    KeyAction("o", "sort", "Sort", "sort the runs table by the next column", show=False,
+              scope="main"),
     KeyAction("x", "clear_batch", "Clear batch", "empty the batch", show=False),
     KeyAction("X", "drop_from_batch", "Drop from batch",
               "take the last configuration added back out of the batch", show=False,
@@ -86,7 +90,7 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def bindings() -> list[Binding]:
-    """The App's BINDINGS, generated from ACTIONS."""
+def bindings(scope: str = "app") -> list[Binding]:
+    """The BINDINGS of the App ("app") or of the main screen ("main"), from ACTIONS."""
     return [Binding(a.key, a.action, a.title, show=a.show, priority=a.priority)
-            for a in ACTIONS if a.bind]
+            for a in ACTIONS if a.bind and a.scope == scope]

@@ -8,23 +8,34 @@ it holds no state of the session and never calls torch. The App decides what to 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Static
 
 from lrtui.app.chartdata import AllCharts
 from lrtui.app.charts import Chart
-from lrtui.app.form import TUTORIAL_SEEDS, FormValues
+from lrtui.app.form import TUTORIAL_SEEDS, FormValues, own_label, values_from_config
+from lrtui.app.keys import bindings
+from lrtui.app.report import default_export_path, run_details
 from lrtui.app.runs import RunRow, RunsTable
+from lrtui.app.screens import ConfirmScreen, DetailsScreen, ExportScreen
 from lrtui.app.sidebar import Sidebar, widget_id
 from lrtui.app.status import LogPane, ProgressLine
 from lrtui.engine import EpochEnd
 from lrtui.model import RunConfig
 from lrtui.schedulers import short_spec
-from lrtui.session import ProgressShown
+from lrtui.session import ProgressShown, RunTrace, TraceGroup
+from lrtui.store import StoreError, still_training
+
+if TYPE_CHECKING:
+    from lrtui.app.app import LrtuiApp
 
 BANNER_SHORT = "New here? [b]t[/b] trains the tutorial's four schedulers · [b]?[/b] keys"
 BANNER = (
@@ -37,8 +48,18 @@ BANNER = (
 class MainScreen(Screen[None]):
     """The layout of the app's main view and the drawing of what the session holds."""
 
+    # The runs table's keys act on its highlighted row, on this screen only (keys.py: "main").
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings("main"))
+
     class Ready(Message):
         """The layout is mounted: the App can load the history and draw."""
+
+    @dataclass
+    class RunsChanged(Message):
+        """A run action changed what the table (and maybe the charts) show: the App redraws."""
+
+        charts: bool = False
+        urgent: bool = False
 
     def __init__(self, *, datasets: Iterable[str], initial: FormValues, dataset_name: str) -> None:
         super().__init__()
@@ -80,6 +101,11 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         # After the first layout: text set before it would keep the height of an unsized line.
         self.call_after_refresh(self.post_message, self.Ready())
+
+    @property
+    def _lab(self) -> LrtuiApp:
+        """The App, for the session and the store its run actions read and change."""
+        return cast("LrtuiApp", self.app)
 
     @property
     def alive(self) -> bool:
@@ -145,3 +171,176 @@ class MainScreen(Screen[None]):
             self.runs_table.focus()
         sidebar.display = not sidebar.display
         self.set_class(not sidebar.display, "-no-sidebar")
+
+    # ---- the runs table's keys: actions on its highlighted row
+
+    def action_sort(self) -> None:
+        header = self.runs_table.sort_next()
+        self.log_pane.add(f"runs sorted by {header}")
+
+    def _highlighted(self) -> RunTrace | None:
+        key = self.runs_table.highlighted_key
+        if key is None:
+            self.log_pane.add("no run selected: the runs table is empty", "warning")
+            return None
+        return self._lab.traces.get(key)
+
+    def _highlighted_group(self) -> TraceGroup | None:
+        """The group whose line is highlighted (None on a run's row)."""
+        row = self.runs_table.highlighted_row
+        return self._lab.session.group(row.group) if row is not None and row.group else None
+
+    def action_toggle_run(self) -> None:
+        """space: show or hide the highlighted run (a group's line: all its runs) on the
+        charts."""
+        trace = self._highlighted()
+        if trace is None:
+            return
+        group = self._highlighted_group()
+        traces = list(group.runs) if group is not None else [trace]
+        show = not any(t.shown for t in traces)
+        for t in traces:
+            if show and not t.loaded:
+                try:
+                    t.load(self._lab.store.epochs(t.key), self._lab.store.steps(t.key))
+                except StoreError as exc:
+                    self.log_pane.add(str(exc), "error")
+                    return
+        for t in traces:
+            t.shown = show
+        self.post_message(self.RunsChanged(charts=True, urgent=True))
+
+    def action_expand_group(self) -> None:
+        """+: list the highlighted group's runs under its line, one row per seed."""
+        row = self.runs_table.highlighted_row
+        if row is None:
+            self.log_pane.add("no run selected: the runs table is empty", "warning")
+        elif row.group is not None:
+            self._lab.session.expanded.add(row.group)
+            self.post_message(self.RunsChanged())
+        elif row.parent is None:
+            self.log_pane.add(f"run #{row.key} is not a group of seeds (the form's seeds field "
+                              "trains one)", "warning")
+
+    def action_collapse_group(self) -> None:
+        """-: fold the highlighted group (or the group of the highlighted seed) back into one
+        line."""
+        row = self.runs_table.highlighted_row
+        group = row.group or row.parent if row is not None else None
+        if group is None:
+            self.log_pane.add("no group of seeds selected", "warning")
+            return
+        self._lab.session.expanded.discard(group)
+        self.post_message(self.RunsChanged())
+
+    def action_details(self) -> None:
+        trace = self._highlighted()
+        if trace is None:
+            return
+        try:
+            details = run_details(self._lab.store, trace.key)
+        except StoreError as exc:
+            self.log_pane.add(str(exc), "error")
+            return
+        self.app.push_screen(DetailsScreen(details))
+
+    def action_compare(self) -> None:
+        """v: the compare screen of the highlighted run's groups (lrtui.app.compare_screen)."""
+        from lrtui.app.compare_screen import CompareScreen, comparison_for
+        from lrtui.compare import CompareError
+
+        trace = self._highlighted()
+        if trace is None:
+            return
+        try:
+            comparison = comparison_for(self._lab.store, trace.key)
+        except (StoreError, CompareError) as exc:
+            self.log_pane.add(str(exc), "error")
+            return
+        self.app.push_screen(CompareScreen(comparison))
+
+    @on(DataTable.RowSelected, "#runs")
+    def _row_selected(self) -> None:
+        """enter: a run's details; on a group's line, its seeds listed under it (or folded)."""
+        row = self.runs_table.highlighted_row
+        if row is not None and row.group is not None:
+            if row.group in self._lab.session.expanded:
+                self.action_collapse_group()
+            else:
+                self.action_expand_group()
+            return
+        self.action_details()
+
+    async def action_clone(self) -> None:
+        trace = self._highlighted()
+        if trace is None:
+            return
+        try:
+            config = RunConfig.from_dict(self._lab.store.get_config(trace.key))
+        except (StoreError, ValueError) as exc:
+            self.log_pane.add(f"cannot clone run #{trace.key}: {exc}", "error")
+            return
+        values = values_from_config(config)
+        values.label = own_label(config, trace.group_label if trace.group_id else None)
+        group = self._highlighted_group()
+        if group is not None:  # the group's line: its first seed, with the group's seeds
+            values.seeds = str(len(group.runs))
+        if self._lab.dataset is not None:
+            values.dataset = self._lab.dataset.name
+        if not self.sidebar.display:
+            self.toggle_sidebar()
+        await self.sidebar.load(values)
+        self.log_pane.add(f"form ← run #{trace.key} ({config.scheduler})", "notice")
+
+    def action_export(self) -> None:
+        """e: ask where to write the highlighted run's CSV (ExportScreen), then write it."""
+        trace = self._highlighted()
+        if trace is None:
+            return
+        if self._highlighted_group() is not None:
+            self.log_pane.add("a group's line: + lists its seeds, e exports one "
+                              "(`lrtui runs export ID ...` writes several)", "warning")
+            return
+        self.app.push_screen(ExportScreen(trace.key, str(default_export_path(trace.key))))
+
+    def action_delete(self) -> None:
+        """d: delete the highlighted run (a group's line: all its runs), after asking."""
+        trace = self._highlighted()
+        if trace is None:
+            return
+        group = self._highlighted_group()
+        traces = list(group.runs) if group is not None else [trace]
+        for t in traces:
+            key = t.key
+            if self._lab.job is not None and key in self._lab.job.run_ids.values() and \
+                    t.status == "running":
+                self.log_pane.add(f"run #{key} is training: stop it first (s)", "warning")
+                return
+            try:  # a run another lrtui process is training: deleting it would cut it short
+                busy = still_training(self._lab.store.get_run(key))
+            except StoreError:
+                busy = None  # gone already: the delete below says so
+            if busy is not None:
+                self.log_pane.add(f"cannot delete: {busy}; stop it there first", "warning")
+                return
+        keys = [t.key for t in traces]
+        what = (f"run #{trace.key} ({trace.label or trace.scheduler})" if group is None
+                else f"the {len(keys)} runs of group {group.name}")
+
+        def confirm(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self._lab.store.delete_runs(keys)
+            except StoreError as exc:
+                self.log_pane.add(f"delete failed: {exc}", "error")
+                return
+            for key in keys:
+                self._lab.session.traces.pop(key, None)
+                self._lab.session.summaries.pop(key, None)
+            self.log_pane.add(f"deleted {what}" if group is not None
+                              else f"deleted run #{trace.key}", "notice")
+            self.post_message(self.RunsChanged(charts=True))
+
+        self.app.push_screen(ConfirmScreen(f"Delete {what} and {'their' if group else 'its'} "
+                                       "epochs?"), confirm)

@@ -25,12 +25,14 @@ class LrtuiCommands(Provider):
     def _label(self, a: KeyAction) -> str:
         return f"{a.title} ({a.display_key or a.key})"
 
-    async def _run(self, action: str) -> None:
-        await self.app.run_action(action)
+    async def _run(self, a: KeyAction) -> None:
+        # The main screen's actions run there (its runs table), the others on the App.
+        target = getattr(self.app, "main", None) if a.scope == "main" else None
+        await self.app.run_action(a.action, default_namespace=target)
 
     async def discover(self) -> Hits:
         for a in _palette_actions():
-            yield DiscoveryHit(self._label(a), partial(self._run, a.action), help=a.help)
+            yield DiscoveryHit(self._label(a), partial(self._run, a), help=a.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -38,5 +40,5 @@ class LrtuiCommands(Provider):
             text = f"{self._label(a)} {a.help}"
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(self._label(a)), partial(self._run, a.action),
+                yield Hit(score, matcher.highlight(self._label(a)), partial(self._run, a),
                           text=self._label(a), help=a.help)
