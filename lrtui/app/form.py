@@ -322,13 +322,16 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None,
     warmup = bool(v.warmup.strip() and v.warmup.strip() != "0")
     check_spe = spe if (epochs is not None and batch is not None) else None
     try:
-        problems = validate_config(config,
-                                   steps_per_epoch=check_spe if spec is not None else None,
-                                   dry_run=dry_run)
-        advice = (S.validate(spec, epochs=config.epochs, steps_per_epoch=check_spe,
-                             optimizer=opt.shape(), dry_run=dry_run)
-                  if spec is not None and check_spe is not None and "optimizer.name" not in errors
-                  else {})
+        # The schedule is checked once (its dry run steps the real scheduler over the whole
+        # run): its errors join the config's as validate_config would merge them, its warnings
+        # are the form's advice.
+        checked = (S.validate(spec, epochs=config.epochs, steps_per_epoch=check_spe,
+                              optimizer=opt.shape(), dry_run=dry_run)
+                   if spec is not None and check_spe is not None else {})
+        problems = validate_config(config)
+        if "epochs" not in problems and "optimizer.name" not in problems:
+            problems.update(S.errors_of(checked))
+        advice = checked if "optimizer.name" not in errors else {}
     except Exception as exc:  # a check that fails on a value it did not foresee: never a crash
         errors.setdefault("scheduler", f"cannot check this schedule: {type(exc).__name__}: {exc}")
         problems, advice = {}, {}
