@@ -260,3 +260,17 @@ def difference_text(d: PairedDifference, percent: bool) -> str:
         f"{d.mean * scale:+.{digits}f}{unit} [{d.low * scale:+.{digits}f}, "
         f"{d.high * scale:+.{digits}f}] {d.verdict}"
     )
+
+
+def summary_cells(g: GroupSummary) -> list[str]:
+    """A group's line of the summary table, as `runs compare` and the app's compare screen show
+    it: number, label, n, final and best valid accuracy, final and best valid loss."""
+    return [
+        str(g.number),
+        g.label,
+        str(g.n),
+        spread_text(g.metrics["final_valid_acc"], True),
+        spread_text(g.metrics["best_valid_acc"], True),
+        spread_text(g.metrics["final_valid_loss"], False),
+        spread_text(g.metrics["best_valid_loss"], False),
+    ]

@@ -24,8 +24,8 @@ from lrtui.compare import (
     difference_text,
     log_x,
     select_runs,
-    spread_text,
     summarize,
+    summary_cells,
     sweep_series,
 )
 from lrtui.store import Store
@@ -50,19 +50,12 @@ def comparison_for(store: Store, run_id: int) -> Comparison:
 
 def rows_of(comparison: Comparison) -> list[tuple[str, ...]]:
     """The table's rows: one per group."""
-    return [
-        (
-            str(g.number),
-            g.label,
-            str(g.n),
-            spread_text(g.metrics["final_valid_acc"], True),
-            spread_text(g.metrics["best_valid_acc"], True),
-            spread_text(g.metrics["final_valid_loss"], False),
-            difference_text(g.vs_baseline[MAIN_METRIC], True) if g.vs_baseline else "baseline",
-            spread_text(g.metrics["best_valid_loss"], False),
-        )
-        for g in comparison.groups
-    ]
+    rows: list[tuple[str, ...]] = []
+    for g in comparison.groups:
+        cells = summary_cells(g)  # as `runs compare`; the paired difference before best vloss
+        vs = difference_text(g.vs_baseline[MAIN_METRIC], True) if g.vs_baseline else "baseline"
+        rows.append((*cells[:6], vs, *cells[6:]))
+    return rows
 
 
 class CompareScreen(ModalScreen[None]):

@@ -232,15 +232,6 @@ def fit_ticks(make: Callable[[int], Ticks], most: int, rows: int) -> Ticks:
     return [], []
 
 
-def fmt_lr(value: float) -> str:
-    """An LR as people read it: 0.1, 0.001, 3.2e-05."""
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 1e4:
-        return f"{value:.4g}"
-    return f"{value:.3g}"
-
-
 def fmt_duration(seconds: float) -> str:
     """Seconds as h:mm:ss (or m:ss under an hour)."""
     if not math.isfinite(seconds) or seconds < 0:

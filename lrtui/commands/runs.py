@@ -468,21 +468,10 @@ def _compare(args: argparse.Namespace, path: Path) -> int:
 
 def _comparison_text(comparison: Any) -> str:
     """The summary table: one line per group, then the paired differences against the baseline."""
-    from lrtui.compare import MAIN_METRIC, difference_text, spread_text
+    from lrtui.compare import MAIN_METRIC, difference_text, summary_cells
 
     headers = ["#", "GROUP", "N", "FINAL VACC", "BEST VACC", "FINAL VLOSS", "BEST VLOSS"]
-    rows = [
-        [
-            str(g.number),
-            g.label,
-            str(g.n),
-            spread_text(g.metrics["final_valid_acc"], True),
-            spread_text(g.metrics["best_valid_acc"], True),
-            spread_text(g.metrics["final_valid_loss"], False),
-            spread_text(g.metrics["best_valid_loss"], False),
-        ]
-        for g in comparison.groups
-    ]
+    rows = [summary_cells(g) for g in comparison.groups]
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 10_000
     lines = ["mean ± std [min, max] over each group's seeds", _fit(rows, headers, (1,), width)]
     if comparison.baseline is not None:
