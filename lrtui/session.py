@@ -532,12 +532,13 @@ def _train_on_ray(job: Job, store: Store, on_event: Callable[[int | None, Event]
     data injected into the app cannot travel (ValueError)."""
     from lrtui import runner
     from lrtui.distributed import ClusterLostError, PassPlaced, connect, disconnect, train_passes
+    from lrtui.distributed.choice import checked_here
 
     if raw is not None:
         raise ValueError("Ray workers load the dataset by its name; this app trains on data "
                          "given to it directly, which cannot travel to them")
     plans = runner.plan_passes(job.configs)
-    prepared = [runner.prepare([replace(job.configs[i], device="cpu") for i in plan.runs],
+    prepared = [runner.prepare(checked_here([job.configs[i] for i in plan.runs]),
                                data_dir=data_dir, independent_seeds=plan.independent_seeds)
                 for plan in plans]  # fmt: skip
     if on_pass is not None:

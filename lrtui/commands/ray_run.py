@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lrtui.commands import UsageError, say
@@ -65,11 +64,6 @@ def join(address: str) -> None:
         say(f"lrtui: training on {connect(address)}")
     except RayConnectError as exc:
         raise RayRunError(str(exc)) from None
-
-
-def checked_here(configs: Sequence[RunConfig]) -> list[RunConfig]:
-    """The configs as the driver checks them: on its CPU (the GPUs are the workers')."""
-    return [replace(c, device="cpu") for c in configs]
 
 
 def train(

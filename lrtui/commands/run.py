@@ -753,6 +753,7 @@ def main(args: argparse.Namespace) -> int:
     # Heavy imports only once the command line is known to be good.
     from lrtui import runner
     from lrtui.data import DatasetError
+    from lrtui.distributed.choice import checked_here
     from lrtui.engine import Control, Event, RunEnded
 
     passes: list[runner.Prepared] = []
@@ -765,7 +766,7 @@ def main(args: argparse.Namespace) -> int:
                 runner.prepare(
                     # --ray: checked on the driver's CPU (the devices are the workers')
                     [configs[i] for i in plan.runs] if ray_address is None
-                    else ray_run.checked_here([configs[i] for i in plan.runs]),
+                    else checked_here([configs[i] for i in plan.runs]),
                     data_dir=shared.get("data_dir"),
                     independent_seeds=plan.independent_seeds,
                     dry_run=True,  # step each real scheduler over the whole run before training

@@ -1,4 +1,5 @@
-"""Training on Ray as a device choice of the app's form (`ray:auto`, `ray:local`).
+"""Training on Ray as a device choice of the app's form (`ray:auto`, `ray:local`), and how the
+driver checks the runs it sends.
 
 The rule lives here, beside the executor it selects, and needs neither torch nor Ray: the form
 offers the choices and says what each one does before anything is joined or started.
@@ -7,6 +8,10 @@ offers the choices and says what each one does before anything is joined or star
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
+from dataclasses import replace
+
+from lrtui.model import RunConfig
 
 PREFIX = "ray:"
 #: The form's Ray choices: the running cluster (`ray start --head`), or a Ray started here.
@@ -27,3 +32,9 @@ def describe(address: str) -> tuple[str, bool]:
     if address == "local":
         return "a local Ray with this machine's CPUs/GPUs, one task per pass", True
     return "the running Ray cluster (ray start --head), one task per pass", True
+
+
+def checked_here(configs: Sequence[RunConfig]) -> list[RunConfig]:
+    """The configs as the driver checks them before a Ray sweep: on its CPU (the devices are the
+    workers', and the driver needs no GPU of its own)."""
+    return [replace(c, device="cpu") for c in configs]
