@@ -300,16 +300,16 @@ class LrtuiApp(App[None]):
         else:
             self._eval_timer = self.set_timer(self.form_debounce_s, self._evaluate_form)
 
-    def _evaluate_form(self, *, wait_for_torch: bool = False, if_changed: bool = False) -> None:
+    def _evaluate_form(self, *, if_changed: bool = False) -> None:
         """Validate the form now and start its preview in a worker. Before torch has loaded, the
-        checks that need it wait (see the module docstring), unless `wait_for_torch`: a key acts
-        on the form, so they run now, torch loaded first. `if_changed`: keep the form's result
-        and its preview when this evaluation finds the same."""
+        checks that need it wait (see the module docstring; the keys that act on the form wait
+        for torch too, `_after_torch`). `if_changed`: keep the form's result and its preview when
+        this evaluation finds the same."""
         self._eval_timer = None
         values = self.sidebar.values()
         result = evaluate(values, injected_sizes=self.injected_sizes,
-                          dry_run=None if self.torch_loaded or wait_for_torch else False)
-        device_text, device_ok = self._device(values.device, wait=wait_for_torch)
+                          dry_run=None if self.torch_loaded else False)
+        device_text, device_ok = self._device(values.device)
         if not device_ok:
             result = replace(result, config=None, errors={**result.errors, "device": device_text})
         unchanged = if_changed and result == self.form
@@ -349,11 +349,10 @@ class LrtuiApp(App[None]):
                 text = ""
         self.sidebar.set_device_line(f"→ {text}" if text else "")
 
-    def _device(self, choice: str, *, wait: bool = False) -> tuple[str, bool]:
-        """`device_info(choice)`; the engine's own answers ("…", True) before torch has loaded,
-        unless `wait` (then it imports torch, or waits for the "torch" worker that does)."""
+    def _device(self, choice: str) -> tuple[str, bool]:
+        """`device_info(choice)`; the engine's own answers ("…", True) before torch has loaded."""
         needs_torch = ray_choice.address_of(choice) is None  # a Ray choice is said at once
-        if self._own_device_info and needs_torch and not (self.torch_loaded or wait):
+        if self._own_device_info and needs_torch and not self.torch_loaded:
             return DEVICE_PENDING, True
         return self.device_info(choice)
 
@@ -384,7 +383,7 @@ class LrtuiApp(App[None]):
         """True (and `action` kept for when torch is there) while the "torch" worker still
         loads it: an action that trains or checks with torch runs then, so the UI thread never
         waits seconds on an import (and Ctrl+C or q still act at once)."""
-        if self.torch_loaded or not self._own_device_info:
+        if self.torch_loaded:
             return False
         self._pending_action = action
         self.log_pane.add("torch is still loading: that starts as soon as it is ready", "notice")
@@ -611,7 +610,7 @@ class LrtuiApp(App[None]):
         if self._eval_timer is not None:
             self._eval_timer.stop()
             self._eval_timer = None
-        self._evaluate_form(wait_for_torch=True)
+        self._evaluate_form()
         form = self.form
         if form is None or not form.ok or form.config is None:
             self._say_form_problem(form.errors if form is not None else {}, "cannot run")
@@ -643,7 +642,7 @@ class LrtuiApp(App[None]):
                         spec_text="", warmup="0", warmup_start="0.1", label="")
         result = evaluate(probe, injected_sizes=self.injected_sizes)
         errors = dict(result.errors)
-        device_text, device_ok = self._device(values.device, wait=True)
+        device_text, device_ok = self._device(values.device)
         if not device_ok:
             errors["device"] = device_text
         if errors or result.config is None:
