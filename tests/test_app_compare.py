@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_app_support import make_app, settle, wait_for
+from test_app_support import make_app, settle, train_tutorial, wait_for
 
 from lrtui.app.runs import COLUMNS
 
@@ -16,10 +16,7 @@ TUTORIAL = ["#1 StepLR", "#4 MultiStepLR", "#7 ExponentialLR", "#10 ReduceLROnPl
 async def test_four_runs_are_named_in_the_table_and_every_legend(tmp_path: Path) -> None:
     app = make_app(tmp_path / "runs.db", epochs=2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("t")
-        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="tutorial")
-        await settle(pilot, app)
+        await train_tutorial(pilot, app)
         assert [c.key for c in COLUMNS][:6] == ["shown", "label", "status", "epochs", "acc",
                                                 "loss"]
         rows = app.runs_table.ordered()

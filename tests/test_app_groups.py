@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_app_support import make_app, settle, wait_for
+from test_app_support import make_app, settle, train_tutorial, wait_for
 
 import lrtui.engine as engine
 from lrtui import runner
@@ -30,18 +30,11 @@ from lrtui.store import EpochRecord, NewRun, Store
 GROUP_LINES = ["StepLR 10/0.1", "MultiStep 10,30/0.1", "Exp 0.1", "Plateau 0.1/5"]
 
 
-async def _tutorial(pilot: Any, app: Any) -> None:
-    await settle(pilot, app)
-    await pilot.press("t")
-    await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="tutorial")
-    await settle(pilot, app)
-
-
 async def test_the_tutorial_is_four_group_lines_that_expand_to_their_seeds(
         tmp_path: Path) -> None:
     app = make_app(tmp_path / "runs.db", epochs=2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _tutorial(pilot, app)
+        await train_tutorial(pilot, app)
         runs = app.store.list_runs()
         assert len(runs) == 12 and all(r.status == "finished" for r in runs)
         table = app.runs_table
@@ -98,7 +91,7 @@ async def test_the_tutorial_is_four_group_lines_that_expand_to_their_seeds(
 async def test_a_group_draws_its_mean_over_its_min_max_band(tmp_path: Path) -> None:
     app = make_app(tmp_path / "runs.db", epochs=3)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _tutorial(pilot, app)
+        await train_tutorial(pilot, app)
         epochs = {k: app.store.epochs(k) for k in (1, 2, 3)}  # the StepLR group, by seed
         loss = [s for s in app.chart("loss").data.series if s.label.startswith("#1 ")]
         assert [(s.label, s.kind, s.legend) for s in loss] == [
@@ -200,7 +193,7 @@ async def test_the_seeds_field_trains_n_runs_grouped_in_the_store(
 async def test_the_compare_screen_opens_on_a_group_line(tmp_path: Path) -> None:
     app = make_app(tmp_path / "runs.db", epochs=2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _tutorial(pilot, app)
+        await train_tutorial(pilot, app)
         app.runs_table.focus()
         app.runs_table.move_cursor(row=2)
         await pilot.press("v")
@@ -222,7 +215,7 @@ async def test_runs_that_do_not_fit_one_pass_train_pass_after_pass(
     monkeypatch.setattr(runner, "memory_budget", lambda device: 4 * per_run)  # 4 runs a pass
     app = make_app(tmp_path / "runs.db", epochs=2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _tutorial(pilot, app)
+        await train_tutorial(pilot, app)
         log = app.log_pane.entries
         assert ("12 runs (4 groups x 3 seeds) in 3 passes (split by batch size, model or "
                 "memory): trained one after another") in log
@@ -252,7 +245,7 @@ async def test_a_stop_ends_the_passes_still_to_come(
     monkeypatch.setattr(runner, "memory_budget", lambda device: 4 * per_run)
     app = make_app(tmp_path / "runs.db", epochs=2, engine=_StopAfterOnePass())
     async with app.run_test(size=(120, 40)) as pilot:
-        await _tutorial(pilot, app)
+        await train_tutorial(pilot, app)
         assert [e for e in app.log_pane.entries if e.startswith("pass ")] == [
             "pass 1 of 3: 4 runs"]
         assert "training done · 4 finished, 8 not started" in app.log_pane.entries

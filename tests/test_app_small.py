@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_app_support import make_app, settle, wait_for
+from test_app_support import make_app, settle, train_tutorial, wait_for
 from textual.widgets import Select, Static
 
 from lrtui.app.app import LrtuiApp
@@ -72,10 +72,7 @@ async def test_the_runs_table_shows_status_epochs_acc_and_loss_at_120x40(
         tmp_path: Path) -> None:
     app = make_app(tmp_path / "runs.db", epochs=2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("t")
-        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="tutorial")
-        await settle(pilot, app)
+        await train_tutorial(pilot, app)
         table = app.runs_table
         visible = table.scrollable_content_region.width
         header = table.render_line(0).text

@@ -64,3 +64,11 @@ async def settle(pilot: Pilot[Any], app: LrtuiApp) -> None:
 
 def series_labels(app: LrtuiApp, chart: str) -> list[str]:
     return [s.label for s in app.chart(chart).data.series]
+
+
+async def train_tutorial(pilot: Pilot[Any], app: LrtuiApp) -> None:
+    """Press t and wait until the tutorial's runs have trained and every chart is drawn."""
+    await settle(pilot, app)
+    await pilot.press("t")
+    await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="tutorial")
+    await settle(pilot, app)
