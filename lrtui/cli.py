@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 from importlib import import_module
+from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from lrtui import __version__
@@ -76,10 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _CtrlC:
+    """Whether Ctrl+C came during this `main`: one that lands inside a C extension's import
+    (torch loading numpy) does not come out as KeyboardInterrupt but as the error of a retried
+    import ("cannot load module more than once per process")."""
+
+    seen = False
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> NoReturn:
+    _CtrlC.seen = True
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse and run one command. Exit codes: 0, 1 (a failure, e.g. the output or the run history
     could not be written), 2 (bad input), 130 (Ctrl+C, also while the imports still load),
     141 (the reader of the output went away)."""
+    _CtrlC.seen = False
+    previous = signal.getsignal(signal.SIGINT)
+    with suppress(ValueError):  # not the main thread: Python's own handler stays
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         return _main(argv)
     except UsageError as exc:
@@ -95,6 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`lrtui ... --json | head`): stop quietly, as `cat` does.
         silence_stdout()
         return 141
+    except Exception:
+        if _CtrlC.seen:  # the interrupted import's own error: the user pressed Ctrl+C
+            return 130
+        raise
+    finally:
+        with suppress(ValueError, TypeError):
+            signal.signal(signal.SIGINT, previous)
 
 
 def _main(argv: Sequence[str] | None) -> int:

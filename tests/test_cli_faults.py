@@ -5,6 +5,7 @@ corrupt data under an explicit --data-dir."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -213,6 +214,32 @@ def test_ctrl_c_while_the_command_modules_import_is_130(
     monkeypatch.setattr(lrtui.cli, "build_parser", interrupted)
     assert main(["runs", "list"]) == 130
     assert capsys.readouterr() == ("", "")
+
+
+def test_ctrl_c_that_breaks_an_import_is_130_and_other_import_errors_are_not(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SIGINT inside a C extension's import (numpy, under torch) surfaces as the ImportError of
+    a retried import, not as KeyboardInterrupt: still Ctrl+C, 130, nothing printed."""
+    import lrtui.cli
+
+    def interrupted_import() -> None:
+        # main's handler raises KeyboardInterrupt here; the extension's init swallows it
+        with contextlib.suppress(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        raise ImportError("cannot load module more than once per process")
+
+    monkeypatch.setattr(lrtui.cli, "build_parser", interrupted_import)
+    assert main(["runs", "list"]) == 130
+    assert capsys.readouterr() == ("", "")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+    def broken_import() -> None:
+        raise ImportError("no module named nowhere")
+
+    monkeypatch.setattr(lrtui.cli, "build_parser", broken_import)
+    with pytest.raises(ImportError, match="nowhere"):
+        main(["runs", "list"])
 
 
 # -- `runs delete --force` of a run another process trains ----------------------------------------
