@@ -126,7 +126,7 @@ def test_what_only_torch_can_check_shows_in_the_form_once_torch_has_loaded(
     form = FormValues(dataset="mnist", epochs="40", scheduler="MultiplicativeLR",
                       params={"lr_lambda": "1e10"})
     seen = fresh_app(tmp_path / "runs.db", repr(form),
-                     "app.torch_loaded and app._eval_timer is None and not app.form.ok")
+                     "app.torch_loaded and app.forms.timer is None and not app.form.ok")
     assert seen["torch_at_first_frame"] is False
     assert seen["errors_at_first_frame"] == {}  # the rules alone: nothing wrong yet
     expected = evaluate(form).errors  # every check, torch's dry run too (this process has torch)
@@ -148,7 +148,7 @@ async def test_a_key_pressed_while_torch_loads_acts_once_it_is_there(tmp_path: P
         assert app.jobs_started == 0
         assert app.log_pane.entries[-1] == (
             "torch is still loading: that starts as soon as it is ready")
-        app._torch_ready()  # what the "torch" worker's end calls
+        app.forms.torch_ready()  # what the "torch" worker's end calls
         await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="training")
         [run] = app.store.list_runs()
         assert run.status == "finished" and run.epochs_done == 2
