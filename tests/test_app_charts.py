@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 from rich.style import Style
 
 from lrtui.app.charts import FigureJob, build_figure, legend_lines
 from lrtui.app.plotting import (
+    PLOT_LIMIT,
     ChartData,
     LogRange,
     Series,
@@ -15,6 +17,7 @@ from lrtui.app.plotting import (
     log_range,
     log_ticks,
     nice_ticks,
+    plottable,
     rich_color,
 )
 
@@ -112,3 +115,18 @@ def test_a_short_chart_gets_no_more_y_ticks_than_rows() -> None:
     assert list(labels) == ["3", "2", "1", "0"]
     assert list(labels.values()) == [2, 3, 4, 5]  # one per row, each on the row of its value
     assert fit_ticks(lambda count: nice_ticks(0.11, 2.06, count), 6, 1) == ([], [])
+
+
+def test_values_past_plotexts_range_are_drawn_at_the_limit() -> None:
+    """An LR of 1e307 (ExponentialLR gamma=1e308, still finite) made plotext's linear axis raise
+    OverflowError; it is drawn at PLOT_LIMIT, and the legend says so."""
+    lr = Series("exp", [0, 1, 2], [0.1, 1e307, -1e308], (200, 0, 0))
+    text = build_figure(FigureJob(1, ChartData((lr,)), "LR", "epoch", False, 60, 16,
+                                  "dark")).plain  # fmt: skip
+    assert text.split("\n")[-1] == "values beyond 1e+300 drawn at 1e+300"
+    assert plottable([0.1, 1e307, -1e308, math.inf, 1e300]) == (
+        [0.1, PLOT_LIMIT, -PLOT_LIMIT, math.inf, 1e300], True)
+    assert plottable([0.1, -2.0]) == ([0.1, -2.0], False)
+    small = build_figure(FigureJob(1, ChartData((Series("c", [0, 1], [0.1, 0.2], (0, 0, 0)),)),
+                                   "LR", "epoch", False, 60, 16, "dark")).plain  # fmt: skip
+    assert "drawn at" not in small

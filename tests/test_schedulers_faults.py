@@ -293,6 +293,34 @@ def test_preview_json_is_strict(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["lr_per_step"] == [0.1, 0.1 * 1e100, 0.1 * 1e100 * 1e100]
 
 
+GROWTH = ("the LR grows to 1e+307 at epoch 2 of 2, 1e+308 times the base LR: training at such "
+          "an LR diverges")
+
+
+def test_an_lr_near_the_float_limit_is_charted_and_warned_about(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """gamma=1e308 over 2 epochs: the LR reaches 1e307, finite (no error), past where plotext's
+    linear axis overflows (it raised OverflowError): the chart draws it, the run is warned."""
+    code, out, err = cli(capsys, "preview", "-s", "ExponentialLR:gamma=1e308", "--epochs", "2")
+    assert code == 0
+    assert "LR        first 0.1  last 1e+307  min 0.1  max 1e+307" in out
+    assert err == f"lrtui: warning: ExponentialLR: {GROWTH}\n"
+    problems = validate(parse_spec("ExponentialLR:gamma=1e308"), epochs=2, steps_per_epoch=1,
+                        base_lr=0.1)
+    assert problems == {"ExponentialLR": GROWTH}
+    assert problems["ExponentialLR"].severity == "warning"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_no_catalog_example_is_warned_about_growing_the_lr(name: str) -> None:
+    """Warm-ups, cycles and recipes stay far below LR_GROWTH_WARNING times the base LR."""
+    example = ENTRIES[name].example or name
+    problems = validate(parse_spec(example), epochs=25, steps_per_epoch=40, base_lr=0.1,
+                        dry_run=True)
+    assert not [p for p in problems.values() if "grows" in p], problems
+
+
 def test_strict_json_turns_non_finite_numbers_into_null() -> None:
     from lrtui.commands import strict_json
 

@@ -28,6 +28,7 @@ from textual_plotext.plot import Plot
 
 from lrtui.app.plotting import (
     FRAME_ROWS,
+    PLOT_LIMIT,
     RGB,
     ChartData,
     Series,
@@ -37,6 +38,7 @@ from lrtui.app.plotting import (
     log_range,
     log_ticks,
     nice_ticks,
+    plottable,
     rich_color,
     to_log10,
 )
@@ -144,6 +146,17 @@ def build_figure(job: FigureJob) -> Text:
         pts = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
         if pts:
             curves.append((series, [p[0] for p in pts], [p[1] for p in pts]))
+    if not job.log_y:  # log10 values are always in plotext's range
+        beyond = False
+        for i, (series, xs, ys) in enumerate(curves):
+            ys, far = plottable(ys)
+            curves[i], beyond = (series, xs, ys), beyond or far
+        for i, (series, xs, lo, hi) in enumerate(bands):
+            (lo, far_lo), (hi, far_hi) = plottable(lo), plottable(hi)
+            bands[i], beyond = (series, xs, lo, hi), beyond or far_lo or far_hi
+        if beyond:
+            legend.append(Text(f"values beyond {PLOT_LIMIT:.0e} drawn at {PLOT_LIMIT:.0e}",
+                               style="dim"))
     y_lo = min([*(min(ys) for _, _, ys in curves), *(min(lo) for _, _, lo, _ in bands)],
                default=math.inf)
     y_hi = max([*(max(ys) for _, _, ys in curves), *(max(hi) for _, _, _, hi in bands)],

@@ -132,6 +132,20 @@ def downsample_band(
     return out_x, out_lo, out_hi
 
 
+#: plotext scales a linear axis in floats, and its arithmetic overflows (OverflowError) for values
+#: past about 1e306. A value beyond this bound is drawn at it: an LR of 1e307 (ExponentialLR with
+#: gamma=1e308, still finite) is off any useful scale anyway, and its chart still draws.
+PLOT_LIMIT = 1e300
+
+
+def plottable(ys: Sequence[float]) -> tuple[list[float], bool]:
+    """Values a linear plotext axis can draw: finite ones beyond +-PLOT_LIMIT at that bound (the
+    others unchanged), and whether any was."""
+    beyond = [math.isfinite(y) and abs(y) > PLOT_LIMIT for y in ys]
+    out = [math.copysign(PLOT_LIMIT, y) if far else y for y, far in zip(ys, beyond, strict=True)]
+    return out, any(beyond)
+
+
 def to_log10(
     xs: Sequence[float], ys: Sequence[float]
 ) -> tuple[list[float], list[float], int]:

@@ -38,6 +38,7 @@ from lrtui.schedulers import (
     SpecError,
     errors_of,
     format_spec,
+    lr_growth,
     parse_spec,
     preview,
     validate,
@@ -196,6 +197,10 @@ def main(args: argparse.Namespace) -> int:
     except SpecError as exc:
         raise UsageError(str(exc)) from None
     warnings = {k: str(v) for k, v in warnings_of(problems).items()}
+    growth = lr_growth(result.lr_per_step, base_lr=base_lr, epochs=epochs,
+                       steps_per_epoch=steps_per_epoch)
+    if growth is not None:
+        warnings.setdefault(spec.name, str(growth))
     if args.json:
         print(strict_json(_to_json(result, epochs, base_lr, shape, warnings)))
         return 0
@@ -226,12 +231,16 @@ def _to_json(
 def _print_chart(result: Preview, *, log: bool) -> None:
     import plotext as plt
 
+    from lrtui.app.plotting import plottable
+
     size = shutil.get_terminal_size((80, 24))
     plt.clear_figure()
     plt.plotsize(max(40, size.columns), max(12, min(size.lines - 6, 30)))
     steps, lrs = _envelope(result.lr_per_step, 4 * max(40, size.columns))
     if log and min(lrs) > 0:
         plt.yscale("log")
+    else:
+        lrs, _ = plottable(lrs)  # an LR past 1e300 is drawn at it (the summary says the value)
     per_epoch = result.steps_per_epoch
     epochs = len(result.lr_per_epoch)
     xs, ys = _held(steps_x([*steps, len(result.lr_per_step)], per_epoch), lrs)

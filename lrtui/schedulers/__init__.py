@@ -32,7 +32,7 @@ from lrtui.schedulers.params import Cadence, Interval, OptimizerShape, Param, Pa
 from lrtui.schedulers.resolve import cadence_of, interval_of, resolve
 from lrtui.schedulers.spec import SchedulerSpec
 from lrtui.schedulers.syntax import format_spec, parse_spec, short_spec, spec_from_toml
-from lrtui.schedulers.validate import validate
+from lrtui.schedulers.validate import lr_growth, validate
 from lrtui.schedulers.warmup import add_warmup, split_warmup, warmup_part
 
 if TYPE_CHECKING:  # a typing name: its value is torch's classes
@@ -65,6 +65,7 @@ __all__ = [
     "errors_of",
     "format_spec",
     "interval_of",
+    "lr_growth",
     "parse_spec",
     "preview",
     "resolve",

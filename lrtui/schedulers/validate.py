@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from lrtui.numbering import epoch_number
 from lrtui.schedulers.composite import member_spans, milestone_list
 from lrtui.schedulers.entries import ENTRIES, SchedulerInfo, lookup, suggest, unknown_param
 from lrtui.schedulers.errors import Problem, Severity, SpecError, errors_of
 from lrtui.schedulers.params import OptimizerShape, Run, check_value, is_int
 from lrtui.schedulers.resolve import full_values, member_run, resolve_in, run_of, safe_cadence
 from lrtui.schedulers.spec import MAX_DEPTH, SchedulerSpec, depth_of
+
+#: The dry run warns when the schedule takes the LR above this many times the base LR: warm-ups
+#: and cycles stay far below it, and an LR grown so far (ExponentialLR with gamma > 1) diverges.
+LR_GROWTH_WARNING = 1_000.0
 
 CHEAP_DRY_RUN = 1_000
 """validate() steps the real scheduler over the whole run by itself when the run has at most this
@@ -86,10 +91,28 @@ def _dry_run(
             optimizer=optimizer,
             validated=True,
         )
-        run_through(driver)
+        preview = run_through(driver)
     except SpecError as exc:
         if exc.field not in ("optimizer", "lr"):  # those fields have their own rules elsewhere
             problems.setdefault(exc.field, Problem(exc.message))
+        return
+    growth = lr_growth(preview.lr_per_step, base_lr=base_lr, epochs=epochs,
+                       steps_per_epoch=steps_per_epoch)
+    if growth is not None:
+        problems.setdefault(driver.field, growth)
+
+
+def lr_growth(lr_per_step: list[float], *, base_lr: float, epochs: int,
+              steps_per_epoch: int) -> Problem | None:
+    """A warning when the schedule takes the LR above LR_GROWTH_WARNING times the base LR (the
+    dry run and `lrtui preview`, which steps the real scheduler itself, both ask)."""
+    top = max(lr_per_step, default=0.0)
+    if not base_lr > 0 or not top > LR_GROWTH_WARNING * base_lr:
+        return None
+    where = epoch_number(lr_per_step.index(top) // steps_per_epoch)
+    return Problem(f"the LR grows to {top:.3g} at epoch {where} of {epochs}, "
+                   f"{top / base_lr:.3g} times the base LR: training at such an LR diverges",
+                   "warning")
 
 
 def _validate_into(
