@@ -130,3 +130,25 @@ def test_values_past_plotexts_range_are_drawn_at_the_limit() -> None:
     small = build_figure(FigureJob(1, ChartData((Series("c", [0, 1], [0.1, 0.2], (0, 0, 0)),)),
                                    "LR", "epoch", False, 60, 16, "dark")).plain  # fmt: skip
     assert "drawn at" not in small
+
+
+def test_linear_ticks_hold_at_any_magnitude() -> None:
+    """Ticks are the floats nearest their decimal values, labels unique: a flat 1e300 gave
+    "1.1e+300" twice, a flat 1e-321 ticks of 0 only (plotext then divided by zero)."""
+    assert nice_ticks(1e300, 1e300, 6) == (
+        [9e299, 9.5e299, 1e300, 1.05e300, 1.1e300],
+        ["9.00e+299", "9.50e+299", "1.00e+300", "1.05e+300", "1.10e+300"],
+    )
+    assert nice_ticks(1e-300, 2e-300, 6) == (
+        [1e-300, 1.2e-300, 1.4e-300, 1.6e-300, 1.8e-300, 2e-300],
+        ["1.0e-300", "1.2e-300", "1.4e-300", "1.6e-300", "1.8e-300", "2.0e-300"],
+    )
+    # below what floats resolve (subnormal): 0 to 1, the line on the 0 row
+    assert nice_ticks(1e-321, 1e-321, 6) == nice_ticks(0.0, 0.0, 6) == (
+        [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
+    assert nice_ticks(-3e-5, 2e-5, 6)[1] == ["-3e-05", "-2e-05", "-1e-05", "0", "1e-05", "2e-05"]
+    for ys in ([1e-321] * 3, [1e-300, 2e-300, 1e-300], [1e300] * 3, [0.0] * 3):
+        plain = build_figure(FigureJob(1, ChartData((Series("c", [0, 1, 2], ys, (0, 0, 0)),)),
+                                       "LR", "epoch", False, 60, 16, "dark")).plain
+        labels = list(_label_rows(plain))
+        assert len(labels) >= 2, (ys, plain)

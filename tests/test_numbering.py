@@ -112,8 +112,8 @@ def test_cli_preview_axis_and_staircase(capsys: pytest.CaptureFixture[str],
     rows = out.split("\n")
     bottom = next(i for i, row in enumerate(rows) if "└" in row)
     tick_col = rows[bottom].index("┬", rows[bottom + 1].index(" 10 ") + 1)
-    top = rows[2].rstrip("│ ")  # the 0.100 row, up to its last dot
-    assert top.startswith("0.100┤") and len(top) - 1 == tick_col
+    top = rows[2].rstrip("│ ")  # the 0.10 row, up to its last dot
+    assert top.startswith("0.10┤") and len(top) - 1 == tick_col
     assert main(["preview", "-s", "OneCycleLR", "--epochs", "6", "--steps-per-epoch", "20"]) == 0
     out = capsys.readouterr().out
     assert _x_axis(out)[1] == "epoch (20 steps each) · LR set every step"

@@ -312,6 +312,18 @@ def test_an_lr_near_the_float_limit_is_charted_and_warned_about(
     assert problems["ExponentialLR"].severity == "warning"  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("text", ["LambdaLR:lr_lambda='1e-320'", "ExponentialLR:gamma=1e-100"])
+def test_a_vanishing_lr_is_charted(capsys: pytest.CaptureFixture[str], text: str,
+                                   log: bool) -> None:
+    """A subnormal LR (1e-321) made plotext's own ticks raise OverflowError, on either axis:
+    the chart takes the app's ticks, which hold at any magnitude."""
+    code, out, err = cli(capsys, "preview", "-s", text, "--epochs", "4", *(["--log"] * log))
+    assert code == 0 and err == ""
+    labels = [row.split("┤")[0].strip() for row in out.split("\n") if "┤" in row]
+    assert len(labels) >= 2 and len(set(labels)) == len(labels)
+
+
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 def test_no_catalog_example_is_warned_about_growing_the_lr(name: str) -> None:
     """Warm-ups, cycles and recipes stay far below LR_GROWTH_WARNING times the base LR."""

@@ -136,6 +136,8 @@ def downsample_band(
 #: past about 1e306. A value beyond this bound is drawn at it: an LR of 1e307 (ExponentialLR with
 #: gamma=1e308, still finite) is off any useful scale anyway, and its chart still draws.
 PLOT_LIMIT = 1e300
+#: The narrowest Y span a linear chart resolves: below it (subnormal values), ticks span 0 to 1.
+PLOT_TINY = 1e-300
 
 
 def plottable(ys: Sequence[float]) -> tuple[list[float], bool]:
@@ -206,23 +208,33 @@ def nice_ticks(lo: float, hi: float, max_ticks: int = 6) -> tuple[list[float], l
     """Round tick values (steps of 1, 2 or 5 times a power of ten) covering [lo, hi].
 
     The first and last ticks enclose the data, so a chart whose Y limits are set to them puts each
-    label on the row of its value; labels share one number of decimals (0.02 0.04 ... 0.10)."""
+    label on the row of its value; labels share one number of decimals (0.02 0.04 ... 0.10), or
+    one number of mantissa digits in scientific notation (1.05e+300), so no two are the same.
+    Each tick is the float nearest its decimal value (`6e-2`, not 3 * 0.02), at any magnitude."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return [], []
     if hi < lo:
         lo, hi = hi, lo
     if hi - lo <= abs(hi) * 1e-9:  # a flat line: show a band around it
-        pad = abs(hi) * 0.1 or 1.0
+        pad = abs(hi) * 0.1
         lo, hi = lo - pad, hi + pad
+    if not hi - lo >= PLOT_TINY:  # a span below what floats resolve well (subnormal LRs)
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+        if not hi - lo >= PLOT_TINY:
+            lo, hi = (-1.0 if lo < 0 else 0.0), (1.0 if hi > 0 or lo >= 0 else 0.0)
     raw_step = (hi - lo) / max(1, max_ticks - 1)
-    magnitude = 10.0 ** math.floor(math.log10(raw_step))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw_step * (1 - 1e-9))
+    exponent = math.floor(math.log10(raw_step))
+    mantissa = next(m for m in (1, 2, 5, 10) if m * 10.0**exponent >= raw_step * (1 - 1e-9))
+    step = float(f"{mantissa}e{exponent}")
     first = math.floor(lo / step + 1e-9)
     last = math.ceil(hi / step - 1e-9)
-    ticks = [round(i * step, 12) for i in range(first, last + 1)]
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-    if abs(step) < 1e-4 or max(abs(ticks[0]), abs(ticks[-1])) >= 1e5:
-        return ticks, [f"{t:.2g}" if t else "0" for t in ticks]
+    ticks = [float(f"{i * mantissa}e{exponent}") for i in range(first, last + 1)]
+    step_exponent = exponent + (1 if mantissa == 10 else 0)
+    if step < 1e-4 or max(abs(ticks[0]), abs(ticks[-1])) >= 1e5:
+        top = max(abs(ticks[0]), abs(ticks[-1]))
+        digits = max(0, math.floor(math.log10(top)) - step_exponent)
+        return ticks, [f"{t:.{digits}e}" if t else "0" for t in ticks]
+    decimals = max(0, -step_exponent)
     return ticks, [f"{t:.{decimals}f}" for t in ticks]
 
 

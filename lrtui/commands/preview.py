@@ -229,25 +229,46 @@ def _to_json(
 
 
 def _print_chart(result: Preview, *, log: bool) -> None:
+    """The schedule as a plotext chart, with the app's Y ticks (lrtui.app.plotting): round values
+    or whole decades on the rows of their values, at any magnitude plotext's own ticks break on
+    (an LR of 1e-320 or 1e307)."""
     import plotext as plt
 
-    from lrtui.app.plotting import plottable
+    from lrtui.app.plotting import (
+        FRAME_ROWS,
+        fit_ticks,
+        log_ticks,
+        nice_ticks,
+        plottable,
+        to_log10,
+    )
 
     size = shutil.get_terminal_size((80, 24))
-    plt.clear_figure()
-    plt.plotsize(max(40, size.columns), max(12, min(size.lines - 6, 30)))
-    steps, lrs = _envelope(result.lr_per_step, 4 * max(40, size.columns))
-    if log and min(lrs) > 0:
-        plt.yscale("log")
-    else:
-        lrs, _ = plottable(lrs)  # an LR past 1e300 is drawn at it (the summary says the value)
+    width, height = max(40, size.columns), max(12, min(size.lines - 6, 30))
+    steps, lrs = _envelope(result.lr_per_step, 4 * width)
     per_epoch = result.steps_per_epoch
     epochs = len(result.lr_per_epoch)
     xs, ys = _held(steps_x([*steps, len(result.lr_per_step)], per_epoch), lrs)
+    rows = height - FRAME_ROWS
+    if log and min(lrs) > 0:
+        xs, ys, _ = to_log10(xs, ys)
+        bottom, top = math.floor(min(ys)), max(math.floor(min(ys)) + 1, math.ceil(max(ys)))
+        y_ticks = fit_ticks(lambda count: log_ticks(bottom, top, count), 6, rows)
+        y_lim = (float(bottom), float(top))
+    else:
+        log = False
+        ys, _ = plottable(ys)  # an LR past 1e300 is drawn at it (the summary says the value)
+        y_ticks = fit_ticks(lambda count: nice_ticks(min(ys), max(ys), count), 6, rows)
+        y_lim = (y_ticks[0][0], y_ticks[0][-1]) if y_ticks[0] else (min(ys), max(ys))
+    plt.clear_figure()
+    plt.plotsize(width, height)
     plt.plot(xs, ys, marker="braille")
     plt.xlim(0, epochs)  # epochs trained: epoch N runs from N-1 to N (lrtui.numbering)
-    plt.xticks(*epoch_ticks(epochs, max(40, size.columns) - 10))
-    plt.title(format_spec(result.spec))
+    plt.xticks(*epoch_ticks(epochs, width - 10))
+    plt.ylim(*y_lim)
+    if y_ticks[0]:
+        plt.yticks(y_ticks[0], y_ticks[1] or None)
+    plt.title(format_spec(result.spec) + ("  (log)" if log else ""))
     plt.xlabel(x_label([result.cadence == "batch"], per_epoch))
     chart = plt.build()
     print(chart if sys.stdout.isatty() else plt.uncolorize(chart))
