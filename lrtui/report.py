@@ -113,6 +113,34 @@ def optimizer_text(config: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def setup_parts(config: dict[str, Any], model_shape: str | None = None) -> dict[str, str]:
+    """What a run trains with besides its schedule and data, one short part per setting in
+    display order (`mlp`, `784-64-32-10`, `sgd m=0.9`, `lr=0.1`, `wd=0`, `batch=32`), from a
+    config dict so that stored runs of other lrtui versions still read. The runs table shows the
+    parts in which the runs it lists differ (`differing_setup`)."""
+    from lrtui.optimizers import OPTIMIZER_KINDS
+
+    opt = config.get("optimizer") or {}
+    name = str(opt.get("name", "?"))
+    kind = OPTIMIZER_KINDS.get(name)
+    return {
+        "model": str(config.get("model", "mlp")),
+        "shape": model_shape or "",
+        "optimizer": " ".join([name, *(kind.text_parts(opt) if kind is not None else [])]),
+        "lr": f"lr={fmt_lr(config.get('lr'))}",
+        "wd": f"wd={opt.get('weight_decay') or 0:g}",
+        "batch": f"batch={config.get('batch_size', '?')}",
+    }
+
+
+def differing_setup(setups: Sequence[dict[str, str]]) -> list[str]:
+    """The keys of `setup_parts` whose parts differ between these runs (a model's shape only
+    between runs of one family: the family's name tells the others apart)."""
+    keys = list(dict.fromkeys(k for setup in setups for k in setup))
+    differ = [k for k in keys if len({setup.get(k, "") for setup in setups}) > 1]
+    return [k for k in differ if not (k == "shape" and "model" in differ)]
+
+
 def run_facts(run: RunRecord) -> list[tuple[str, str]]:
     """(name, value) lines that sum up a run, in display order; names are at most 10 wide."""
     status = run.status + (f" ({run.reason})" if run.reason else "")

@@ -37,6 +37,7 @@ from lrtui.lrfind import (
 )
 from lrtui.model import RunConfig
 from lrtui.numbering import epoch_number, steps_x
+from lrtui.report import setup_parts
 from lrtui.store import EpochRecord, RunGroup, RunRecord, StepsRecord, Store, StoreError
 from lrtui.sweeps import GroupPoint, check_run_count, plan_note, plan_seeds
 
@@ -72,6 +73,9 @@ class RunTrace:
     group_label: str | None = None
     seed_index: int | None = None  # i of seed SEED+i in its group
     seed: int | None = None  # the seed it trained from
+    # What it trains with besides its schedule (lrtui.report.setup_parts): the table shows the
+    # parts in which the runs it lists differ (the LR the range test found, another optimizer).
+    setup: dict[str, str] = field(default_factory=dict)
     _x: list[float] = field(default_factory=list, repr=False, compare=False)
     _x_key: tuple[int, int] = field(default=(0, -1), repr=False, compare=False)
 
@@ -150,14 +154,24 @@ class StoredSummary:
     epochs_done: int
 
 
+def _model_shape(config: RunConfig) -> str:
+    """The shape the model family gives a run, as the store records it (torch is loaded by the
+    time a run starts)."""
+    from lrtui.engine.models import family_of
+
+    return family_of(config).shape(config)
+
+
 def trace_from_record(rec: RunRecord) -> RunTrace:
     """A stored run, not yet loaded (its epochs are read when it is first shown)."""
-    seed = rec.config.get("seed") if isinstance(rec.config, dict) else None
+    config = rec.config if isinstance(rec.config, dict) else {}
+    seed = config.get("seed")
     return RunTrace(key=rec.id, label=rec.label, scheduler=rec.scheduler, dataset=rec.dataset,
                     epochs_planned=rec.epochs, status=rec.status, session=False, shown=False,
                     steps_per_epoch=rec.steps_per_epoch, loaded=False, group_id=rec.group_id,
                     group_label=rec.group_label, seed_index=rec.seed_index,
-                    seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
+                    seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+                    setup=setup_parts(config, rec.model_shape))
 
 
 @dataclass(frozen=True)
@@ -430,7 +444,8 @@ class TrainingJobs:
                          dataset=ev.dataset, epochs_planned=ev.config.epochs, steps_per_epoch=spe,
                          group_id=group.id if group else None,
                          group_label=group.label if group else None,
-                         seed_index=group.seed_index if group else None, seed=ev.config.seed)
+                         seed_index=group.seed_index if group else None, seed=ev.config.seed,
+                         setup=setup_parts(ev.config.to_dict(), _model_shape(ev.config)))
         self.traces[run_id] = trace
         if ev.run == 0:
             out.cursor_to = run_id  # space / enter now act on the new training

@@ -83,3 +83,52 @@ async def test_the_batch_is_listed_and_X_takes_the_last_entry_out(tmp_path: Path
         assert str(batch_line.render()).endswith(": 1. StepLR 2/0.5")
         await pilot.press("x")
         assert app.batch == [] and not batch_line.display
+
+
+async def test_runs_that_differ_in_more_than_their_schedule_say_so(tmp_path: Path) -> None:
+    """Two runs of one schedule at two LRs (the range test's usual next step) read the same in
+    the run column unless it names what differs: the LR here, on every row and under the table,
+    and for a stored run too (its config is read back from the store)."""
+    app = make_app(tmp_path / "runs.db", epochs=2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "r")
+        await wait_for(pilot, lambda: app.jobs_started == 1 and app.job is None, what="run 1")
+        await settle(pilot, app)
+        assert app.runs_table.get_row_at(0)[1].plain.strip() == "StepLR 2/0.5"  # nothing differs
+        app.sidebar.set_text("lr", "0.021")
+        await settle(pilot, app)
+        await pilot.press("escape", "r")
+        await wait_for(pilot, lambda: app.jobs_started == 2 and app.job is None, what="run 2")
+        await settle(pilot, app)
+        cells = [app.runs_table.get_row_at(i)[1].plain.strip() for i in range(2)]
+        assert cells == ["StepLR 2/0.5 lr=0.1", "StepLR 2/0.5 lr=0.021"]
+        app.runs_table.focus()
+        app.runs_table.move_cursor(row=1)
+        await pilot.pause(0.05)
+        assert app.runs_table.border_subtitle == "#2 StepLR:step_size=2,gamma=0.5 · lr=0.021"
+    reopened = make_app(tmp_path / "runs.db", epochs=2)
+    async with reopened.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, reopened)
+        assert [r.setup for r in reopened.runs_table.ordered()] == ["lr=0.1", "lr=0.021"]
+
+
+def test_the_setup_parts_that_differ() -> None:
+    from lrtui.model import OptimizerConfig, RunConfig
+    from lrtui.report import differing_setup, setup_parts
+
+    sgd = setup_parts(RunConfig().to_dict(), "784-64-32-10")
+    assert sgd == {"model": "mlp", "shape": "784-64-32-10", "optimizer": "sgd", "lr": "lr=0.1",
+                   "wd": "wd=0", "batch": "batch=32"}
+    adam = setup_parts(RunConfig(optimizer=OptimizerConfig(name="adam", weight_decay=5e-4),
+                                 lr=1e-3).to_dict(), "784-64-32-10")
+    assert adam["optimizer"] == "adam" and adam["wd"] == "wd=0.0005"
+    assert differing_setup([sgd, adam]) == ["optimizer", "lr", "wd"]
+    assert differing_setup([sgd, dict(sgd)]) == []
+    wide = {**sgd, "shape": "784-128-10"}
+    assert differing_setup([sgd, wide]) == ["shape"]
+    # another family: its name says it, not its (long) shape
+    cnn = {**sgd, "model": "cnn", "shape": "LeNet-5: conv 6@5x5, pool, conv 16@5x5, pool"}
+    assert differing_setup([sgd, cnn]) == ["model"]
+    momentum = setup_parts(RunConfig(optimizer=OptimizerConfig(momentum=0.9)).to_dict())
+    assert momentum["optimizer"] == "sgd m=0.9"

@@ -13,14 +13,16 @@ from typing import Literal
 from lrtui.app.plotting import PREVIEW_COLOR, RGB, ChartData, Series, color_for
 from lrtui.app.runs import RunRow
 from lrtui.numbering import epoch_end_x, epoch_start_x, x_label
+from lrtui.report import differing_setup
 from lrtui.session import PreviewCurve, RunTrace, StoredSummary, TraceGroup, grouped
 from lrtui.stats import spread
 
 
-def run_row(trace: RunTrace, summary: StoredSummary | None = None, *, paused: bool = False
-            ) -> RunRow:
+def run_row(trace: RunTrace, summary: StoredSummary | None = None, *, paused: bool = False,
+            setup_keys: Sequence[str] = ()) -> RunRow:
     """The table row of a run: from its trace, or from its store summary when not loaded
-    (`paused`: its training is paused, said instead of `running`)."""
+    (`paused`: its training is paused, said instead of `running`; `setup_keys`: the parts of
+    its setup to show, those in which the listed runs differ)."""
     if summary is not None and not trace.loaded:
         best_acc, best_loss, done = summary.best_acc, summary.best_loss, summary.epochs_done
     else:
@@ -30,7 +32,8 @@ def run_row(trace: RunTrace, summary: StoredSummary | None = None, *, paused: bo
                   epochs_done=done, epochs=trace.epochs_planned,
                   best_acc=best_acc, best_loss=best_loss, dataset=trace.dataset,
                   shown=trace.shown, color=color_for(trace.key), session=trace.session,
-                  seed=trace.seed)
+                  seed=trace.seed,
+                  setup=" ".join(trace.setup[k] for k in setup_keys if trace.setup.get(k)))
 
 
 #: Which status a group's line names when its seeds differ: the first of these they have.
@@ -59,20 +62,25 @@ def group_row(group: TraceGroup, runs: Sequence[RunRow], *, expanded: bool = Fal
                   partly_shown=any(shown) and not all(shown),
                   epochs_low=min(r.epochs_done for r in runs),
                   acc_std=acc.std if acc.n > 1 else None,
-                  loss_std=loss.std if loss.n > 1 else None, expanded=expanded)
+                  loss_std=loss.std if loss.n > 1 else None, expanded=expanded,
+                  setup=first.setup)
 
 
 def table_rows(traces: Sequence[RunTrace], summaries: Mapping[int, StoredSummary], *,
                paused: frozenset[int] = frozenset(), expanded: frozenset[str] = frozenset()
                ) -> list[RunRow]:
     """Every row of the runs table: a run alone, or a group's line, followed by a row per
-    seed (`├ seed=N`, in the group's colour) when the group is `expanded`."""
+    seed (`├ seed=N`, in the group's colour) when the group is `expanded`. Each row names the
+    parts of its setup in which the runs listed differ (`lr=0.021`, `adam`)."""
+    keys = differing_setup([t.setup for t in traces])
     rows: list[RunRow] = []
     for item in grouped(traces):
         if isinstance(item, RunTrace):
-            rows.append(run_row(item, summaries.get(item.key), paused=item.key in paused))
+            rows.append(run_row(item, summaries.get(item.key), paused=item.key in paused,
+                                setup_keys=keys))
             continue
-        runs = [run_row(t, summaries.get(t.key), paused=t.key in paused) for t in item.runs]
+        runs = [run_row(t, summaries.get(t.key), paused=t.key in paused, setup_keys=keys)
+                for t in item.runs]
         open_ = item.id in expanded
         rows.append(group_row(item, runs, expanded=open_))
         if open_:

@@ -41,6 +41,7 @@ class RunRow:
     acc_std: float | None = None  # a group's line: std of its runs' best accuracies
     loss_std: float | None = None  # ... and of their best losses
     expanded: bool = False  # a group's line whose seeds are listed under it
+    setup: str = ""  # what it trains with where the listed runs differ ("lr=0.021 adam")
 
     @property
     def row_key(self) -> str:
@@ -81,11 +82,17 @@ def _fit(text: str, width: int = LABEL_WIDTH) -> str:
 
 def _label(r: RunRow) -> str:
     """The run column: a run's label, or a group's with its number of seeds ("StepLR 10/0.1
-    ×3"), the label shortened first so the count always shows."""
+    ×3"), the label shortened first so the count always shows; then what sets it apart from the
+    other runs listed besides its schedule ("StepLR 10/0.1 lr=0.021")."""
+    setup = f" {r.setup}" if r.setup else ""
     if not r.members:
-        return _fit(r.label)
+        return _fit(r.label) + setup
     suffix = f" ×{len(r.members)}"
-    return _fit(r.label, LABEL_WIDTH - len(suffix)) + suffix
+    return _fit(r.label, LABEL_WIDTH - len(suffix)) + suffix + setup
+
+
+def _setup(r: RunRow) -> str:
+    return f" · {r.setup}" if r.setup else ""
 
 
 def _spread(value: float | None, std: float | None, spec: str, group_spec: str,
@@ -180,9 +187,10 @@ class RunsTable(DataTable[str | Text]):
         if row is None:
             self.border_subtitle = ""
         elif row.group is not None:
-            self.border_subtitle = f"#{_ids(row)} {row.scheduler} · + lists its seeds"
+            self.border_subtitle = (f"#{_ids(row)} {row.scheduler}{_setup(row)} · + lists its "
+                                    "seeds")
         else:
-            self.border_subtitle = f"#{row.key} {row.scheduler}"
+            self.border_subtitle = f"#{row.key} {row.scheduler}{_setup(row)}"
 
     @property
     def highlighted_row(self) -> RunRow | None:
