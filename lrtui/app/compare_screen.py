@@ -2,7 +2,8 @@
 compare` prints them, and for a sweep the metric against the swept value.
 
 Every number comes from `lrtui.compare` (the same summaries the command line prints); this module
-only lays them out: one table row per group, the paired difference against group 1, a chart.
+only lays them out: one table row per group, a table of the paired differences against group 1
+under it, and a chart.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ from lrtui.compare import (
 )
 from lrtui.store import Store
 
-COLUMNS = ("#", "group", "n", "final vacc", "best vacc", "final vloss", "vs 1: final vacc",
-           "best vloss")
+#: The summary table: the final numbers first, so they stay in view on a 120-column terminal
+#: (each cell is mean ± std [min, max], about 30 columns).
+COLUMNS = ("#", "group", "n", "final vacc", "final vloss", "best vacc", "best vloss")
+#: The paired differences against group 1, in a table of their own under the summary.
+VS_COLUMNS = ("#", "group", "n", "final vacc", "final vloss")
 
 
 def comparison_for(store: Store, run_id: int) -> Comparison:
@@ -49,12 +53,25 @@ def comparison_for(store: Store, run_id: int) -> Comparison:
 
 
 def rows_of(comparison: Comparison) -> list[tuple[str, ...]]:
-    """The table's rows: one per group."""
+    """The summary table's rows, one per group: `runs compare`'s cells, finals first."""
     rows: list[tuple[str, ...]] = []
     for g in comparison.groups:
-        cells = summary_cells(g)  # as `runs compare`; the paired difference before best vloss
-        vs = difference_text(g.vs_baseline[MAIN_METRIC], True) if g.vs_baseline else "baseline"
-        rows.append((*cells[:6], vs, *cells[6:]))
+        number, label, n, final_acc, best_acc, final_loss, best_loss = summary_cells(g)
+        rows.append((number, label, n, final_acc, final_loss, best_acc, best_loss))
+    return rows
+
+
+def vs_rows_of(comparison: Comparison) -> list[tuple[str, ...]]:
+    """The paired differences' rows, one per group, as `runs compare` prints them (the baseline
+    says so)."""
+    rows: list[tuple[str, ...]] = []
+    for g in comparison.groups:
+        if not g.vs_baseline:
+            rows.append((str(g.number), g.label, "-", "baseline", "baseline"))
+            continue
+        rows.append((str(g.number), g.label, str(g.vs_baseline[MAIN_METRIC].n),
+                     difference_text(g.vs_baseline["final_valid_acc"], True),
+                     difference_text(g.vs_baseline["final_valid_loss"], False)))
     return rows
 
 
@@ -77,12 +94,14 @@ class CompareScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(
-                "compare: mean ± std [min, max] over each group's seeds; vs 1: paired by seed, "
-                "bootstrap 95 % interval   (esc closes)",
-                markup=False,
-            )
+            yield Static("compare: mean ± std [min, max] over each group's seeds   (esc closes)",
+                         markup=False)
             yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")
+            if self.comparison.baseline is not None:
+                yield Static(
+                    f"\nagainst group {self.comparison.baseline}, paired by seed: mean difference "
+                    "[bootstrap 95 % interval] verdict", markup=False)
+                yield DataTable(id="compare-vs", zebra_stripes=True, cursor_type="row")
             if self.comparison.sweep_key is not None:
                 yield PlotextPlot(id="compare-chart")
                 yield Static("", id="compare-best", markup=False)
@@ -91,6 +110,10 @@ class CompareScreen(ModalScreen[None]):
         table: DataTable[str] = self.query_one("#compare-table", DataTable)
         table.add_columns(*COLUMNS)
         table.add_rows(rows_of(self.comparison))
+        if self.comparison.baseline is not None:
+            vs: DataTable[str] = self.query_one("#compare-vs", DataTable)
+            vs.add_columns(*VS_COLUMNS)
+            vs.add_rows(vs_rows_of(self.comparison))
         if self.comparison.sweep_key is not None:
             self._plot()
 
