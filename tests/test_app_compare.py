@@ -87,8 +87,9 @@ async def test_the_batch_is_listed_and_X_takes_the_last_entry_out(tmp_path: Path
 
 async def test_runs_that_differ_in_more_than_their_schedule_say_so(tmp_path: Path) -> None:
     """Two runs of one schedule at two LRs (the range test's usual next step) read the same in
-    the run column unless it names what differs: the LR here, on every row and under the table,
-    and for a stored run too (its config is read back from the store)."""
+    the run column and the legends unless they name what differs: the LR here, on every row,
+    under the table and in every legend, and for a stored run too (its config is read back from
+    the store)."""
     app = make_app(tmp_path / "runs.db", epochs=2)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
@@ -103,6 +104,9 @@ async def test_runs_that_differ_in_more_than_their_schedule_say_so(tmp_path: Pat
         await settle(pilot, app)
         cells = [app.runs_table.get_row_at(i)[1].plain.strip() for i in range(2)]
         assert cells == ["StepLR 2/0.5 lr=0.1", "StepLR 2/0.5 lr=0.021"]
+        for chart in ("lr", "loss", "acc"):  # the legends too
+            figure = app.chart(chart).figure
+            assert "#1 StepLR lr=0.1" in figure and "#2 StepLR lr=0.021" in figure, figure
         app.runs_table.focus()
         app.runs_table.move_cursor(row=1)
         await pilot.pause(0.05)

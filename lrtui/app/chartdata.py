@@ -32,8 +32,7 @@ def run_row(trace: RunTrace, summary: StoredSummary | None = None, *, paused: bo
                   epochs_done=done, epochs=trace.epochs_planned,
                   best_acc=best_acc, best_loss=best_loss, dataset=trace.dataset,
                   shown=trace.shown, color=color_for(trace.key), session=trace.session,
-                  seed=trace.seed,
-                  setup=" ".join(trace.setup[k] for k in setup_keys if trace.setup.get(k)))
+                  seed=trace.seed, setup=setup_text(trace, setup_keys).strip())
 
 
 #: Which status a group's line names when its seeds differ: the first of these they have.
@@ -227,13 +226,21 @@ def faint(color: RGB) -> RGB:
     return ((r + 128) // 2, (g + 128) // 2, (b + 128) // 2)
 
 
-def group_series(group: TraceGroup, shown: Sequence[RunTrace], parts: Sequence[list[Part]]
-                 ) -> list[tuple[str, Series]]:
+def setup_text(trace: RunTrace, keys: Sequence[str]) -> str:
+    """` lr=0.021`: the parts of a run's setup named by `keys` (those in which the runs listed
+    or shown differ, `lrtui.report.differing_setup`), after its name."""
+    parts = [trace.setup[k] for k in keys if trace.setup.get(k)]
+    return " " + " ".join(parts) if parts else ""
+
+
+def group_series(group: TraceGroup, shown: Sequence[RunTrace], parts: Sequence[list[Part]],
+                 setup_keys: Sequence[str] = ()) -> list[tuple[str, Series]]:
     """A group's curves, as (chart, series): per curve its mean in the group's colour over its
-    min-max band, one legend entry (the group's name); lighter seed lines instead where a band
-    cannot be drawn (`aggregate`). `parts[i]`: the curves of `shown[i]`."""
+    min-max band, one legend entry (the group's name, with what sets it apart: `setup_keys`);
+    lighter seed lines instead where a band cannot be drawn (`aggregate`). `parts[i]`: the
+    curves of `shown[i]`."""
     color = color_for(group.key)
-    name = group.name
+    name = group.name + setup_text(shown[0], setup_keys)
     running = [t.status == "running" for t in shown]
     out: list[tuple[str, Series]] = []
     for chart, suffix in dict.fromkeys((p.chart, p.suffix) for ps in parts for p in ps):
@@ -271,6 +278,8 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
         if runs:
             items.append((item, runs))
     lines = len(items) <= MAX_LINES
+    # Legends name what sets the shown runs apart besides their schedules (two LRs of one).
+    setup_keys = differing_setup([t.setup for t in shown])
     series: dict[str, list[Series]] = {"lr": [], "loss": [], "acc": [], "aux": []}
     plateau_mode = any(
         e.plateau_num_bad_epochs is not None for t in shown for e in t.epochs
@@ -293,9 +302,9 @@ def build_charts(traces: Sequence[RunTrace], preview: PreviewCurve | None, *,
             t = runs[0]
             color = color_for(t.key if group is None else group.key)  # a seed: its group's
             for p in parts[0]:
-                series[p.chart].append(_series(p, t.name, color))
+                series[p.chart].append(_series(p, t.name + setup_text(t, setup_keys), color))
             continue
-        for chart, one in group_series(group, runs, parts):
+        for chart, one in group_series(group, runs, parts, setup_keys):
             series[chart].append(one)
     aux_title = "plateau: epochs without improvement" if plateau_mode else "momentum / beta1"
     return AllCharts(
