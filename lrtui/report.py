@@ -117,20 +117,26 @@ def setup_parts(config: dict[str, Any], model_shape: str | None = None) -> dict[
     """What a run trains with besides its schedule and data, one short part per setting in
     display order (`mlp`, `784-64-32-10`, `sgd m=0.9`, `lr=0.1`, `wd=0`, `batch=32`), from a
     config dict so that stored runs of other lrtui versions still read. The runs table shows the
-    parts in which the runs it lists differ (`differing_setup`)."""
+    parts in which the runs it lists differ (`differing_setup`). A stored config whose values
+    are not what this version writes (another version's, or edited) gives no parts: the table
+    then shows the run without them rather than failing to list it."""
     from lrtui.optimizers import OPTIMIZER_KINDS
 
-    opt = config.get("optimizer") or {}
+    opt = config.get("optimizer")
+    opt = opt if isinstance(opt, dict) else {}
     name = str(opt.get("name", "?"))
     kind = OPTIMIZER_KINDS.get(name)
-    return {
-        "model": str(config.get("model", "mlp")),
-        "shape": model_shape or "",
-        "optimizer": " ".join([name, *(kind.text_parts(opt) if kind is not None else [])]),
-        "lr": f"lr={fmt_lr(config.get('lr'))}",
-        "wd": f"wd={opt.get('weight_decay') or 0:g}",
-        "batch": f"batch={config.get('batch_size', '?')}",
-    }
+    try:
+        return {
+            "model": str(config.get("model", "mlp")),
+            "shape": model_shape or "",
+            "optimizer": " ".join([name, *(kind.text_parts(opt) if kind is not None else [])]),
+            "lr": f"lr={fmt_lr(config.get('lr'))}",
+            "wd": f"wd={opt.get('weight_decay') or 0:g}",
+            "batch": f"batch={config.get('batch_size', '?')}",
+        }
+    except (TypeError, ValueError):  # e.g. "momentum": "0.9", "lr": [0.1]
+        return {}
 
 
 def differing_setup(setups: Sequence[dict[str, str]]) -> list[str]:

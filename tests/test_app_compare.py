@@ -136,3 +136,10 @@ def test_the_setup_parts_that_differ() -> None:
     assert differing_setup([sgd, cnn]) == ["model"]
     momentum = setup_parts(RunConfig(optimizer=OptimizerConfig(momentum=0.9)).to_dict())
     assert momentum["optimizer"] == "sgd m=0.9"
+    # a stored config this version did not write: no parts, never an error
+    assert setup_parts({"optimizer": "sgd"}) == {
+        "model": "mlp", "shape": "", "optimizer": "?", "lr": "lr=-", "wd": "wd=0",
+        "batch": "batch=?"}
+    for odd in ({"optimizer": {"name": "sgd", "momentum": "0.9"}}, {"lr": [0.1]},
+                {"optimizer": {"weight_decay": "x"}}):
+        assert setup_parts(odd) == {}, odd
