@@ -99,17 +99,22 @@ def fmt_duration(seconds: float | None) -> str:
 
 def optimizer_text(config: dict[str, Any]) -> str:
     """`sgd lr=0.1 m=0.9`: the optimizer and its non-default settings, short (from a config dict,
-    so that configs of other lrtui versions still read)."""
+    so that configs of other lrtui versions still read; values this version does not write are
+    said to be unreadable, and the config lists them)."""
     from lrtui.optimizers import OPTIMIZER_KINDS
 
-    opt = config.get("optimizer") or {}
+    opt = config.get("optimizer")
+    opt = opt if isinstance(opt, dict) else {}
     name = str(opt.get("name", "?"))
-    parts = [name, f"lr={fmt_lr(config.get('lr'))}"]
     kind = OPTIMIZER_KINDS.get(name)
-    if kind is not None:
-        parts += kind.text_parts(opt)
-    if opt.get("weight_decay"):
-        parts.append(f"wd={opt['weight_decay']:g}")
+    try:
+        parts = [name, f"lr={fmt_lr(config.get('lr'))}"]
+        if kind is not None:
+            parts += kind.text_parts(opt)
+        if opt.get("weight_decay"):
+            parts.append(f"wd={opt['weight_decay']:g}")
+    except (TypeError, ValueError):  # e.g. "momentum": "0.9"
+        return f"{name} (settings unreadable: see the config)"
     return " ".join(parts)
 
 

@@ -292,6 +292,32 @@ def test_one_damaged_run_does_not_hide_the_others(
     assert rc == 2 and err.startswith(f"lrtui: error: --rerun: run {a} in {db} is damaged")
 
 
+def test_a_stored_config_with_values_of_the_wrong_type_is_listed_and_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Readable JSON, but a value this version does not write (another version's, or edited):
+    `list` and `show` said it through a ValueError traceback; the optimizer's line now says it
+    cannot read its settings, the config lists them, and the rest of the run shows."""
+    db = tmp_path / "runs.db"
+    a, _, _ = _populated(db)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE runs SET config = json_set(config, '$.optimizer.momentum', '0.9') "
+                 "WHERE id = ?", (a,))
+    conn.commit()
+    conn.close()
+    rc, out, err = lrtui(capsys, "runs", "list", "--db", str(db))
+    assert (rc, err) == (0, "") and "sgd (settings unreadable: see the config)" in out
+    rc, out, err = lrtui(capsys, "runs", "show", str(a), "--db", str(db))
+    assert (rc, err) == (0, "")
+    assert "  optimizer  sgd (settings unreadable: see the config)" in out
+    assert '  optimizer.momentum      "0.9"' in out
+    assert ("# cannot generate the code for this run: ValueError: optimizer.momentum: must be a "
+            "number (got '0.9')") in out
+    rc, _, err = lrtui(capsys, "run", "--rerun", str(a), "--db", str(db))
+    assert rc == 2 and err == ("lrtui: error: --rerun: this lrtui cannot read the stored config "
+                               "(optimizer.momentum: must be a number (got '0.9'))\n")
+
+
 # -- reading without writing ----------------------------------------------------------------------
 
 
