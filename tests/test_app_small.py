@@ -11,6 +11,7 @@ from textual.widgets import Select, Static
 from lrtui.app.app import LrtuiApp
 from lrtui.app.form import FormValues
 from lrtui.data import DATASETS
+from lrtui.schedulers import CATALOG
 from lrtui.store import Store
 
 LONG = ("range test #3 on synthetic (45 steps, 0.3 s): recommended valley 0.0123 · also "
@@ -111,6 +112,26 @@ async def test_dataset_names_are_not_wrapped_at_80x24(tmp_path: Path) -> None:
             select.value = name
             await pilot.pause(0.05)
             assert (label.region.height, label.render_line(0).text.strip()) == (1, name)
+
+
+async def test_an_open_choice_list_is_as_wide_as_its_longest_name_at_80x24(
+    tmp_path: Path,
+) -> None:
+    """The scheduler list in the narrow sidebar wrapped names mid-word ("CosineAnnealin" /
+    "gWarmRestarts"); it now opens over the charts, one line per name."""
+    app = _form_app(tmp_path, "mnist")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.focus_field("scheduler")
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        overlay = app.screen.query_one("SelectOverlay:focus")
+        longest = max(len(name) for name in CATALOG)
+        assert longest == len("CosineAnnealingWarmRestarts")
+        assert overlay.content_region.width >= longest + 2  # the option's padding
+        sidebar = app.sidebar.widgets["scheduler"].region
+        assert overlay.content_region.width > sidebar.width
+        await pilot.press("escape")
 
 
 async def test_scheduler_parameters_show_beside_the_charts_at_80x24(tmp_path: Path) -> None:

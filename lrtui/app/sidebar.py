@@ -96,6 +96,9 @@ class Sidebar(VerticalScroll):
                            text-overflow: ellipsis; }
     Sidebar .row > Input, Sidebar .row > Select { width: 1fr; }
     Sidebar Select SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
+    /* The open list is as wide as its longest choice (CosineAnnealingWarmRestarts), over the
+       charts if need be: in a narrow sidebar its names wrapped mid-word. */
+    Sidebar Select > SelectOverlay { width: auto; min-width: 100%; }
     Sidebar .row > Checkbox { width: 1fr; }
     Sidebar .err { color: $error; display: none; padding-left: 17; }
     Sidebar .err.-warn { color: $warning; }
