@@ -127,8 +127,10 @@ async def test_the_app_compare_screen_shows_the_groups_and_the_sweep(tmp_path: P
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
         table = app.screen.query_one("#compare-table")
         rows = [table.get_row_at(i) for i in range(table.row_count)]  # type: ignore[attr-defined]
-        assert [r[1] for r in rows] == ["lr=0.1", "lr=0.2"] and rows[0][6] == "baseline"
-        assert rows[1][3] == "93.88% ± 0.85 [93.00, 95.00]" and rows[1][6].startswith("+2.37 pp")
+        vs = app.screen.query_one("#compare-vs")
+        vs_rows = [vs.get_row_at(i) for i in range(vs.row_count)]  # type: ignore[attr-defined]
+        assert [r[1] for r in rows] == ["lr=0.1", "lr=0.2"] and vs_rows[0][3] == "baseline"
+        assert rows[1][3] == "93.88% ± 0.85 [93.00, 95.00]" and vs_rows[1][3].startswith("+2.37 pp")
         best = app.screen.query_one("#compare-best")
         assert "best: lr=0.2" in str(best.render())
         await pilot.press("escape")
