@@ -32,6 +32,8 @@ from lrtui.model import N_CLASSES, RunConfig
 
 #: Image side of every dataset lrtui trains on (the flat rows are views [N, 1, 28, 28]).
 SIDE = 28
+#: Below this many runs sharing a batch, conv1's matmuls take their other order (see forward).
+FEW_RUNS = 4
 #: Side of an image with conv1's padding of 2 on every edge.
 PADDED = SIDE + 4
 #: Elements per evaluation chunk of conv1's outputs (K runs x rows x 6 x 28 x 28) or patches.
@@ -119,19 +121,23 @@ class StackedCNN:
     def params(self, run: int) -> list[Tensor]:
         return [p[run].reshape(shape).clone() for p, shape in zip(self.p2d, SHAPES, strict=True)]
 
-    def patches(self, images: Tensor) -> Tensor:
-        """conv1's 5x5 patches of images [rows, 28, 28] (zero padding 2), transposed: [25,
-        rows * 784], one column per output pixel (image, y, x), one row per kernel offset (each
-        row a shifted copy of the images, so the copy moves runs of 28 pixels)."""
-        rows = images.shape[0]
-        padded = self._padded.get(rows)
+    def patches(self, images: Tensor, groups: int) -> Tensor:
+        """conv1's 5x5 patches of images [groups * rows, 28, 28] (zero padding 2), transposed:
+        [groups, 25, rows * 784], one column per output pixel (image, y, x), one row per kernel
+        offset (each row a shifted copy of the images, so the copy moves runs of 28 pixels)."""
+        rows = images.shape[0] // groups
+        padded = self._padded.get(images.shape[0])
         if padded is None:  # zero borders written once; the interior is overwritten per call
-            padded = torch.zeros(rows, PADDED, PADDED, device=self.device, dtype=self.dtype)
-            self._padded[rows] = padded
+            padded = torch.zeros(
+                images.shape[0], PADDED, PADDED, device=self.device, dtype=self.dtype
+            )
+            self._padded[images.shape[0]] = padded
         padded[:, 2 : SIDE + 2, 2 : SIDE + 2] = images
         s = PADDED
-        shifted = padded.as_strided((5, 5, rows, SIDE, SIDE), (s, 1, s * s, s, 1))
-        return shifted.reshape(25, rows * SIDE * SIDE)
+        shifted = padded.as_strided(
+            (groups, 5, 5, rows, SIDE, SIDE), (rows * s * s, s, 1, s * s, s, 1)
+        )
+        return shifted.reshape(groups, 25, rows * SIDE * SIDE)
 
     def forward(self, images: Tensor, per_run: bool, saved: list[Tensor] | None = None) -> Tensor:
         """Logits [K, rows, 10] of images [rows, 28, 28] shared by the runs, or (per_run) [K *
@@ -140,14 +146,21 @@ class StackedCNN:
         conv2's input, conv2's output and pooling indices, then each Linear layer's input."""
         k = self.k
         (c1w, c1b), (c2w, c2b) = self.conv
-        patches = self.patches(images)  # [25, K * rows * 784] per run, else [25, rows * 784]
         rows = images.shape[0] // k if per_run else images.shape[0]
-        if per_run:  # [K, rows * 784, 6], then as one batch's [rows * 784, K * 6]
-            by_run = patches.view(25, k, -1).permute(1, 2, 0)
-            h = torch.baddbmm(c1b.view(k, 1, 6), by_run, c1w.view(k, 6, 25).mT)
-            h = h.transpose(0, 1).reshape(-1, k * 6)
+        pixels = rows * SIDE * SIDE
+        # conv1's output [rows * 784, K * 6], channels-last: filters x patches, then transposed
+        # (with the bias added) when the filters are few, as one matmul the other way round
+        # when they are many (each order is the faster one there, measured on the CPU).
+        patches = self.patches(images, k if per_run else 1)  # [K or 1, 25, rows * 784]
+        if per_run:
+            h = torch.empty(pixels, k, 6, device=self.device, dtype=self.dtype)
+            torch.add(torch.bmm(c1w.view(k, 6, 25), patches).permute(2, 0, 1), c1b.view(k, 6),
+                      out=h)  # fmt: skip
+        elif k < FEW_RUNS:
+            h = torch.empty(pixels, k * 6, device=self.device, dtype=self.dtype)
+            torch.add(torch.mm(c1w.view(k * 6, 25), patches[0]).T, c1b, out=h)
         else:
-            h = torch.addmm(c1b, patches.T, c1w.view(k * 6, 25).T)  # [rows * 784, K * 6]
+            h = torch.addmm(c1b, patches[0].T, c1w.view(k * 6, 25).T)
         h1 = h.view(rows, SIDE, SIDE, k * 6).permute(0, 3, 1, 2)  # channels-last
         a1, where1 = F.max_pool2d_with_indices(h1, [2, 2])  # [rows, K * 6, 14, 14]
         a1.relu_()
@@ -242,12 +255,13 @@ class StackedCNN:
             # conv1: its output's gradient [b * 784, K * 6] (channels-last), times the patches.
             g = pool_backward(g, h1, [2, 2], [2, 2], [0, 0], [1, 1], False, where1)
             g = g.permute(0, 2, 3, 1).reshape(-1, k * 6)
-            if per_run:
-                by_run = patches.view(25, k, -1).permute(1, 0, 2)  # [K, 25, b * 784]
-                torch.bmm(by_run, g.view(-1, k, 6).transpose(0, 1), out=c1_grad_t)
-                c1_grad.view(k, 6, 25).copy_(c1_grad_t.mT)
-            else:  # [25, K * 6]: the faster of the two orders on the CPU
-                torch.mm(patches, g, out=c1_grad_t.view(25, k * 6))
+            if per_run:  # [K, 6, b * 784] x [K, b * 784, 25]
+                torch.bmm(g.view(-1, k, 6).permute(1, 2, 0), patches.mT,
+                          out=c1_grad.view(k, 6, 25))  # fmt: skip
+            elif k < FEW_RUNS:
+                torch.mm(g.T, patches[0].T, out=c1_grad.view(k * 6, 25))
+            else:  # [25, K * 6], then transposed
+                torch.mm(patches[0], g, out=c1_grad_t.view(25, k * 6))
                 c1_grad.view(k * 6, 25).copy_(c1_grad_t.view(25, k * 6).T)
             torch.sum(g, 0, out=c1b_grad.view(-1))
             for grad in self.g2d:
