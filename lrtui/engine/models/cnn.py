@@ -216,7 +216,7 @@ class StackedCNN:
         dead_flat = dead_col.view(-1)
         dead3 = dead_col.view(-1, 1, 1)
         images, onehot_train = self.data.train_x.view(-1, SIDE, SIDE), self.onehot_train
-        neg_inf = -math.inf
+        neg_inf = torch.tensor(-math.inf, device=self.device, dtype=self.dtype)
         conv_backward = torch.ops.aten.convolution_backward
         pool_backward = torch.ops.aten.max_pool2d_with_indices_backward
         threshold_backward = torch.ops.aten.threshold_backward

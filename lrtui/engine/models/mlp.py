@@ -193,7 +193,8 @@ class StackedMLP:
         input_buffer = self.input_buffer
         train_x, onehot_train = self.data.train_x, self.onehot_train
         threshold_backward = torch.ops.aten.threshold_backward
-        neg_inf = -math.inf
+        neg_inf = torch.tensor(-math.inf, device=self.device, dtype=self.dtype)  # no per-step
+        # wrapping of a Python scalar
 
         def step(idx: Tensor, loss_row: Tensor, coef: Tensor) -> None:
             shared = idx.dim() == 1
