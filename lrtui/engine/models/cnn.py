@@ -2,14 +2,14 @@
 
 The K runs' parameters live layer after layer in one flat buffer, each layer [K, ...] (conv1's
 weight is [K * 6, 1, 5, 5], a view), so one step runs every run at once:
-- conv1 is a matmul of the batch's 5x5 patches with the filters: for a batch shared by the runs
-  one [rows * 784, 25] x [25, K * 6] matmul, for a batch per run a batched one. The patch rows
-  come in pooling-window order (image, window y, window x, dy, dx), so the 2x2 max-pooling is a
-  max over a dimension of 4 whose indices route the gradient back (first maximum, as MaxPool2d),
-  and conv1's weight gradient is one matmul of that routed gradient with the same patches;
-- conv2 is a grouped convolution (groups=K, run r's 6 channels to its 16), channels-last (the
-  CPU's grouped convolution and pooling are several times faster so), differentiated by
-  `aten.convolution_backward`, pooled by `max_pool2d_with_indices`;
+- conv1 is a matmul of the batch's 5x5 patches (25 shifted copies of the images, `patches`) with
+  the filters: for a batch shared by the runs one matmul with all K * 6 filters, for a batch per
+  run a batched one; its output [rows * 784, K * 6] is channels-last, and its weight gradient is
+  one matmul of the same patches with the output's gradient;
+- pooling (`max_pool2d_with_indices` and its backward, which routes the gradient to each window's
+  first maximum, as MaxPool2d) and conv2, a grouped convolution (groups=K, run r's 6 channels to
+  its 16) differentiated by `aten.convolution_backward`, run channels-last (the CPU's grouped
+  convolution and pooling are several times faster so);
 - the three Linear layers are batched matmuls over [K, rows, features], as in the MLP.
 ReLU runs after each pooling rather than before: the same values and gradients (ReLU is monotonic,
 and both give 0 where the window's max is <= 0) on a quarter of the elements. Every run's part of
