@@ -11,8 +11,10 @@ Peers, timed in the same process right before the engine:
 The engine trains 1 run, then K runs (16 for mlp, 8 for cnn) of mixed schedules in one pass;
 the ratios are per-run throughput: engine 1 run vs one peer loop, engine K runs vs K sequential
 peer loops. The machine's fp32 matmul peak (a large `torch.mm`, timed here too) gives the share
-of it the K-run MLP pass reaches. Where CUDA is present the engine is also timed on the GPU with
-1 and 64 runs, against the peer loop on the GPU.
+of it the K-run pass reaches and, next to each ratio, its ceiling: the ratio the engine would reach
+if one run's matmul/conv FLOPs (`train_step_flops`) all ran at that peak.
+Where CUDA is present the engine is also timed on the GPU with 1 and 64 runs, against the peer
+loop on the GPU.
 
 Data are synthetic and MNIST-shaped (60,000 train, 10,000 valid), so nothing is downloaded.
 Timings on a shared machine are noisy: compare the ratios printed by one invocation.
@@ -193,14 +195,34 @@ def matmul_peak(device: torch.device, n: int = 2048, reps: int = 10) -> float:
     return 2 * n**3 / best
 
 
-def mlp_epoch_flops(runs: int, n_train: int, n_valid: int) -> float:
-    """Matmul FLOPs of one engine epoch of the tutorial MLP: forward, the weight gradients and
-    the input gradients (none for the first layer) of every training sample, and the forward of
-    every validation sample, per run."""
-    per_sample_fwd = sum(2 * o * (i + 1) for o, i in layer_shapes((64, 32)))
-    first = 2 * 64 * (784 + 1)
-    train_flops = 3 * per_sample_fwd - first  # forward, weight grad, input grad but layer 1's
-    return runs * (n_train * train_flops + n_valid * per_sample_fwd)
+def train_step_flops(model: str) -> tuple[int, int]:
+    """(training, validation) matmul/conv FLOPs per sample of one run: 2 x multiply-adds.
+
+    A layer of m multiply-adds per sample costs m in the forward, m for its weight gradient and m
+    for its input gradient, except the first layer (the MLP's first Linear, LeNet's conv1), whose
+    input needs no gradient. Biases count as an input of ones (the MLP's [W | b] matmul); pooling,
+    ReLU, softmax and the optimizer are not counted (they are not matmuls).
+    """
+    if model == "mlp":
+        layers = [o * (i + 1) for o, i in layer_shapes((64, 32))]  # 784-64-32-10
+    else:  # LeNet-5: conv1, conv2 (multiply-adds per output pixel x pixels), fc1, fc2, fc3
+        layers = [6 * 28 * 28 * 26, 16 * 10 * 10 * 151, 120 * 401, 84 * 121, 10 * 85]
+    forward = sum(layers)
+    return 2 * (3 * forward - layers[0]), 2 * forward
+
+
+def epoch_flops(model: str, n_train: int, n_valid: int) -> float:
+    """Matmul/conv FLOPs of one run's epoch: every training sample's step, every validation
+    sample's forward."""
+    train_flops, valid_flops = train_step_flops(model)
+    return n_train * train_flops + n_valid * valid_flops
+
+
+def ceiling_ratio(peer_s: float, run_flops: float, peak: float) -> float:
+    """The per-run ratio against the peer loop the engine would reach if its whole pass (any
+    number of runs) did nothing but its matmuls, all at the measured peak: peer seconds / (one
+    run's FLOPs / peak FLOP/s). No target above it is reachable on this machine."""
+    return peer_s / (run_flops / peak)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,11 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     peer_s, peer_t = best(peer_loop, data, model)
     single_s, single_t = best(engine_epoch, data, 1, model)
     multi_s, multi_t = best(engine_epoch, data, runs, model)
-    rows = [
-        ("plain PyTorch loop (resident data)", 1, peer_s, peer_t),
-        ("lrtui engine, 1 run", 1, single_s, single_t),
-        (f"lrtui engine, {runs} runs", runs, multi_s, multi_t),
+    rows = [  # name, runs, seconds, threads, whether it is the engine (gets a ceiling)
+        ("plain PyTorch loop (resident data)", 1, peer_s, peer_t, False),
+        ("lrtui engine, 1 run", 1, single_s, single_t, True),
+        (f"lrtui engine, {runs} runs", runs, multi_s, multi_t, True),
     ]
+    # The honest ceiling: one run's epoch FLOPs at the machine's fp32 matmul peak (2 threads).
+    torch.set_num_threads(max(thread_options))
+    peak = matmul_peak(device)
+    run_flops = epoch_flops(model, data.n_train, data.n_valid)
+    ceiling = ceiling_ratio(peer_s, run_flops, peak)
+    achieved = runs * run_flops / multi_s
     result: dict[str, Any] = {
         "model": model,
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
@@ -265,35 +293,36 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_single": round(peer_s / single_s, 2),
         "ratio_per_run": round(peer_s * runs / multi_s, 2),
         "threads": {"peer_loop": peer_t, "single_run": single_t, "multi_run": multi_t},
+        "matmul_peak_gflops": round(peak / 1e9, 1),
+        "epoch_gflop_per_run": round(run_flops / 1e9, 2),
+        "ceiling_ratio": round(ceiling, 2),
+        "multi_run_gflops": round(achieved / 1e9, 1),
+        "fraction_of_peak": round(achieved / peak, 3),
     }
     if args.tutorial and model == "mlp":
         tut_s, tut_t = best(tutorial_loop, raw, device)
-        rows.insert(0, ("tutorial loop (PIL + DataLoader)", 1, tut_s, tut_t))
+        rows.insert(0, ("tutorial loop (PIL + DataLoader)", 1, tut_s, tut_t, False))
         result["tutorial_loop_s"] = round(tut_s, 4)
-    if model == "mlp":
-        torch.set_num_threads(max(thread_options))
-        peak = matmul_peak(device)
-        achieved = mlp_epoch_flops(runs, data.n_train, data.n_valid) / multi_s
-        result.update(matmul_peak_gflops=round(peak / 1e9, 1),
-                      multi_run_gflops=round(achieved / 1e9, 1),
-                      fraction_of_peak=round(achieved / peak, 3))  # fmt: skip
     if device.type == "cuda" and args.gpu_runs:
         many_s, _ = best(engine_epoch, data, args.gpu_runs, model)
-        rows.append((f"lrtui engine, {args.gpu_runs} runs", args.gpu_runs, many_s, 0))
+        rows.append((f"lrtui engine, {args.gpu_runs} runs", args.gpu_runs, many_s, 0, True))
         result.update(many_runs=args.gpu_runs, many_run_s=round(many_s, 4),
                       ratio_many_per_run=round(peer_s * args.gpu_runs / many_s, 2))  # fmt: skip
 
     print(f"{model}: one epoch (train + validation), 60,000 + 10,000 synthetic MNIST-shaped, "
           f"batch 32, on {result['device']}")  # fmt: skip
-    print(f"{'':36} {'runs':>5} {'threads':>8} {'seconds':>9} {'s/run':>8} {'vs peer/run':>12}")
-    for name, n, seconds, threads in rows:
+    print(f"{'':36} {'runs':>5} {'threads':>8} {'seconds':>9} {'s/run':>8} {'vs peer/run':>12} "
+          f"{'at peak':>8}")  # fmt: skip
+    for name, n, seconds, threads, engine in rows:
         ratio = peer_s * n / seconds
         shown = str(threads) if threads else "-"
-        print(f"{name:36} {n:5d} {shown:>8} {seconds:9.3f} {seconds / n:8.3f} {ratio:11.2f}x")
-    if "fraction_of_peak" in result:
-        print(f"fp32 matmul peak {result['matmul_peak_gflops']} GFLOP/s; the {runs}-run pass "
-              f"reaches {result['multi_run_gflops']} GFLOP/s = {result['fraction_of_peak']:.2f}"
-              " of it")  # fmt: skip
+        at_peak = f"{ceiling:7.2f}x" if engine else f"{'-':>8}"
+        print(f"{name:36} {n:5d} {shown:>8} {seconds:9.3f} {seconds / n:8.3f} {ratio:11.2f}x "
+              f"{at_peak}")  # fmt: skip
+    print(f"at peak: the ratio if the pass did only its {run_flops / 1e9:.1f} GFLOP of matmuls "
+          f"per run at the fp32 matmul peak, {result['matmul_peak_gflops']} GFLOP/s; the "
+          f"{runs}-run pass reaches {result['multi_run_gflops']} GFLOP/s = "
+          f"{result['fraction_of_peak']:.2f} of it")  # fmt: skip
     if args.json:
         write_file(Path(args.json), json.dumps(result, indent=2) + "\n")  # as lrtui writes
     return 0

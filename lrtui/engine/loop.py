@@ -96,6 +96,7 @@ class Pass:
         self.step_fn = self.model.make_step(self.fused)
         self.position = 0  # steps taken since the call began (where in the data order we are)
         self.perm = torch.empty(0, dtype=torch.int64, device=self.device)
+        self.batches: tuple[Tensor, ...] = ()
         self.coef: list[Tensor] = []
 
     def internal(self, run: int) -> int:
@@ -137,8 +138,9 @@ class Pass:
         """Take up to `count` planned steps (table row s for the s-th), writing step s's loss sums
         into loss_rows[s]; after each, after_step(done, paused_s) -> True ends the call early.
         Waits while paused, ends on stop. Returns (steps done, seconds spent paused)."""
-        spe, batch, n = self.spe, self.batch, self.n
+        spe = self.spe
         step_fn, optimizers, coef = self.step_fn, self.optimizers, self.coef
+        rows = loss_rows.unbind(0)  # views taken at once, not one indexing op per step
         paused = 0.0
         done = 0
         for s in range(count):
@@ -151,10 +153,9 @@ class Pass:
             i = self.position % spe
             if i == 0:
                 self.perm = self.new_order()
-            lo = i * batch
-            hi = min(lo + batch, n)
-            idx = self.perm[lo:hi] if self.shared_order else self.perm[:, lo:hi]
-            step_fn(idx, loss_rows[s], coef[s])
+                # [b] batches of a shared order, [K, b] of one order per run (last may be short)
+                self.batches = torch.split(self.perm, self.batch, dim=-1)
+            step_fn(self.batches[i], rows[s], coef[s])
             for opt in optimizers:
                 opt.update(s)
             self.position += 1

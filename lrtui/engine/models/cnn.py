@@ -1,13 +1,19 @@
-"""LeNet-5 (ReLU, max-pooling) as K stacked runs: grouped convolutions and batched matmuls.
+"""LeNet-5 (ReLU, max-pooling) as K stacked runs, with a hand-written backward.
 
 The K runs' parameters live layer after layer in one flat buffer, each layer [K, ...] (conv1's
-weight is [K * 6, 1, 5, 5], a view), so one step runs every run at once: conv1 is one matmul of
-the shared batch's patches with the K * 6 filters (a grouped convolution over a batch per run),
-conv2 a grouped convolution (groups=K, run r's 6 channels to its 16), and the three Linear
-layers batched matmuls over [K, b, features]. Autograd computes the gradient of
-sum_r coef[r] x (run r's summed loss); each run's part depends only on its own weights, so it is
-exactly that run's gradient. Activations run channels-last (the CPU's pooling and grouped
-convolution are several times faster so).
+weight is [K * 6, 1, 5, 5], a view), so one step runs every run at once:
+- conv1 is a matmul of the batch's 5x5 patches (25 shifted copies of the images, `patches`) with
+  the filters: for a batch shared by the runs one matmul with all K * 6 filters, for a batch per
+  run a batched one; its output [rows * 784, K * 6] is channels-last, and its weight gradient is
+  one matmul of the same patches with the output's gradient;
+- pooling (`max_pool2d_with_indices` and its backward, which routes the gradient to each window's
+  first maximum, as MaxPool2d) and conv2, a grouped convolution (groups=K, run r's 6 channels to
+  its 16) differentiated by `aten.convolution_backward`, run channels-last (the CPU's grouped
+  convolution and pooling are several times faster so);
+- the three Linear layers are batched matmuls over [K, rows, features], as in the MLP.
+ReLU runs after each pooling rather than before: the same values and gradients (ReLU is monotonic,
+and both give 0 where the window's max is <= 0) on a quarter of the elements. Every run's part of
+every op depends only on its own weights, so each run's gradient is exactly its own.
 """
 
 from __future__ import annotations
@@ -26,10 +32,15 @@ from lrtui.model import N_CLASSES, RunConfig
 
 #: Image side of every dataset lrtui trains on (the flat rows are views [N, 1, 28, 28]).
 SIDE = 28
-#: From this many stacked runs on, activations run channels-last (see StackedCNN.forward).
-CHANNELS_LAST_RUNS = 3
-#: Activation elements per evaluation chunk (K runs x rows x conv1's 6 x 28 x 28 outputs).
-EVAL_CHUNK_ELEMENTS = 1 << 24
+#: Below this many runs sharing a batch, conv1's matmuls take their other order (see forward).
+FEW_RUNS = 4
+#: Side of an image with conv1's padding of 2 on every edge.
+PADDED = SIDE + 4
+#: Elements per evaluation chunk of conv1's outputs (K runs x rows x 6 x 28 x 28) or patches:
+#: chunks that stay in a CPU's cache evaluate about twice as fast as 16M-element ones (measured).
+EVAL_CHUNK_ELEMENTS = 1 << 20
+#: ... but at least this many rows per chunk (many runs on a GPU: fewer, larger launches).
+EVAL_CHUNK_MIN_ROWS = 32
 
 
 class LeNet(nn.Module):
@@ -107,97 +118,157 @@ class StackedCNN:
         self.live = torch.ones(k, dtype=torch.bool, device=device)
         self.onehot_train = F.one_hot(data.train_y, N_CLASSES).to(dtype)
         self.onehot_valid = F.one_hot(data.valid_y, N_CLASSES).to(dtype)
-        self.images_train = data.train_x.view(-1, 1, SIDE, SIDE)  # views, not copies
-        self.images_valid = data.valid_x.view(-1, 1, SIDE, SIDE)
+        self.images_valid = data.valid_x.view(-1, SIDE, SIDE)  # a view, not a copy
+        self._padded: dict[int, Tensor] = {}  # zero-bordered image buffers, per row count
 
     def params(self, run: int) -> list[Tensor]:
         return [p[run].reshape(shape).clone() for p, shape in zip(self.p2d, SHAPES, strict=True)]
 
-    def forward(self, images: Tensor, params: Sequence[Tensor] | None = None) -> Tensor:
-        """Logits [K, rows, 10]: images [rows, 1, 28, 28] shared by the runs, or [rows, K, 28,
-        28] one image per run; params: (conv1 w, b, conv2 w, b, fc1 w, b, fc2 w, b, fc3 w, b) in
-        the layouts of self.conv / self.linear (the stored ones when None)."""
+    def patches(self, images: Tensor, groups: int) -> Tensor:
+        """conv1's 5x5 patches of images [groups * rows, 28, 28] (zero padding 2), transposed:
+        [groups, 25, rows * 784], one column per output pixel (image, y, x), one row per kernel
+        offset (each row a shifted copy of the images, so the copy moves runs of 28 pixels)."""
+        rows = images.shape[0] // groups
+        padded = self._padded.get(images.shape[0])
+        if padded is None:  # zero borders written once; the interior is overwritten per call
+            padded = torch.zeros(
+                images.shape[0], PADDED, PADDED, device=self.device, dtype=self.dtype
+            )
+            self._padded[images.shape[0]] = padded
+        padded[:, 2 : SIDE + 2, 2 : SIDE + 2] = images
+        s = PADDED
+        shifted = padded.as_strided(
+            (groups, 5, 5, rows, SIDE, SIDE), (rows * s * s, s, 1, s * s, s, 1)
+        )
+        return shifted.reshape(groups, 25, rows * SIDE * SIDE)
+
+    def forward(self, images: Tensor, per_run: bool, saved: list[Tensor] | None = None) -> Tensor:
+        """Logits [K, rows, 10] of images [rows, 28, 28] shared by the runs, or (per_run) [K *
+        rows, 28, 28], run r's batch at rows [r * rows, (r + 1) * rows). `saved`, when given,
+        receives what the backward needs: the patches, conv1's output and pooling indices,
+        conv2's input, conv2's output and pooling indices, then each Linear layer's input."""
         k = self.k
-        if params is None:
-            params = [t for pair in (*self.conv, *self.linear) for t in pair]
-        c1w, c1b, c2w, c2b, *fc = params
-        rows = images.shape[0]
-        # With several runs, channels-last activations: on the CPU, max-pooling and the grouped
-        # convolution over K * 6 channels run several times faster in it; and for a batch shared
-        # by the runs, conv1 is one matmul of the batch's 5x5 patches (unfolded once) with every
-        # run's 6 filters, whose [rows * 28 * 28, K * 6] result already is that layout (and the
-        # patches need no gradient). One or two runs are faster as the plain module runs them.
-        if k < CHANNELS_LAST_RUNS:
-            h = F.conv2d(images, c1w, c1b, padding=2, groups=1 if images.shape[1] == 1 else k)
-        elif images.shape[1] == 1:
-            patches = F.unfold(images, 5, padding=2).transpose(1, 2).reshape(-1, 25)
-            h = torch.addmm(c1b, patches, c1w.view(k * 6, 25).T)
-            h = h.view(rows, SIDE, SIDE, k * 6).permute(0, 3, 1, 2)
+        (c1w, c1b), (c2w, c2b) = self.conv
+        rows = images.shape[0] // k if per_run else images.shape[0]
+        pixels = rows * SIDE * SIDE
+        # conv1's output [rows * 784, K * 6], channels-last: filters x patches, then transposed
+        # (with the bias added) when the filters are few, as one matmul the other way round
+        # when they are many (each order is the faster one there, measured on the CPU).
+        patches = self.patches(images, k if per_run else 1)  # [K or 1, 25, rows * 784]
+        if per_run:
+            h = torch.empty(pixels, k, 6, device=self.device, dtype=self.dtype)
+            torch.add(torch.bmm(c1w.view(k, 6, 25), patches).permute(2, 0, 1), c1b.view(k, 6),
+                      out=h)  # fmt: skip
+        elif k < FEW_RUNS:
+            h = torch.empty(pixels, k * 6, device=self.device, dtype=self.dtype)
+            torch.add(torch.mm(c1w.view(k * 6, 25), patches[0]).T, c1b, out=h)
         else:
-            h = F.conv2d(images, c1w, c1b, padding=2, groups=k)
-            h = h.contiguous(memory_format=torch.channels_last)
-        # ReLU after the pooling rather than before: the same values and gradients (ReLU is
-        # monotonic, and both give 0 where the window's max is <= 0) on a quarter of the elements.
-        h = F.relu(F.max_pool2d(h, 2))
-        h = F.relu(F.max_pool2d(F.conv2d(h, c2w, c2b, groups=k), 2))  # [rows, K * 16, 5, 5]
-        h = h.contiguous().view(h.shape[0], k, 400).transpose(0, 1)  # [K, rows, 400]
-        for i in range(3):
-            w, b = fc[2 * i], fc[2 * i + 1]
+            h = torch.addmm(c1b, patches[0].T, c1w.view(k * 6, 25).T)
+        h1 = h.view(rows, SIDE, SIDE, k * 6).permute(0, 3, 1, 2)  # channels-last
+        a1, where1 = F.max_pool2d_with_indices(h1, [2, 2])  # [rows, K * 6, 14, 14]
+        a1.relu_()
+        h2 = F.conv2d(a1, c2w, c2b, groups=k)  # [rows, K * 16, 10, 10]
+        a2, where2 = F.max_pool2d_with_indices(h2, [2, 2])
+        a2.relu_()
+        h = a2.view(rows, k, 16, 5, 5).transpose(0, 1).reshape(k, rows, 400)  # [K, rows, 400]
+        if saved is not None:
+            saved += [patches, h1, where1, a1, h2, where2, h]
+        for i, (w, b) in enumerate(self.linear):
             h = torch.baddbmm(b, h, w.mT)
             if i < 2:
-                h = F.relu(h)
+                h.relu_()
+                if saved is not None:
+                    saved.append(h)
         return h
 
     def evaluate(self) -> tuple[Tensor, Tensor]:
         k, n = self.k, self.data.n_valid
-        chunk = max(1, min(n, EVAL_CHUNK_ELEMENTS // (k * 6 * SIDE * SIDE)))
+        per_row = max(k * 6, 25) * SIDE * SIDE
+        chunk = min(n, max(EVAL_CHUNK_MIN_ROWS, EVAL_CHUNK_ELEMENTS // per_row))
         loss = torch.zeros(k, device=self.device, dtype=self.dtype)
         correct = torch.zeros(k, device=self.device, dtype=torch.int64)
+        images = self.images_valid
         for lo in range(0, n, chunk):
-            logits = self.forward(self.images_valid[lo : lo + chunk])
+            logits = self.forward(images[lo : lo + chunk], per_run=False)
             logp = torch.log_softmax(logits, 2)
             loss -= (logp * self.onehot_valid[lo : lo + chunk]).sum((1, 2))
             correct += (logits.argmax(2) == self.data.valid_y[lo : lo + chunk]).sum(1)
         return loss, correct
 
     def make_step(self, fused: int) -> StepFn:
-        """step(idx, loss_row, coef): forward, loss sums, autograd backward into self.grad.
+        """step(idx, loss_row, coef): forward, loss sums, the hand-written backward into
+        self.grad: the gradient of coef[r] x (run r's summed loss), coef = 1 / b.
 
         A run whose loss is not finite is marked dead; a dead run's gradient is set to exactly 0
-        (autograd may give it NaN where its forward overflowed), so optimizers leave it alone.
+        (it may be NaN where its forward overflowed), so optimizers leave it alone.
         """
         if fused:
             raise ValueError("StackedCNN folds no optimizer update into its step")
         k = self.k
-        stored = [t for pair in (*self.conv, *self.linear) for t in pair]
-        grads = [g.view(t.shape) for g, t in zip(self.g2d, stored, strict=True)]
+        c2w = self.conv[1][0]
+        c1_grad, c1b_grad, c2_grad, c2b_grad = self.g2d[:4]
+        linear_grads = [
+            (self.g2d[i].view(k, *SHAPES[i]), self.g2d[i + 1].view(k, 1, SHAPES[i + 1][0]))
+            for i in (4, 6, 8)
+        ]
+        weights = [w for w, _ in self.linear]
         live, dead_col = self.live, self.dead_col
         dead_flat = dead_col.view(-1)
-        images, onehot_train = self.images_train, self.onehot_train
-        neg_inf = -math.inf
+        dead3 = dead_col.view(-1, 1, 1)
+        images, onehot_train = self.data.train_x.view(-1, SIDE, SIDE), self.onehot_train
+        neg_inf = torch.tensor(-math.inf, device=self.device, dtype=self.dtype)
+        conv_backward = torch.ops.aten.convolution_backward
+        pool_backward = torch.ops.aten.max_pool2d_with_indices_backward
+        threshold_backward = torch.ops.aten.threshold_backward
+        c1_grad_t = torch.empty(k, 25, 6, device=self.device, dtype=self.dtype)  # transposed
 
         def step(idx: Tensor, loss_row: Tensor, coef: Tensor) -> None:
-            if idx.dim() == 1:  # one batch shared by every run
-                x = images.index_select(0, idx)  # [b, 1, 28, 28]
-                onehot = onehot_train.index_select(0, idx)  # [b, 10], broadcast over runs
-            else:  # a batch per run: run r's images as input channel r
-                b = idx.shape[1]
-                flat_idx = idx.reshape(-1)
-                x = images.index_select(0, flat_idx).view(k, b, SIDE, SIDE).transpose(0, 1)
-                onehot = onehot_train.index_select(0, flat_idx).view(k, b, N_CLASSES)
-            with torch.enable_grad():
-                leaves = [t.detach().requires_grad_() for t in stored]
-                logp = torch.log_softmax(self.forward(x, leaves), 2)  # [K, b, 10]
-                picked = (logp * onehot).sum((1, 2))  # minus each run's summed loss
-                objective = -(picked * coef.view(-1)).sum()
-                computed = torch.autograd.grad(objective, leaves)
-            loss_row.copy_(picked.detach())
+            per_run = idx.dim() == 2
+            b = idx.shape[-1]
+            flat_idx = idx.reshape(-1)
+            onehot = onehot_train.index_select(0, flat_idx)  # [b, 10] shared, or [K * b, 10]
+            if per_run:
+                onehot = onehot.view(k, b, N_CLASSES)
+            saved: list[Tensor] = []
+            logits = self.forward(images.index_select(0, flat_idx), per_run, saved)
+            patches, h1, where1, a1, h2, where2, flat, f1, f2 = saved
+            logp = torch.log_softmax(logits, 2)  # [K, b, 10]
+            torch.sum(logp * onehot, dim=(1, 2), out=loss_row)  # minus each run's summed loss
             live.logical_and_(loss_row > neg_inf)
             torch.logical_not(live, out=dead_flat)
-            for g, c in zip(grads, computed, strict=True):
-                g.copy_(c)
-            for g in self.g2d:
-                g.masked_fill_(dead_col, 0.0)
+            g = logp.exp_().sub_(onehot).mul_(coef).masked_fill_(dead3, 0.0)  # d loss / d logits
+            # The Linear layers, last first: weight and bias gradients, then the input's.
+            for w, (w_grad, b_grad), h_in in zip(
+                reversed(weights), reversed(linear_grads), (f2, f1, flat), strict=True
+            ):
+                torch.bmm(g.mT, h_in, out=w_grad)
+                torch.sum(g, 1, keepdim=True, out=b_grad)
+                g = threshold_backward(torch.bmm(g, w), h_in, 0)  # ReLU after the pooling
+            # g [K, b, 400] -> conv2's pooled output [b, K * 16, 5, 5], channels-last like h2.
+            g = g.view(k, b, 16, 25).permute(1, 3, 0, 2).reshape(b, 5, 5, k * 16)
+            g = pool_backward(g.permute(0, 3, 1, 2), h2, [2, 2], [2, 2], [0, 0], [1, 1], False,
+                              where2)  # fmt: skip
+            g, w2_grad, b2_grad = conv_backward(
+                g, a1, c2w, [k * 16], [1, 1], [0, 0], [1, 1], False, [0, 0], k,
+                [True, True, True],
+            )  # fmt: skip
+            c2_grad.view_as(w2_grad).copy_(w2_grad)
+            c2b_grad.view(-1).copy_(b2_grad)
+            g = threshold_backward(g, a1, 0)  # [b, K * 6, 14, 14]: ReLU after pooling 1
+            # conv1: its output's gradient [b * 784, K * 6] (channels-last), times the patches.
+            g = pool_backward(g, h1, [2, 2], [2, 2], [0, 0], [1, 1], False, where1)
+            g = g.permute(0, 2, 3, 1).reshape(-1, k * 6)
+            if per_run:  # [K, 6, b * 784] x [K, b * 784, 25]
+                torch.bmm(g.view(-1, k, 6).permute(1, 2, 0), patches.mT,
+                          out=c1_grad.view(k, 6, 25))  # fmt: skip
+            elif k < FEW_RUNS:
+                torch.mm(g.T, patches[0].T, out=c1_grad.view(k * 6, 25))
+            else:  # [25, K * 6], then transposed
+                torch.mm(patches[0], g, out=c1_grad_t.view(25, k * 6))
+                c1_grad.view(k * 6, 25).copy_(c1_grad_t.view(25, k * 6).T)
+            torch.sum(g, 0, out=c1b_grad.view(-1))
+            for grad in self.g2d:
+                grad.masked_fill_(dead_col, 0.0)
 
         return step
 

@@ -12,6 +12,7 @@ gradients in a flat buffer for their optimizer.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import cast
 
@@ -192,6 +193,8 @@ class StackedMLP:
         input_buffer = self.input_buffer
         train_x, onehot_train = self.data.train_x, self.onehot_train
         threshold_backward = torch.ops.aten.threshold_backward
+        neg_inf = torch.tensor(-math.inf, device=self.device, dtype=self.dtype)  # no per-step
+        # wrapping of a Python scalar
 
         def step(idx: Tensor, loss_row: Tensor, coef: Tensor) -> None:
             shared = idx.dim() == 1
@@ -226,8 +229,9 @@ class StackedMLP:
                 z = torch.bmm(weights[-1], h)
             logp = torch.log_softmax(z, 1)  # [K, 10, b]
             torch.sum(logp * onehot_t, dim=(1, 2), out=loss_row)
-            # The sum of log-probabilities is <= 0 or NaN; -inf or NaN: the run is dead.
-            live.logical_and_(torch.isfinite(loss_row))
+            # The sum of log-probabilities is <= 0 or NaN; -inf or NaN: the run is dead (one
+            # comparison where isfinite takes several ops).
+            live.logical_and_(loss_row > neg_inf)
             torch.logical_not(live, out=dead_flat)
             g = logp.exp_().sub_(onehot_t).mul_(coef).masked_fill_(dead3, 0.0)
             for i in range(n_layers - 1):
