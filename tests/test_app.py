@@ -128,6 +128,13 @@ def _long_app(db: Path, **kwargs: Any) -> Any:
     return make_app(db, epochs=LONG_EPOCHS, batch_size=1, data=tiny_data(LONG_STEPS, 64), **kwargs)
 
 
+async def _wait_training(pilot: Any, app: Any) -> None:
+    """Wait for the run's first progress line: mid-epoch or epoch end, whichever comes first (a
+    fast machine can end an epoch before any mid-epoch line is due)."""
+    await wait_for(pilot, lambda: app.job is not None and app.progress.text.startswith("1 run"),
+                   what="first progress")
+
+
 async def _key_mid_run(pilot: Any, app: Any, key: str, effect: Any) -> float:
     """Send one key as the terminal would and wait for its effect; returns the seconds it took.
     (Pilot.press waits for the process to go idle, which never happens while torch trains.)"""
@@ -142,7 +149,7 @@ async def test_stop_ends_the_run_within_a_step(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
         await pilot.press("r")
-        await wait_for(pilot, lambda: "step" in app.progress.text, what="first progress")
+        await _wait_training(pilot, app)
         took = await _key_mid_run(pilot, app, "s", lambda: app.job is None)
         [rec] = app.store.list_runs()
         assert rec.status == "stopped" and rec.epochs_done < LONG_EPOCHS
@@ -158,7 +165,7 @@ async def test_keys_act_while_a_run_trains(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
         await pilot.press("r")
-        await wait_for(pilot, lambda: "step" in app.progress.text, what="first progress")
+        await _wait_training(pilot, app)
         replots = app.chart("lr").replots
         took = await _key_mid_run(pilot, app, "l", lambda: app.chart("lr").log_y)
         assert app.chart("lr").replots > replots and took < 1.0
