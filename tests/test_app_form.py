@@ -96,7 +96,7 @@ def test_warmup_wraps_the_scheduler_into_a_sequence() -> None:
     r = evaluate(FormValues(scheduler="OneCycleLR", warmup="3",
                             params={"cycle_momentum": False}))
     assert r.errors == {
-        "warmup": "members must share one cadence (got LinearLR: epoch, OneCycleLR: batch)"}
+        "warmup": "members must share one interval (got LinearLR: per epoch, OneCycleLR: per step)"}
     r = evaluate(FormValues(warmup="-1"))
     assert r.errors == {"warmup": "must be an integer >= 0 (got -1)"}
 

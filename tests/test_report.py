@@ -292,7 +292,7 @@ def test_pytorch_code_block_layout_exactly() -> None:
         "    model.parameters(), lr=0.1, momentum=0.9, dampening=0.1,\n"
         "    weight_decay=0.0, nesterov=False,\n"
         ")\n"
-        "# resolved for 25 epochs x 1875 steps per epoch (epoch cadence)\n"
+        "# resolved for 25 epochs x 1875 steps per epoch, stepped per epoch\n"
         "scheduler = StepLR(optimizer, step_size=10, gamma=0.1)\n"
         "# once per epoch, after that epoch's optimizer.step() calls:\n"
         "# scheduler.step()\n"
@@ -313,7 +313,7 @@ def test_pytorch_code_compact_layout_exactly() -> None:
         "optimizer = torch.optim.AdamW(model.parameters(), lr=0.1, betas=(0.8, 0.99), "
         "eps=1e-08, weight_decay=0.01)\n"
         "\n"
-        "# resolved for 4 epochs x 3 steps per epoch (epoch cadence)\n"
+        "# resolved for 4 epochs x 3 steps per epoch, stepped per epoch\n"
         "scheduler = LambdaLR(optimizer, lr_lambda=lambda epoch: 0.5 * (1 + math.cos(epoch)))\n"
         "# once per epoch, after that epoch's optimizer.step() calls:\n"
         "# scheduler.step()\n"
@@ -328,7 +328,7 @@ def test_pytorch_code_compact_layout_exactly() -> None:
 def test_scheduler_code_splits_imports_and_a_given_part_replaces_it() -> None:
     code = R.scheduler_code(STEP_CFG, 10)
     assert code.imports == ("from torch.optim.lr_scheduler import StepLR",)
-    assert code.body[0] == "# resolved for 25 epochs x 10 steps per epoch (epoch cadence)"
+    assert code.body[0] == "# resolved for 25 epochs x 10 steps per epoch, stepped per epoch"
     bad = RunConfig(scheduler=S.SchedulerSpec("StepLR", {"step_size": 0}))
     with pytest.raises(S.SpecError):
         R.pytorch_code(bad, 10)

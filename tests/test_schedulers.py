@@ -577,7 +577,7 @@ def test_preview_metrics_must_cover_the_run() -> None:
         ("StepLR + ReduceLROnPlateau", "ChainedScheduler[1].ReduceLROnPlateau",
          "cannot be part of SequentialLR/ChainedScheduler"),
         ("LinearLR -> @5 OneCycleLR", "SequentialLR.schedulers",
-         "members must share one cadence (got LinearLR: epoch, OneCycleLR: batch)"),
+         "members must share one interval (got LinearLR: per epoch, OneCycleLR: per step)"),
         ("LinearLR -> @30 ExponentialLR", "SequentialLR.milestones",
          "30 is not inside the run (25 epochs): the last member would never run"),
         ("LinearLR -> @7 CosineAnnealingLR:eta_min=-1", "SequentialLR[1].CosineAnnealingLR.eta_min",
@@ -909,7 +909,7 @@ def test_to_code_text() -> None:
     code = to_code(parse_spec("StepLR:step_size=10,gamma=0.1"), epochs=30, steps_per_epoch=5)
     assert code == (
         "from torch.optim.lr_scheduler import StepLR\n\n"
-        "# resolved for 30 epochs x 5 steps per epoch (epoch cadence)\n"
+        "# resolved for 30 epochs x 5 steps per epoch, stepped per epoch\n"
         "scheduler = StepLR(optimizer, step_size=10, gamma=0.1)\n"
         "# once per epoch, after that epoch's optimizer.step() calls:\n"
         "# scheduler.step()\n"

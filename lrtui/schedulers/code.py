@@ -8,7 +8,7 @@ from typing import Any
 from lrtui.schedulers.build import first_error, torch_call
 from lrtui.schedulers.composite import member_spans
 from lrtui.schedulers.entries import ENTRIES, TorchCall
-from lrtui.schedulers.params import Cadence, Run
+from lrtui.schedulers.params import CADENCE_WORDS, Cadence, Run
 from lrtui.schedulers.resolve import cadence_of, member_run, resolve, run_of
 from lrtui.schedulers.spec import SchedulerSpec
 from lrtui.schedulers.validate import validate
@@ -129,7 +129,8 @@ def to_code(
     lines.append(f"from torch.optim.lr_scheduler import {', '.join(sorted(snippet.classes))}")
     lines.append("")
     lines.append(
-        f"# resolved for {epochs} epochs x {steps_per_epoch} steps per epoch ({cadence} cadence)"
+        f"# resolved for {epochs} epochs x {steps_per_epoch} steps per epoch, stepped"
+        f" {CADENCE_WORDS[cadence]}"
     )
     lines.extend(snippet.lines)
     lines.append(f"scheduler = {expr}")

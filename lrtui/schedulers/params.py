@@ -11,6 +11,12 @@ from lrtui.expr import Formula, FormulaError, compile_formula
 from lrtui.schedulers.errors import SpecError
 
 Cadence = Literal["epoch", "batch", "metric"]
+# How a person reads a cadence: the words of `interval=`, not the engine's.
+CADENCE_WORDS: dict[Cadence, str] = {
+    "epoch": "per epoch",
+    "batch": "per step",
+    "metric": "on the valid loss",
+}
 Interval = Literal["epoch", "step"]
 INTERVALS: tuple[Interval, ...] = ("epoch", "step")
 ParamKind = Literal["int", "float", "bool", "choice", "int_list", "float_list", "formula"]

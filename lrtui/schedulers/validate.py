@@ -6,7 +6,7 @@ from lrtui.numbering import epoch_number
 from lrtui.schedulers.composite import member_spans, milestone_list
 from lrtui.schedulers.entries import ENTRIES, SchedulerInfo, lookup, suggest, unknown_param
 from lrtui.schedulers.errors import Problem, Severity, SpecError, errors_of
-from lrtui.schedulers.params import OptimizerShape, Run, check_value, is_int
+from lrtui.schedulers.params import CADENCE_WORDS, OptimizerShape, Run, check_value, is_int
 from lrtui.schedulers.resolve import full_values, member_run, resolve_in, run_of, safe_cadence
 from lrtui.schedulers.spec import MAX_DEPTH, SchedulerSpec, depth_of
 
@@ -183,11 +183,12 @@ def _validate_composite(
     cadences = [(child.name, safe_cadence(child)) for child in spec.children]
     known = {cadence for _, cadence in cadences if cadence is not None}
     if len(known) > 1:
-        listed = ", ".join(f"{name}: {cadence}" for name, cadence in cadences if cadence)
+        listed = ", ".join(f"{name}: {CADENCE_WORDS[cadence]}" for name, cadence in cadences
+                           if cadence)
         hint = ""
         if any("interval" in child.params for child in spec.children):
             hint = ": give every member the same interval (epoch or step)"
-        add(f"{prefix}.schedulers", f"members must share one cadence (got {listed}){hint}")
+        add(f"{prefix}.schedulers", f"members must share one interval (got {listed}){hint}")
     unit = run.unit
     milestones_ok = True
     if info.name == "SequentialLR":
