@@ -170,6 +170,8 @@ def test_config_file_tables_and_overrides(
             "OneCycleLR.total_steps: must cover the run's 250 steps",
         ),
         (["-s", "StepLR:step_size=1", "--dataset", "cifar"], "--dataset: must be one of mnist"),
+        # a device this machine lacks (no CUDA, or fewer than 1000 CUDA devices): named as the flag
+        (["-s", "StepLR:step_size=1", "--device", "cuda:999"], "error: --device: "),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -182,6 +184,22 @@ def test_bad_input_is_one_line_and_exit_2(
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and err.startswith("lrtui: error: ")
     assert message in err
+
+
+def test_a_config_files_device_and_dataset_are_named_as_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A value the run core refuses names the file's key when the file set it, the flag else."""
+    config = tmp_path / "cfg.toml"
+    config.write_text('device = "cuda:999"\n[[run]]\nscheduler = "StepLR"\n')
+    code, out, err = run_cli(capsys, "--config", str(config), "--dataset", "mnist-sample")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith(f"lrtui: error: {config}: device: ") and "(got 'cuda:999')" in err
+    config.write_text('dataset = "cifar"\n[[run]]\nscheduler = "StepLR"\n')
+    code, _, err = run_cli(capsys, "--config", str(config))
+    assert code == 2 and err.startswith(f"lrtui: error: {config}: dataset: must be one of mnist")
+    code, _, err = run_cli(capsys, "--config", str(config), "--dataset", "kuzushiji")
+    assert code == 2 and err.startswith("lrtui: error: --dataset: must be one of mnist")
 
 
 def test_bad_config_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

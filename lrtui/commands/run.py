@@ -34,7 +34,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -432,15 +432,15 @@ def build_configs(
     args: argparse.Namespace, reruns: Sequence[RunConfig] = ()
 ) -> tuple[list[RunConfig], dict[str, Any]]:
     """RunConfigs from the command line and --config, then `reruns`; plus shared settings."""
-    configs, _, shared = build_runs(args, reruns)
-    return configs, shared
+    configs, _, settings = build_runs(args, reruns)
+    return configs, settings.values
 
 
 def build_runs(
     args: argparse.Namespace, reruns: Sequence[RunConfig] = ()
-) -> tuple[list[RunConfig], list[RunGroup | None], dict[str, Any]]:
+) -> tuple[list[RunConfig], list[RunGroup | None], _Settings]:
     """The planned runs: every spec x swept settings x seed, each with its group (None for a
-    rerun), in group order; plus the shared settings."""
+    rerun), in group order; plus the shared settings and the names they were given under."""
     settings = _Settings()
     runs: list[_RunSpec] = []
     if args.config:
@@ -540,7 +540,7 @@ def build_runs(
             shared.setdefault("dataset", reruns[0].dataset)
         configs += [replace(c, dataset=shared.get("dataset", c.dataset)) for c in reruns]
         groups += [None] * len(reruns)
-    return configs, groups, shared
+    return configs, groups, settings
 
 
 def _stored_configs(ids: Sequence[str], db: str | None) -> list[RunConfig]:
@@ -748,7 +748,8 @@ class _Printer:
 def main(args: argparse.Namespace) -> int:
     db = getattr(args, "db", None)
     reruns = _stored_configs(args.rerun, db) if args.rerun else []
-    configs, groups, shared = build_runs(args, reruns)
+    configs, groups, settings = build_runs(args, reruns)
+    shared = settings.values
     ray_address = ray_run.address_of(args)  # --ray: None for a local run
     # Heavy imports only once the command line is known to be good.
     from lrtui import runner
@@ -773,7 +774,8 @@ def main(args: argparse.Namespace) -> int:
                 )
             )
     except runner.RunInputError as exc:
-        raise UsageError(flag_message(ValueError(_global_run(str(exc), plan_runs)))) from None
+        message = _global_run(str(exc), plan_runs)
+        raise UsageError(flag_message(ValueError(message), settings.names)) from None
     except DatasetError as exc:
         say(f"lrtui: error: {exc}")
         return 1
@@ -887,7 +889,15 @@ def _global_run(message: str, runs: Sequence[int]) -> str:
     return message
 
 
-def flag_message(exc: Exception) -> str:
-    """A run core message with its field as the flag ('dataset: ...' -> '--dataset: ...')."""
+def flag_message(exc: Exception, names: Mapping[str, str] | None = None) -> str:
+    """A run core message with its field named as the user gave it: 'device: ...' becomes
+    '--device: ...', or 'cfg.toml: device: ...' when the file set it (`names`, by key)."""
     message = str(exc)
-    return f"--{message}" if message.startswith("dataset: ") else message
+    key, colon, rest = message.partition(": ")
+    if not colon or key not in _CORE_FIELDS:
+        return message
+    return f"{(names or {}).get(key, '--' + key)}: {rest}"
+
+
+#: The settings a run core message can start with (runner.load's refusals).
+_CORE_FIELDS = ("dataset", "device")
