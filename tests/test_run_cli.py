@@ -318,6 +318,35 @@ def test_rerun_trains_a_stored_config_again(
     assert len(losses) == 2 and len(set(map(tuple, losses.values()))) == 1
 
 
+def test_rerun_of_a_run_from_another_machine_takes_device(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A run stored on a GPU box (device cuda:999 here) is refused by name alone, and trains
+    on --device cpu; beside new runs it trains on theirs."""
+    import sqlite3
+
+    db = str(tmp_path / "r.db")
+    assert run_cli(capsys, "-s", "ExponentialLR:gamma=0.5", "--dataset", "mnist-sample",
+                   "--epochs", "1", "--device", "cpu", "--json", "--db", db)[0] == 0  # fmt: skip
+    with sqlite3.connect(db) as conn:
+        conn.execute("""UPDATE runs SET config = replace(config, '"device": "cpu"',"""
+                     """ '"device": "cuda:999"')""")  # fmt: skip
+    code, out, err = run_cli(capsys, "--rerun", "1", "--db", db)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("lrtui: error: --rerun 1's stored device (--device overrides it): ")
+    assert "(got 'cuda:999')" in err
+    code, out, err = run_cli(capsys, "--rerun", "1", "--device", "cpu", "--json", "--db", db)
+    assert code == 0, err
+    assert [r["lr"] for r in lines(out) if r["event"] == "epoch"] == [0.1]
+    code, out, err = run_cli(capsys, "--rerun", "1", "-s", "StepLR", "--dataset", "mnist-sample",
+                             "--epochs", "1", "--json", "--db", db)  # fmt: skip
+    assert code == 0, err
+    assert len([r for r in lines(out) if r["event"] == "epoch"]) == 2
+    assert main(["runs", "list", "--db", db, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) == 4  # nothing was stored for the refused rerun
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

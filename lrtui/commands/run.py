@@ -538,7 +538,15 @@ def build_runs(
     if reruns:
         if not configs:  # a pure rerun keeps its own dataset and device unless asked otherwise
             shared.setdefault("dataset", reruns[0].dataset)
-        configs += [replace(c, dataset=shared.get("dataset", c.dataset)) for c in reruns]
+            settings.names.setdefault(
+                "device", f"--rerun {args.rerun[0]}'s stored device (--device overrides it)"
+            )
+        # Beside new runs a rerun trains on their device; alone, on --device or its own.
+        device: str | None = configs[0].device if configs else shared.get("device")
+        configs += [
+            replace(c, dataset=shared.get("dataset", c.dataset), device=device or c.device)
+            for c in reruns
+        ]
         groups += [None] * len(reruns)
     return configs, groups, settings
 
