@@ -103,7 +103,7 @@ def select_runs(
     last command that made groups (--last; also the default). CompareError when none match."""
     runs = store.list_runs()
     if ids:
-        return store.get_runs(list(ids))
+        return store.get_runs(list(dict.fromkeys(ids)))  # an id given twice is one run
     if group is not None:
         chosen = [r for r in runs if group in (r.group_id, r.group_label)]
         if not chosen:

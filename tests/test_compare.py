@@ -59,6 +59,20 @@ def test_summaries_and_paired_differences_match_independent_values(tmp_path: Pat
     assert a.vs_baseline == {}
 
 
+def test_an_id_given_twice_is_one_run_not_two_seeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "r.db"
+    _store(db)
+    with Store(db) as store:
+        assert [r.id for r in select_runs(store, ids=[2, 1, 2])] == [2, 1]
+    assert main(["runs", "compare", "1", "2", "1", "2", "--json", "--db", str(db)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [g["n"] for g in out["groups"]] == [2]
+    acc = out["groups"][0]["final_valid_acc"]
+    assert acc["mean"] == pytest.approx(statistics.fmean(ACC["a"][:2]), abs=1e-15)
+
+
 def test_the_bootstrap_resamples_as_documented() -> None:
     """The percentile interval, computed here from the same seeded resamples."""
     diffs = [0.1, -0.2, 0.3, 0.05, 0.0]

@@ -145,12 +145,15 @@ def main(args: argparse.Namespace) -> int:
 
 def _read_ids(args: argparse.Namespace) -> None:
     """Run ids are read as text by argparse and parsed here: a bad one is one UsageError line
-    (not argparse's usage text), and one beyond SQLite's integers never reaches the database."""
+    (not argparse's usage text), and one beyond SQLite's integers never reaches the database.
+    An id given twice means its run once (compare would count it as two seeds)."""
     try:
         if isinstance(getattr(args, "id", None), str):
             args.id = from_text(RUN_ID, args.id, RUN_ID.label)
         if isinstance(getattr(args, "ids", None), list):
-            args.ids = [from_text(RUN_ID, text, RUN_ID.label) for text in args.ids]
+            args.ids = list(
+                dict.fromkeys(from_text(RUN_ID, text, RUN_ID.label) for text in args.ids)
+            )
     except FieldError as exc:
         raise UsageError(str(exc)) from None
 
@@ -379,7 +382,7 @@ def write_output(path: Path, text: str, *, database: Path) -> bool:
 def _export(args: argparse.Namespace, path: Path) -> int:
     out = Path(args.output).expanduser() if args.output else None
     fmt = args.format or ("json" if out is not None and out.suffix.lower() == ".json" else "csv")
-    ids = list(dict.fromkeys(args.ids))
+    ids: list[int] = args.ids
     with _existing(path) as store:
         if store is None and ids:
             raise _unknown(ids[0], path)
@@ -409,7 +412,7 @@ def _confirm(question: str, stdin: TextIO) -> bool:
 
 
 def _delete(args: argparse.Namespace, path: Path) -> int:
-    ids = list(dict.fromkeys(args.ids))
+    ids: list[int] = args.ids
     if not path.exists():
         check_location(path)
         raise _unknown(ids[0], path)
