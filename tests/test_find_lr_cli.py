@@ -197,3 +197,18 @@ def test_inf_diverge_factor_and_top_level_dataset(
     assert result["dataset"] == "mnist-sample" and result["notice"] is None
     assert result["settings"]["diverge_factor"] is None and len(result["lrs"]) == 12
     assert not result["stopped_early"] and all(math.isfinite(x) for x in result["losses"])
+
+
+def test_a_value_listed_twice_is_one_curve() -> None:
+    """Repeats are dropped by value, not by spelling: 0.9,0.90 is one curve."""
+    import argparse
+
+    from lrtui.commands import find_lr as command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    args = parser.parse_args(["--optimizer", "sgd,sgd", "--momentum", "0.9,0.90,0.5"])
+    configs, _ = command.build(args)
+    assert [(c.optimizer.name, c.optimizer.momentum) for c in configs] == [
+        ("sgd", 0.9), ("sgd", 0.5)
+    ]

@@ -120,11 +120,12 @@ def _value(f: Field, text: str) -> Any:
 
 
 def _items(f: Field, text: str) -> list[Any]:
-    """A list flag: each comma-separated item is one value of field `f` (repeats dropped)."""
+    """A list flag: each comma-separated item is one value of field `f` (repeats dropped, by
+    value: 0.9,0.90 is one curve)."""
     parts = [p.strip() for p in text.split(",")]
     if not text.strip() or any(not p for p in parts):
         raise UsageError(f"{f.flag}: must be a value or a comma-separated list (got {text!r})")
-    return [_value(f, p) for p in dict.fromkeys(parts)]
+    return list(dict.fromkeys(_value(f, p) for p in parts))
 
 
 def _dataset(args: argparse.Namespace) -> str:
