@@ -241,7 +241,8 @@ LABEL = Field(
 )  # fmt: skip
 WARMUP = Field(
     "warmup", "warm-up ep", "", "", "int",
-    "epochs of linear warm-up before the scheduler (0: none): LinearLR -> scheduler",
+    "epochs of linear warm-up before the scheduler (0: none): LinearLR -> scheduler, stepped at"
+    " the scheduler's interval",
     low=0, high=MAX_EPOCHS,
 )  # fmt: skip
 WARMUP_START = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,12 +94,55 @@ def test_warmup_wraps_the_scheduler_into_a_sequence() -> None:
     assert r.ok and r.spec is not None
     assert S.format_spec(r.spec) == (
         "LinearLR:start_factor=0.1,total_iters=3 -> @3 CosineAnnealingLR")
-    r = evaluate(FormValues(scheduler="OneCycleLR", warmup="3",
-                            params={"cycle_momentum": False}))
-    assert r.errors == {
-        "warmup": "members must share one interval (got LinearLR: per epoch, OneCycleLR: per step)"}
     r = evaluate(FormValues(warmup="-1"))
     assert r.errors == {"warmup": "must be an integer >= 0 (got -1)"}
+    r = evaluate(FormValues(epochs="5", warmup="5"))
+    assert r.errors == {
+        "warmup": "must leave the schedule at least one of the run's 5 epochs (got 5)"}
+
+
+def test_a_warmup_before_a_per_step_schedule_is_stepped_per_step() -> None:
+    """SequentialLR's members share one interval: the ramp takes the schedule's, in optimizer
+    steps (mnist-sample, batch 32: 4000 / 32 = 125 steps per epoch), and clones back to epochs."""
+    torch = pytest.importorskip("torch")
+    from torch.optim import lr_scheduler as m
+
+    r = evaluate(FormValues(dataset="mnist-sample", epochs="5", scheduler="CosineAnnealingLR",
+                            interval="step", warmup="2", warmup_start="0.1"))
+    assert r.ok and r.spec is not None and r.config is not None
+    assert S.format_spec(r.spec) == ("LinearLR:interval=step,start_factor=0.1,total_iters=250"
+                                     " -> @250 CosineAnnealingLR:interval=step")
+    # The plain loop: scheduler.step() after every optimizer.step(), cosine over the rest.
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = m.SequentialLR(opt, [m.LinearLR(opt, start_factor=0.1, total_iters=250),
+                                 m.CosineAnnealingLR(opt, T_max=375)], milestones=[250])
+    expected = []
+    for _ in range(625):
+        expected.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    got = S.preview(r.spec, epochs=5, steps_per_epoch=125).lr_per_step
+    assert got == expected
+    back = values_from_config(r.config)
+    assert (back.warmup, back.warmup_start, back.scheduler, back.interval) == (
+        "2", "0.1", "CosineAnnealingLR", "step")
+    assert evaluate(back).config == r.config
+    # OneCycleLR and a recipe step per step by nature; a recipe's own warm-up is pointed out.
+    r = evaluate(FormValues(dataset="mnist-sample", scheduler="OneCycleLR", warmup="3",
+                            params={"cycle_momentum": False}))
+    assert r.ok and r.spec is not None and S.format_spec(r.spec) == (
+        "LinearLR:interval=step,start_factor=0.1,total_iters=375"
+        " -> @375 OneCycleLR:cycle_momentum=false")
+    r = evaluate(FormValues(dataset="mnist-sample", scheduler="WarmupCosine", warmup="1",
+                            params={"warmup_steps": "10"}))
+    assert r.ok and r.warnings["warmup"] == ("WarmupCosine has a warm-up of its own (warmup_steps,"
+                                             " warmup_ratio): this one runs before it")
+    # A ramp that is not whole epochs at this batch size is not the form's: it clones as a spec.
+    odd = replace(r.config, scheduler=S.parse_spec(
+        "LinearLR:interval=step,total_iters=100 -> @100 CosineAnnealingLR:interval=step"))
+    back = values_from_config(odd)
+    assert back.scheduler == "SequentialLR" and back.warmup == "0"
+    assert evaluate(back).config == odd
 
 
 def test_warnings_do_not_block_a_run() -> None:

@@ -182,10 +182,12 @@ def parse_param(param: S.Param, raw: str | bool, sched: str, errors: dict[str, s
 
 
 def build_spec(v: FormValues, errors: dict[str, str],
-               defaults: dict[str, str] | None = None) -> S.SchedulerSpec | None:
+               defaults: dict[str, str] | None = None,
+               steps_per_epoch: int | None = None) -> S.SchedulerSpec | None:
     """The scheduler spec the form describes (None when a field cannot even be parsed).
     Parameters left empty take the catalog default; `defaults` collects them (name -> value as
-    the field's placeholder shows it), so the preview can say so."""
+    the field's placeholder shows it), so the preview can say so. `steps_per_epoch` sizes a
+    warm-up before a per-step schedule (1 while unknown: the form shows another error then)."""
     info = S.ENTRIES.get(v.scheduler)
     if info is None:
         errors["scheduler"] = f"unknown scheduler (got {v.scheduler})"
@@ -217,7 +219,30 @@ def build_spec(v: FormValues, errors: dict[str, str],
     start = parse_field("warmup_start", F.WARMUP_START, v.warmup_start, errors)
     if start is None or errors:
         return None
-    return S.add_warmup(inner, warmup, start)
+    return S.add_warmup(inner, warmup, start, steps_per_epoch or 1)
+
+
+def _check_warmup(v: FormValues, epochs: int | None, errors: dict[str, str],
+                  warnings: dict[str, str]) -> None:
+    """The warm-up in the form's own words (epochs), before the core's checks of the
+    `LinearLR -> X` it becomes, which speak of members and milestones."""
+    if "warmup" in errors or not v.warmup.strip():
+        return
+    try:
+        warmup = int(v.warmup.strip())
+    except ValueError:
+        return
+    if not warmup:
+        return
+    if epochs is not None and warmup >= epochs:
+        errors["warmup"] = (f"must leave the schedule at least one of the run's {epochs} epochs"
+                            f" (got {warmup})")
+        return
+    info = S.ENTRIES.get(v.scheduler)
+    own = [p.name for p in info.params if p.name.startswith("warmup_")] if info else []
+    if own:
+        warnings["warmup"] = (f"{v.scheduler} has a warm-up of its own ({', '.join(own)}):"
+                              " this one runs before it")
 
 
 def _same(value: Any, default: Any) -> bool:
@@ -300,10 +325,11 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None,
         errors["device"] = f"must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]} (got {v.device})"
     ray = ray_choice.address_of(v.device)
     defaults: dict[str, str] = {}
-    spec = build_spec(v, errors, defaults)
     n_train = train_size(v.dataset, injected_sizes)
     spe = steps_per_epoch(n_train, batch) if n_train and batch else None
+    spec = build_spec(v, errors, defaults, spe)
     warnings: dict[str, str] = {}
+    _check_warmup(v, epochs, errors, warnings)
     # The CLI's preview limit, said the same way: the run itself may be longer.
     too_long = F.preview_steps_problem(epochs, spe) if epochs and spe else None
     if too_long:
@@ -346,8 +372,10 @@ def evaluate(v: FormValues, *, injected_sizes: dict[str, int] | None = None,
                       too_long, ray, seeds or 1)
 
 
-def values_from_config(config: RunConfig) -> FormValues:
-    """The form that reproduces a config (used by clone): warm-up composites are unwrapped."""
+def values_from_config(config: RunConfig,
+                       injected_sizes: dict[str, int] | None = None) -> FormValues:
+    """The form that reproduces a config (used by clone): warm-up composites are unwrapped (a
+    ramp in optimizer steps back to epochs, from the config's dataset and batch size)."""
     opt = config.optimizer
     v = FormValues(
         dataset=config.dataset, model=config.model, hidden=", ".join(str(h) for h in config.hidden),
@@ -358,7 +386,8 @@ def values_from_config(config: RunConfig) -> FormValues:
         device=config.device, label=config.label,
     )
     spec = config.scheduler
-    warmup = S.split_warmup(spec)
+    n_train = train_size(config.dataset, injected_sizes)
+    warmup = S.split_warmup(spec, steps_per_epoch(n_train, config.batch_size) if n_train else None)
     if warmup is not None:
         epochs, start, spec = warmup
         v.warmup = str(epochs)

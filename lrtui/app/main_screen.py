@@ -280,13 +280,15 @@ class MainScreen(Screen[None]):
         except (StoreError, ValueError) as exc:
             self.log_pane.add(f"cannot clone run #{trace.key}: {exc}", "error")
             return
-        values = values_from_config(config)
+        dataset = self._lab.dataset
+        values = values_from_config(
+            config, {dataset.name: dataset.n_train} if dataset is not None else None)
         values.label = own_label(config, trace.group_label if trace.group_id else None)
         group = self._highlighted_group()
         if group is not None:  # the group's line: its first seed, with the group's seeds
             values.seeds = str(len(group.runs))
-        if self._lab.dataset is not None:
-            values.dataset = self._lab.dataset.name
+        if dataset is not None:
+            values.dataset = dataset.name
         if not self.sidebar.display:
             self.toggle_sidebar()
         await self.sidebar.load(values)
