@@ -207,10 +207,10 @@ async def test_a_batch_of_two_runs_shows_two_series(tmp_path: Path) -> None:
         assert app.batch == []
 
 
-def _store_one_run(db: Path) -> int:
+def _store_one_run(db: Path, spec: str = "ExponentialLR:gamma=0.5") -> int:
     """A run recorded by a headless training (as `lrtui run` would), before the app opens."""
     config = RunConfig(dataset="synthetic", epochs=3, batch_size=32, device="cpu",
-                       scheduler=S.parse_spec("ExponentialLR:gamma=0.5"), label="stored")
+                       scheduler=S.parse_spec(spec), label="stored")
     with Store(db) as store, Recorder(store) as rec:
         engine.train([config], rec, data=to_device(tiny_data()))
         return rec.run_ids[0]
@@ -278,6 +278,25 @@ async def test_details_clone_export_delete(tmp_path: Path, monkeypatch: Any) -> 
         await pilot.press("y")
         await wait_for(pilot, lambda: app.store.list_runs() == [], what="deleted")
         assert app.runs_table.row_count == 0 and run_id not in app.traces
+
+
+async def test_clone_unwraps_a_warmup_stepped_per_step(tmp_path: Path) -> None:
+    """The injected data's size (256 / 32 = 8 steps per epoch) turns the ramp's 8 optimizer
+    steps back into the form's 1 warm-up epoch."""
+    _store_one_run(tmp_path / "runs.db", "LinearLR:interval=step,start_factor=0.1,total_iters=8"
+                                         " -> @8 CosineAnnealingLR:interval=step")
+    app = make_app(tmp_path / "runs.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("escape", "c")
+        await wait_for(pilot, lambda: app.sidebar.values().scheduler == "CosineAnnealingLR")
+        values = app.sidebar.values()
+        assert (values.warmup, values.warmup_start, values.interval) == ("1", "0.1", "step")
+        await settle(pilot, app)
+        assert app.form is not None and app.form.ok and app.form.config is not None
+        assert S.format_spec(app.form.config.scheduler) == (  # as stored: T_max resolved
+            "LinearLR:interval=step,start_factor=0.1,total_iters=8"
+            " -> @8 CosineAnnealingLR:T_max=16,interval=step")
 
 
 async def test_first_launch_offers_the_tutorial_comparison(tmp_path: Path) -> None:
