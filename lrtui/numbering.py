@@ -16,6 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 epoch', '3 epochs': a count as a person writes it (nouns here take a plain 's')."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def epoch_number(index: int) -> int:
     """The number people read for the engine's 0-based epoch `index`."""
     return index + 1

@@ -97,8 +97,8 @@ def test_warmup_wraps_the_scheduler_into_a_sequence() -> None:
     r = evaluate(FormValues(warmup="-1"))
     assert r.errors == {"warmup": "must be an integer >= 0 (got -1)"}
     r = evaluate(FormValues(epochs="5", warmup="5"))
-    assert r.errors == {
-        "warmup": "must leave the schedule at least one of the run's 5 epochs (got 5)"}
+    assert r.errors == {"warmup": "must be shorter than the run (5 epochs), leaving the schedule"
+                                  " at least one (got 5)"}
 
 
 def test_a_warmup_before_a_per_step_schedule_is_stepped_per_step() -> None:

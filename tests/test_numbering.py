@@ -132,3 +132,18 @@ async def test_the_progress_line_numbers_the_epoch_in_progress_from_one() -> Non
         line.show(label="#1 StepLR", epoch=0, epochs=3, step=4, steps_per_epoch=8,
                   global_step=4, total_steps=24, samples_per_s=100.0, elapsed_s=2.0)
         assert "epoch 1/3 · step 4/8" in line.text
+
+
+def test_counts_read_as_written() -> None:
+    """'1 epoch', never '1 epochs': in the engine's end reason and the catalog's messages."""
+    from lrtui import schedulers as S
+    from lrtui.numbering import counted
+
+    assert [counted(n, "epoch") for n in (0, 1, 2)] == ["0 epochs", "1 epoch", "2 epochs"]
+    checked = S.validate(S.parse_spec("CosineAnnealingLR:T_max=100"), epochs=1, steps_per_epoch=1)
+    assert S.warnings_of(checked) == {
+        "CosineAnnealingLR.T_max": "100 is longer than the run (1 epoch): the LR never reaches"
+                                   " eta_min"}
+    checked = S.validate(S.parse_spec("WarmupCosine:warmup_steps=5"), epochs=1, steps_per_epoch=1)
+    assert S.errors_of(checked) == {
+        "WarmupCosine.warmup_steps": "must fit in the run's 1 step (got 5)"}

@@ -299,7 +299,7 @@ def test_pytorch_code_block_layout_exactly() -> None:
     )
     unknown = R.pytorch_code(STEP_CFG, None)
     assert "# steps per epoch unknown (no epoch finished): 1 assumed below\n" in unknown
-    assert "25 epochs x 1 steps per epoch" in unknown
+    assert "25 epochs x 1 step per epoch" in unknown
 
 
 def test_pytorch_code_compact_layout_exactly() -> None:

@@ -101,7 +101,7 @@ def test_table_output_and_db_accepted(capsys: pytest.CaptureFixture[str], tmp_pa
         "seconds",
     ]
     assert row.split()[:5] == ["0", "StepLR:step_size=1", "1", "0.001", "0.9"]  # epoch 1
-    assert end == "run 0 (StepLR:step_size=1): finished - 1 epochs"
+    assert end == "run 0 (StepLR:step_size=1): finished - 1 epoch"
 
 
 def test_divergence_with_a_huge_lr_leaves_the_sane_run_alone(

@@ -52,6 +52,7 @@ from lrtui.data import DATASETS, DeviceDataset, RawDataset
 from lrtui.engine import Control, Event, RunEnded
 from lrtui.lrfind import SweepSettings
 from lrtui.model import RunConfig
+from lrtui.numbering import counted
 from lrtui.session import (
     Applied,
     Job,
@@ -513,7 +514,8 @@ class LrtuiApp(App[None]):
             message.screen.show_error(export_problem(exc))
             return
         message.screen.dismiss(None)
-        self.log_pane.add(f"exported run #{message.run_id} ({rows} epochs) to {where}", "notice")
+        self.log_pane.add(
+            f"exported run #{message.run_id} ({counted(rows, 'epoch')}) to {where}", "notice")
 
     def focus_field(self, key: str) -> None:
         """Focus a form field by its key (tests and the palette use it)."""

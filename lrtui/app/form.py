@@ -20,6 +20,7 @@ from lrtui import schedulers as S
 from lrtui.data import DATASETS
 from lrtui.distributed import choice as ray_choice
 from lrtui.model import OptimizerConfig, RunConfig, validate_config
+from lrtui.numbering import counted
 from lrtui.optimizers import OPTIMIZER_KINDS
 
 # Training-split sizes of the registry's datasets: the preview's steps per epoch, before loading.
@@ -235,8 +236,8 @@ def _check_warmup(v: FormValues, epochs: int | None, errors: dict[str, str],
     if not warmup:
         return
     if epochs is not None and warmup >= epochs:
-        errors["warmup"] = (f"must leave the schedule at least one of the run's {epochs} epochs"
-                            f" (got {warmup})")
+        errors["warmup"] = (f"must be shorter than the run ({counted(epochs, 'epoch')}), leaving"
+                            f" the schedule at least one (got {warmup})")
         return
     info = S.ENTRIES.get(v.scheduler)
     own = [p.name for p in info.params if p.name.startswith("warmup_")] if info else []

@@ -17,6 +17,7 @@ from lrtui.app.messages import EngineEvent, PassStarted, RunDropped, TrainingNot
 from lrtui.app.threads import pause_full_gc, yield_cpu_to_ui
 from lrtui.engine import Event, RunEnded
 from lrtui.model import RunConfig
+from lrtui.numbering import counted
 from lrtui.schedulers import short_spec
 from lrtui.session import Job
 
@@ -56,7 +57,8 @@ class TrainingFlow:
         app.main.hide_banner()
         each = f", {seeds} seeds each" if seeds > 1 else ""
         where = f", on Ray ({ray})" if ray is not None else ""
-        app.log_pane.add(f"training {what} ({job.title}{each}, {configs[0].epochs} epochs, "
+        epochs = counted(configs[0].epochs, "epoch")
+        app.log_pane.add(f"training {what} ({job.title}{each}, {epochs}, "
                          f"batch {configs[0].batch_size}{where})", "notice")
         app.progress.idle(f"starting {job.title} …")
         app.runs_table.focus()  # space / enter / c now act on runs right away

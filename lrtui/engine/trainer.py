@@ -33,7 +33,7 @@ from lrtui.engine.loop import Pass, steps_per_epoch
 from lrtui.engine.models import MODELS, family_of
 from lrtui.engine.optim import optimizer_class
 from lrtui.model import RunConfig, validate_config
-from lrtui.numbering import epoch_number, step_number
+from lrtui.numbering import counted, epoch_number, step_number
 from lrtui.schedulers import PlateauState, ScheduleDriver, resolve
 
 #: Seconds between Progress events (and between the host's looks at the device's loss sums).
@@ -402,7 +402,7 @@ class _EpochLoop:
             return
         for j in range(k):
             if j not in self.ended:
-                self.end_run(j, "finished", f"{self.epochs} epochs", self.epochs)
+                self.end_run(j, "finished", counted(self.epochs, "epoch"), self.epochs)
 
     # ---- reporting points
 

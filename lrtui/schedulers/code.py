@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lrtui.numbering import counted
 from lrtui.schedulers.build import first_error, torch_call
 from lrtui.schedulers.composite import member_spans
 from lrtui.schedulers.entries import ENTRIES, TorchCall
@@ -129,7 +130,8 @@ def to_code(
     lines.append(f"from torch.optim.lr_scheduler import {', '.join(sorted(snippet.classes))}")
     lines.append("")
     lines.append(
-        f"# resolved for {epochs} epochs x {steps_per_epoch} steps per epoch, stepped"
+        f"# resolved for {counted(epochs, 'epoch')} x {counted(steps_per_epoch, 'step')} per epoch,"
+        f" stepped"
         f" {CADENCE_WORDS[cadence]}"
     )
     lines.extend(snippet.lines)

@@ -277,14 +277,14 @@ def _length_advice(param: str, *, must_cover: bool) -> Advise:
                 return [
                     Advice(
                         param,
-                        f"must cover the run's {length} {unit} (got {value}): "
+                        f"must cover the run's {run.length_text} (got {value}): "
                         f"torch raises after {unit[:-1]} {value}",
                     )
                 ]
             return [
                 Advice(
                     param,
-                    f"{value} is shorter than the run ({length} {unit}): the LR climbs back up "
+                    f"{value} is shorter than the run ({run.length_text}): the LR climbs back up "
                     f"after {unit[:-1]} {value}",
                     "warning",
                 )
@@ -293,7 +293,7 @@ def _length_advice(param: str, *, must_cover: bool) -> Advise:
             tail = "the cycle is cut short" if must_cover else "the LR never reaches eta_min"
             return [
                 Advice(
-                    param, f"{value} is longer than the run ({length} {unit}): {tail}", "warning"
+                    param, f"{value} is longer than the run ({run.length_text}): {tail}", "warning"
                 )
             ]
         return []
@@ -745,14 +745,14 @@ def _recipe_advice(
     warmup = values["warmup_steps"]
     if warmup > run.length:
         out.append(
-            Advice("warmup_steps", f"must fit in the run's {run.length} {run.unit} (got {warmup})")
+            Advice("warmup_steps", f"must fit in the run's {run.length_text} (got {warmup})")
         )
     decay = values.get("decay_steps")
     if decay is not None and warmup <= run.length and warmup + decay > run.length:
         out.append(
             Advice(
                 "decay_steps",
-                f"warm-up {warmup} + decay {decay} must fit in the run's {run.length} {run.unit}",
+                f"warm-up {warmup} + decay {decay} must fit in the run's {run.length_text}",
             )
         )
     return out

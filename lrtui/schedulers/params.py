@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lrtui.expr import Formula, FormulaError, compile_formula
+from lrtui.numbering import counted
 from lrtui.schedulers.errors import SpecError
 
 Cadence = Literal["epoch", "batch", "metric"]
@@ -63,6 +64,11 @@ class Run:
     def unit(self) -> str:
         """What the scheduler counts, for messages."""
         return "steps" if self.interval == "step" else "epochs"
+
+    @property
+    def length_text(self) -> str:
+        """The run's length in the scheduler's unit, for messages: '1 epoch', '250 steps'."""
+        return counted(self.length, "step" if self.interval == "step" else "epoch")
 
     def formula_constants(self) -> dict[str, int]:
         """The run's constants a LambdaLR / MultiplicativeLR formula may use."""

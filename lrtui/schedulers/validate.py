@@ -189,7 +189,6 @@ def _validate_composite(
         if any("interval" in child.params for child in spec.children):
             hint = ": give every member the same interval (epoch or step)"
         add(f"{prefix}.schedulers", f"members must share one interval (got {listed}){hint}")
-    unit = run.unit
     milestones_ok = True
     if info.name == "SequentialLR":
         given = spec.params.get("milestones")
@@ -216,7 +215,7 @@ def _validate_composite(
             elif milestones and milestones[-1] >= length:
                 add(
                     f"{prefix}.milestones",
-                    f"{milestones[-1]} is not inside the run ({length} {unit}): "
+                    f"{milestones[-1]} is not inside the run ({run.length_text}): "
                     f"the last member would never run",
                 )
                 milestones_ok = False
