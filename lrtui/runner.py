@@ -43,7 +43,28 @@ from lrtui.store import RunGroup, Store
 
 
 class RunInputError(ValueError):
-    """A config no training can start with; str() is one line naming the run and the field."""
+    """A config no training can start with; str() is one line naming the run and the field.
+    `run`: the index in the pass of the run it is about (None: about the pass, e.g. its device),
+    so a caller can name that run its own way (`lrtui run`: as the user wrote it)."""
+
+    def __init__(self, message: str, run: int | None = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+@dataclass(frozen=True)
+class RunWarning:
+    """Advice about run `run` of a pass (it trains, but maybe not as meant): key and message as
+    `schedulers.validate` gives them."""
+
+    run: int
+    label: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        who = f"run {self.run} ({self.label})" if self.label else f"run {self.run}"
+        return f"{who}: {self.key}: {self.message}"
 
 
 #: `lrtui.engine.train`, or a test double with its signature.
@@ -66,7 +87,7 @@ class Prepared:
     configs: list[RunConfig]
     loaded: Loaded
     steps_per_epoch: int
-    warnings: list[str] = field(default_factory=list)  # "run 0 (label): T_max: ...", deduplicated
+    warnings: list[RunWarning] = field(default_factory=list)
     independent_seeds: bool = False
 
     @property
@@ -128,7 +149,7 @@ def prepare(
     configs = list(configs)
     loaded = load(configs, raw=raw, data_dir=data_dir, dtype=dtype)
     spe = steps_per_epoch(loaded.data.n_train, configs[0].batch_size)
-    warnings: list[str] = []
+    warnings: list[RunWarning] = []
     for i, config in enumerate(configs):
         problems = validate(
             config.scheduler,
@@ -141,11 +162,9 @@ def prepare(
         errors = errors_of(problems)
         if errors:
             key, message = next(iter(errors.items()))
-            raise RunInputError(f"{run_label(i, config)}: {key}: {message}")
+            raise RunInputError(f"{run_label(i, config)}: {key}: {message}", run=i)
         for key, message in warnings_of(problems).items():
-            line = f"{run_label(i, config)}: {key}: {message}"
-            if line not in warnings:
-                warnings.append(line)
+            warnings.append(RunWarning(i, config.label, key, message))
     try:
         check_batch(configs, independent_seeds=independent_seeds)
     except ValueError as exc:

@@ -372,3 +372,40 @@ def test_unusable_db_path_is_refused_before_training(
                              "--json", "--db", str(blocker / "runs.db"))  # fmt: skip
     assert code == 2 and out == ""
     assert err.startswith("lrtui: error: database:") and err.count("\n") == 1
+
+
+def test_advice_names_the_commands_runs_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Advice is numbered as the output numbers runs, across passes (a swept batch size trains
+    in two), said once for a group's seeds, and a config file's run is named by its table."""
+    db = str(tmp_path / "r.db")
+    long = "CosineAnnealingLR:T_max=100"
+    tail = "CosineAnnealingLR.T_max: 100 is longer than the run (1 epoch): the LR never reaches"
+    common = ["--dataset", "mnist-sample", "--epochs", "1", "--hidden", "8", "--db", db]
+    code, _, err = run_cli(capsys, "-s", "StepLR", "-s", long, "--batch-size", "{500,1000}",
+                           *common)  # fmt: skip
+    assert code == 0, err
+    warned = [x for x in err.splitlines() if "warning" in x]
+    # runs: 0 StepLR@500, 1 StepLR@1000, 2 cosine@500, 3 cosine@1000 (the second pass: 1 and 3)
+    assert warned == [
+        f"lrtui: warning: run 2 ({long} batch_size=500): {tail} eta_min",
+        f"lrtui: warning: run 3 ({long} batch_size=1000): {tail} eta_min",
+    ]
+    code, _, err = run_cli(capsys, "-s", long, "--seeds", "3", "--batch-size", "1000", *common)
+    assert code == 0, err
+    assert [x for x in err.splitlines() if "warning" in x] == [
+        f"lrtui: warning: runs 0-2 ({long}): {tail} eta_min"]
+    config = tmp_path / "cfg.toml"
+    config.write_text(f'[[run]]\nscheduler = "StepLR"\n[[run]]\nscheduler = "{long}"\n'
+                      'label = "mine"\n')  # fmt: skip
+    code, _, err = run_cli(capsys, "--config", str(config), "--batch-size", "1000", *common)
+    assert code == 0, err
+    assert [x for x in err.splitlines() if "warning" in x] == [
+        f"lrtui: warning: run 1 ({config}: run[1]): {tail} eta_min"]
+    config.write_text('[[run]]\nscheduler = "StepLR"\n[[run]]\n[run.scheduler]\n'
+                      'name = "SequentialLR"\n[[run.scheduler.schedulers]]\nname = "LinearLR"\n')
+    code, out, err = run_cli(capsys, "--config", str(config), *common)
+    assert code == 2 and out == ""
+    assert err == (f"lrtui: error: run 1 ({config}: run[1]): SequentialLR.schedulers: needs at"
+                   " least 2 member schedulers (got 1)\n")

@@ -56,7 +56,7 @@ def test_prepare_checks_against_the_real_dataset() -> None:
                      scheduler=parse_spec("CosineAnnealingLR:T_max=50"))  # fmt: skip
     prepared = runner.prepare([long], raw=raw)
     assert prepared.steps_per_epoch == 4 and prepared.loaded.notice is None
-    assert prepared.warnings and prepared.warnings[0].startswith("run 0 (long): ")
+    assert prepared.warnings and str(prepared.warnings[0]).startswith("run 0 (long): ")
     assert prepared.threads == 1  # one small MLP on the CPU: one thread, as the CLI had it
     with pytest.raises(runner.RunInputError, match=r"^dataset: must be one of"):
         runner.prepare([RunConfig(dataset="nope", device="cpu")])

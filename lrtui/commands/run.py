@@ -95,6 +95,7 @@ from lrtui.sweeps import (
 from lrtui.sweeps import label_of as sweep_label
 
 if TYPE_CHECKING:
+    from lrtui import runner
     from lrtui.engine import Control
 
 if sys.version_info >= (3, 11):
@@ -224,6 +225,8 @@ class _Settings:
     names: dict[str, str] = field(default_factory=dict)
     #: Swept settings: key -> [(value as written, typed value), ...] (two or more).
     swept: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    #: Per planned run: where a config file wrote it ("cfg.toml: run[1]"); None for -s, --rerun.
+    run_names: list[str | None] = field(default_factory=list)
 
     def apply_text(self, source: dict[str, str | bool | None]) -> None:
         """Command-line values (text; None: not given), each named by its flag."""
@@ -323,6 +326,7 @@ class _RunSpec:
     own: dict[str, Any]
     names: dict[str, str] = field(default_factory=dict)  # own setting -> its name in the file
     sweep: tuple[tuple[str, str], ...] = ()  # the spec's swept values (key, value text)
+    where: str | None = None  # the [[run]] table that wrote it ("cfg.toml: run[1]")
 
 
 def _spec_runs(text: str, name: str, label: str | None = None) -> list[_RunSpec]:
@@ -397,7 +401,7 @@ def _file_runs(path: str, data: dict[str, Any], settings: _Settings) -> list[_Ru
                 names[k] = f"{where}.{k}"
                 own[k] = _toml_value(k, v, names[k])
         for point in points:
-            point.own, point.names = own, names
+            point.own, point.names, point.where = own, names, where
         runs += points
     return runs
 
@@ -493,6 +497,7 @@ def build_runs(
         ) from None
     points: list[GroupPoint] = []
     point_names: list[dict[str, str]] = []
+    point_where: list[str | None] = []
     for run in runs:
         for point in points_of_settings:
             chosen = {k: v for k, v in zip(swept_keys, point, strict=True) if k not in run.own}
@@ -527,7 +532,10 @@ def build_runs(
             )
             points.append(GroupPoint(config, group_label, sweep))
             point_names.append(names)
+            point_where.append(run.where)
     planned, planned_groups = plan_seeds(points, n_seeds)
+    settings.run_names = [point_where[i // n_seeds] for i in range(len(planned))]
+    settings.run_names += [None] * len(reruns)
     for i, config in enumerate(planned):
         problems = validate_config(config)
         if problems:
@@ -782,13 +790,16 @@ def main(args: argparse.Namespace) -> int:
                 )
             )
     except runner.RunInputError as exc:
-        message = _global_run(str(exc), plan_runs)
-        raise UsageError(flag_message(ValueError(message), settings.names)) from None
+        if exc.run is None:
+            raise UsageError(flag_message(exc, settings.names)) from None
+        run = plan_runs[exc.run]
+        _, _, problem = str(exc).partition(f"{runner.run_label(exc.run, configs[run])}: ")
+        named = _numbered([run], _named_as(run, configs, groups, settings))
+        raise UsageError(f"{named}: {problem}") from None
     except DatasetError as exc:
         say(f"lrtui: error: {exc}")
         return 1
-    warnings = list(dict.fromkeys(line for p in passes for line in p.warnings))
-    for line in warnings:
+    for line in _warning_lines(plans, passes, configs, groups, settings):
         say(f"lrtui: warning: {line}")
     if passes[0].loaded.notice:
         say(f"lrtui: note: {passes[0].loaded.notice}")
@@ -887,14 +898,47 @@ def _deleted_in_command(
     return on_deleted
 
 
-def _global_run(message: str, runs: Sequence[int]) -> str:
-    """A run core message about run i of a pass ("run 3 (label): ..."), numbered as the
-    command's run."""
-    if message.startswith("run "):
-        number = message[4:].partition(" ")[0].rstrip(":")
-        if number.isdigit() and int(number) < len(runs):
-            return f"run {runs[int(number)]}{message[4 + len(number) :]}"
-    return message
+def _named_as(
+    run: int, configs: Sequence[RunConfig], groups: Sequence[RunGroup | None], settings: _Settings
+) -> str:
+    """What the user wrote for the command's run `run`: a config file's table ('cfg.toml:
+    run[1]'), else its group's label (the spec and swept values, no seed), else its label."""
+    where = settings.run_names[run] if run < len(settings.run_names) else None
+    group = groups[run] if run < len(groups) else None
+    return where or (group.label if group is not None else configs[run].label)
+
+
+def _numbered(runs: Sequence[int], label: str) -> str:
+    """'run 3 (label)', 'runs 0-4 (label)' (a group's seeds), 'runs 0, 2 (label)'."""
+    numbers = sorted(runs)
+    if len(numbers) == 1:
+        text = f"run {numbers[0]}"
+    elif numbers == list(range(numbers[0], numbers[-1] + 1)):
+        text = f"runs {numbers[0]}-{numbers[-1]}"
+    else:
+        text = "runs " + ", ".join(map(str, numbers))
+    return f"{text} ({label})" if label else text
+
+
+def _warning_lines(
+    plans: Sequence[runner.PassPlan],
+    passes: Sequence[runner.Prepared],
+    configs: Sequence[RunConfig],
+    groups: Sequence[RunGroup | None],
+    settings: _Settings,
+) -> list[str]:
+    """One line per piece of advice, numbered as the command's runs (not each pass's), said
+    once for all the runs it is about (a group's seeds, the points of a swept table)."""
+    found: dict[tuple[str, str, str], list[int]] = {}
+    for plan, prepared in zip(plans, passes, strict=True):
+        for warning in prepared.warnings:
+            run = plan.runs[warning.run]
+            label = _named_as(run, configs, groups, settings)
+            found.setdefault((label, warning.key, warning.message), []).append(run)
+    return [
+        f"{_numbered(runs, label)}: {key}: {message}"
+        for (label, key, message), runs in found.items()
+    ]
 
 
 def flag_message(exc: Exception, names: Mapping[str, str] | None = None) -> str:
