@@ -382,8 +382,8 @@ def test_composite_members_share_one_interval() -> None:
     mixed = parse_spec("LinearLR:interval=step,total_iters=10 -> CosineAnnealingLR")
     problems = validate(mixed, epochs=3, steps_per_epoch=8)
     assert problems["SequentialLR.schedulers"] == (
-        "members must share one interval (got LinearLR: per step, CosineAnnealingLR: per epoch): "
-        "give every member the same interval (epoch or step)"
+        "members must share one interval (got LinearLR: per optimizer step, CosineAnnealingLR: per"
+        " epoch): give every member the same interval (epoch or step)"
     )
 
 

@@ -577,7 +577,8 @@ def test_preview_metrics_must_cover_the_run() -> None:
         ("StepLR + ReduceLROnPlateau", "ChainedScheduler[1].ReduceLROnPlateau",
          "cannot be part of SequentialLR/ChainedScheduler"),
         ("LinearLR -> @5 OneCycleLR", "SequentialLR.schedulers",
-         "members must share one interval (got LinearLR: per epoch, OneCycleLR: per step)"),
+         "members must share one interval (got LinearLR: per epoch, OneCycleLR: per optimizer"
+         " step)"),
         ("LinearLR -> @30 ExponentialLR", "SequentialLR.milestones",
          "30 is not inside the run (25 epochs): the last member would never run"),
         ("LinearLR -> @7 CosineAnnealingLR:eta_min=-1", "SequentialLR[1].CosineAnnealingLR.eta_min",

@@ -15,7 +15,7 @@ Cadence = Literal["epoch", "batch", "metric"]
 # How a person reads a cadence: the words of `interval=`, not the engine's.
 CADENCE_WORDS: dict[Cadence, str] = {
     "epoch": "per epoch",
-    "batch": "per step",
+    "batch": "per optimizer step",
     "metric": "on the valid loss",
 }
 Interval = Literal["epoch", "step"]
