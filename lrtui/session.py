@@ -758,7 +758,8 @@ class Previews:
             if driver.cycles_momentum:  # else not drawn: 2 million floats not kept
                 momenta.extend(momentum)
             driver.end_epoch(metric)
-        name = str(config.scheduler).split(":")[0]
+        spec = config.scheduler  # a composite reads as its members ("LinearLR 2 → StepLR 10/0.1")
+        name = S.short_spec(spec) if spec.children else spec.name
         given = ", ".join(f"{k} {v}" for k, v in defaults.items())
         curve = PreviewCurve(label=f"{name} ({'default ' + given})" if given else name,
                              steps_per_epoch=steps_per_epoch, lr_per_step=lrs,

@@ -299,3 +299,19 @@ def test_code_snippet_builds_the_model_optimizer_and_scheduler() -> None:
     exec(compile(code, "<snippet>", "exec"), namespace)  # the snippet is real, runnable PyTorch
     sched = namespace["scheduler"]
     assert type(sched).__name__ == "OneCycleLR" and sched.total_steps == 25 * 1875  # type: ignore[attr-defined]
+
+
+def test_the_preview_legend_names_a_composite_by_its_members() -> None:
+    """A warm-up made the legend read 'preview LinearLR', the ramp alone."""
+    from lrtui.session import Previews
+
+    r = evaluate(FormValues(dataset="mnist-sample", epochs="4", scheduler="StepLR", warmup="1",
+                            params={"step_size": "2"}))
+    assert r.ok and r.config is not None and r.steps_per_epoch == 125
+    curve = Previews.compute(r.config, 125, {}, lambda: False)
+    assert curve is not None and curve.label == "LinearLR 1 → StepLR 2/0.1"
+    plain = evaluate(FormValues(dataset="mnist-sample", epochs="4", scheduler="StepLR",
+                                params={"step_size": ""}))
+    assert plain.config is not None
+    curve = Previews.compute(plain.config, 125, plain.defaults, lambda: False)
+    assert curve is not None and curve.label == "StepLR (default step_size 10)"

@@ -36,3 +36,24 @@ async def test_pick_a_recipe_flip_its_interval_and_train_it(tmp_path: Path) -> N
         run = app.store.list_runs()[0]
         assert run.status == "finished"
         assert run.scheduler == S.format_spec(S.resolve(per_epoch, epochs=3, steps_per_epoch=8))
+
+
+async def test_the_schedulers_line_counts_in_its_interval(tmp_path: Path) -> None:
+    """StepLR per step decays every step_size optimizer steps, and its line says so."""
+    from textual.widgets import Static
+
+    app = make_app(tmp_path / "runs.db")  # StepLR
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        line = app.sidebar.query_one("#scheduler-help", Static)
+        assert str(line.render()) == (
+            "multiply the LR by gamma every step_size epochs (stepped once per epoch)")
+        toggle = app.sidebar.widgets["interval"]
+        assert isinstance(toggle, Select)
+        toggle.value = "step"  # as if chosen in the select
+        await wait_for(pilot, lambda: "optimizer steps" in str(line.render()), what="per step")
+        assert str(line.render()) == ("multiply the LR by gamma every step_size optimizer steps"
+                                      " (stepped after every optimizer step)")
+        await settle(pilot, app)
+        assert app.form is not None and app.form.config is not None
+        assert app.form.config.scheduler.params["interval"] == "step"

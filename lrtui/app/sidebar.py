@@ -223,9 +223,19 @@ class Sidebar(VerticalScroll):
             del self.widgets[key]
         await box.remove_children()
         self._scheduler = name
-        info = S.ENTRIES.get(name)
-        self.query_one("#scheduler-help", Static).update(info.describe() if info else "")
         await box.mount_all(self._param_rows(name, given, spec_text))
+        self._describe_scheduler()
+
+    def _describe_scheduler(self) -> None:
+        """The scheduler's line, in the unit its interval toggle counts ('every step_size
+        optimizer steps' with interval=step)."""
+        info = S.ENTRIES.get(self._scheduler)
+        toggle = self.widgets.get("interval")
+        chosen = toggle.value if isinstance(toggle, Select) else None
+        interval: S.Interval | None = (
+            "step" if chosen == "step" else "epoch" if chosen == "epoch" else None)
+        text = info.describe(interval) if info else ""
+        self.query_one("#scheduler-help", Static).update(text)
 
     # ---- reading and showing
 
@@ -356,6 +366,8 @@ class Sidebar(VerticalScroll):
             await self._change_scheduler(event.value, {})
         elif key == "optimizer.name" and isinstance(event.value, str):
             self._show_optimizer_group(event.value)
+        elif key == "interval":
+            self._describe_scheduler()
         self.post_message(self.Changed())
 
     async def _change_scheduler(self, name: str, given: dict[str, str | bool]) -> None:

@@ -70,7 +70,7 @@ def _recipes_help() -> str:
         lines.append(f"  {info.example}")
         lines.append(
             textwrap.fill(
-                f"{info.help}; from {info.source}",
+                f"{info.text()}; from {info.source}",
                 78,
                 initial_indent="      ",
                 subsequent_indent="      ",

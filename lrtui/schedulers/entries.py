@@ -137,15 +137,26 @@ class SchedulerInfo:
         """Whether `interval=epoch|step` applies (every scheduler whose step() takes no metric)."""
         return self.param("interval") is not None
 
-    def describe(self) -> str:
-        """One line for the form: what it does, when it steps, and where it comes from."""
+    def text(self, interval: Interval | None = None) -> str:
+        """The help line in the unit the scheduler counts at `interval` (its natural one when
+        None): the help's `{epoch}` / `{epochs}` read 'optimizer step(s)' with interval=step."""
+        per_step = (interval or self.natural_interval) == "step" and self.cadence != "metric"
+        unit = "optimizer step" if per_step else "epoch"
+        return self.help.replace("{epochs}", f"{unit}s").replace("{epoch}", unit)
+
+    def describe(self, interval: Interval | None = None) -> str:
+        """One line for the form: what it does, when it steps (at `interval`, its natural one
+        when None), and where it comes from."""
+        cadence: Cadence = self.cadence
+        if cadence != "metric" and interval is not None:
+            cadence = "batch" if interval == "step" else "epoch"
         when = {
             "epoch": "stepped once per epoch",
             "batch": "stepped after every optimizer step",
             "metric": "stepped with the valid loss",
-        }[self.cadence]
+        }[cadence]
         source = f"; {self.source}" if self.source else ""
-        return f"{self.help} ({when}{source})"
+        return f"{self.text(interval)} ({when}{source})"
 
     def short(self, params: Mapping[str, Any], children: Sequence[str] = ()) -> str:
         """The spec in short form, e.g. `StepLR 10/0.1`, `Cosine T=25`, `1cycle 0.5`; a composite
@@ -369,7 +380,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
         _info(
             "StepLR",
             "epoch",
-            "multiply the LR by gamma every step_size epochs",
+            "multiply the LR by gamma every step_size {epochs}",
             Param(
                 "step_size", "int", 10, "scheduler steps between two decays", min=1, required=True
             ),
@@ -379,7 +390,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
         _info(
             "MultiStepLR",
             "epoch",
-            "multiply the LR by gamma at each milestone epoch",
+            "multiply the LR by gamma at each milestone {epoch}",
             Param(
                 "milestones",
                 "int_list",
@@ -428,7 +439,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
         _info(
             "ExponentialLR",
             "epoch",
-            "multiply the LR by gamma every epoch",
+            "multiply the LR by gamma every {epoch}",
             Param(
                 "gamma",
                 "float",
@@ -443,7 +454,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
         _info(
             "PolynomialLR",
             "epoch",
-            "LR decays as (1 - epoch/total_iters)^power",
+            "LR decays as (1 - t/total_iters)^power, t counting {epochs}",
             Param(
                 "total_iters",
                 "int",
@@ -479,7 +490,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
         _info(
             "CosineAnnealingWarmRestarts",
             "epoch",
-            "cosine down to eta_min, restarting every T_0 epochs (x T_mult after each restart)",
+            "cosine down to eta_min, restarting every T_0 {epochs} (x T_mult after each restart)",
             Param(
                 "T_0",
                 "int",
