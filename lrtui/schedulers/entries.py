@@ -444,7 +444,7 @@ CATALOG: dict[str, SchedulerInfo] = {  # every public scheduler class of torch
                 "gamma",
                 "float",
                 0.9,
-                "decay factor per epoch (tutorial: 0.1)",
+                "decay factor per scheduler step (tutorial: 0.1)",
                 min=0,
                 min_inclusive=False,
                 required=True,
