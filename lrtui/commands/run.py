@@ -200,8 +200,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ID",
-        help="train a stored run's config again (repeatable; may be mixed with -s when the "
-        "runs share dataset, model, batch size, epochs and seed)",
+        help="train a stored run's config again, on its stored dataset and device unless "
+        "--dataset / --device say otherwise (repeatable; may be mixed with -s when the runs "
+        "share dataset, model, batch size, epochs and seed)",
     )
     parser.add_argument(
         "--db",
