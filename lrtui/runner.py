@@ -45,11 +45,13 @@ from lrtui.store import RunGroup, Store
 class RunInputError(ValueError):
     """A config no training can start with; str() is one line naming the run and the field.
     `run`: the index in the pass of the run it is about (None: about the pass, e.g. its device),
-    so a caller can name that run its own way (`lrtui run`: as the user wrote it)."""
+    and `detail` the message without that run's name, so a caller can name the run its own way
+    (`lrtui run`: as the user wrote it)."""
 
-    def __init__(self, message: str, run: int | None = None) -> None:
+    def __init__(self, message: str, run: int | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.run = run
+        self.detail = detail or message
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,7 @@ class RunWarning:
     message: str
 
     def __str__(self) -> str:
-        who = f"run {self.run} ({self.label})" if self.label else f"run {self.run}"
-        return f"{who}: {self.key}: {self.message}"
+        return f"{run_label(self.run, self.label)}: {self.key}: {self.message}"
 
 
 #: `lrtui.engine.train`, or a test double with its signature.
@@ -99,9 +100,9 @@ class Prepared:
         return cpu_threads(len(self.configs), first.hidden, first.model)
 
 
-def run_label(i: int, config: RunConfig) -> str:
+def run_label(i: int, label: str) -> str:
     """How messages name run i: 'run 0 (label)' or 'run 0'."""
-    return f"run {i} ({config.label})" if config.label else f"run {i}"
+    return f"run {i} ({label})" if label else f"run {i}"
 
 
 def load(
@@ -162,7 +163,8 @@ def prepare(
         errors = errors_of(problems)
         if errors:
             key, message = next(iter(errors.items()))
-            raise RunInputError(f"{run_label(i, config)}: {key}: {message}", run=i)
+            detail = f"{key}: {message}"
+            raise RunInputError(f"{run_label(i, config.label)}: {detail}", run=i, detail=detail)
         for key, message in warnings_of(problems).items():
             warnings.append(RunWarning(i, config.label, key, message))
     try:

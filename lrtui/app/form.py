@@ -229,10 +229,7 @@ def _check_warmup(v: FormValues, epochs: int | None, errors: dict[str, str],
     `LinearLR -> X` it becomes, which speak of members and milestones."""
     if "warmup" in errors or not v.warmup.strip():
         return
-    try:
-        warmup = int(v.warmup.strip())
-    except ValueError:
-        return
+    warmup = parse_field("warmup", F.WARMUP, v.warmup, {})  # the field's own parser, again
     if not warmup:
         return
     if epochs is not None and warmup >= epochs:
@@ -240,7 +237,7 @@ def _check_warmup(v: FormValues, epochs: int | None, errors: dict[str, str],
                             f" the schedule at least one (got {warmup})")
         return
     info = S.ENTRIES.get(v.scheduler)
-    own = [p.name for p in info.params if p.name.startswith("warmup_")] if info else []
+    own = info.warmup_params if info else ()
     if own:
         warnings["warmup"] = (f"{v.scheduler} has a warm-up of its own ({', '.join(own)}):"
                               " this one runs before it")

@@ -794,9 +794,8 @@ def main(args: argparse.Namespace) -> int:
         if exc.run is None:
             raise UsageError(flag_message(exc, settings.names)) from None
         run = plan_runs[exc.run]
-        _, _, problem = str(exc).partition(f"{runner.run_label(exc.run, configs[run])}: ")
         named = _numbered([run], _named_as(run, configs, groups, settings))
-        raise UsageError(f"{named}: {problem}") from None
+        raise UsageError(f"{named}: {exc.detail}") from None
     except DatasetError as exc:
         say(f"lrtui: error: {exc}")
         return 1
@@ -904,9 +903,8 @@ def _named_as(
 ) -> str:
     """What the user wrote for the command's run `run`: a config file's table ('cfg.toml:
     run[1]'), else its group's label (the spec and swept values, no seed), else its label."""
-    where = settings.run_names[run] if run < len(settings.run_names) else None
-    group = groups[run] if run < len(groups) else None
-    return where or (group.label if group is not None else configs[run].label)
+    group = groups[run]
+    return settings.run_names[run] or (group.label if group is not None else configs[run].label)
 
 
 def _numbered(runs: Sequence[int], label: str) -> str:

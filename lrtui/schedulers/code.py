@@ -131,8 +131,7 @@ def to_code(
     lines.append("")
     lines.append(
         f"# resolved for {counted(epochs, 'epoch')} x {counted(steps_per_epoch, 'step')} per epoch,"
-        f" stepped"
-        f" {CADENCE_WORDS[cadence]}"
+        f" stepped {CADENCE_WORDS[cadence]}"
     )
     lines.extend(snippet.lines)
     lines.append(f"scheduler = {expr}")

@@ -133,6 +133,11 @@ class SchedulerInfo:
         return "step" if self.cadence == "batch" else "epoch"
 
     @property
+    def warmup_params(self) -> tuple[str, ...]:
+        """The parameters of a warm-up of the entry's own (a recipe's warmup_steps / _ratio)."""
+        return tuple(p.name for p in self.params if p.name.startswith("warmup_"))
+
+    @property
     def has_interval(self) -> bool:
         """Whether `interval=epoch|step` applies (every scheduler whose step() takes no metric)."""
         return self.param("interval") is not None

@@ -68,7 +68,7 @@ class Run:
     @property
     def length_text(self) -> str:
         """The run's length in the scheduler's unit, for messages: '1 epoch', '250 steps'."""
-        return counted(self.length, "step" if self.interval == "step" else "epoch")
+        return counted(self.length, self.unit.removesuffix("s"))
 
     def formula_constants(self) -> dict[str, int]:
         """The run's constants a LambdaLR / MultiplicativeLR formula may use."""
